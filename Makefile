@@ -1,0 +1,73 @@
+# Drover's build. `make run` and `make test` are the two commands a
+# newcomer needs; everything else is for working on Drover.
+
+SHELL       := /bin/bash
+GO          ?= go
+BIN         ?= bin/drover
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+# Pinned and run through `go run`, so nothing needs a manual install.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME   ?= 1x
+FUZZTIME    ?= 30s
+
+.PHONY: all build test unit corpus fmtcheck vet staticcheck lint fmt run stop plan-demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/drover
+
+## test: vet, staticcheck, every test with the race detector, and the
+## real-world corpus report.
+test: fmtcheck vet staticcheck unit corpus
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# corpus prints how many of the real Nomad job files in ../shared parse.
+corpus:
+	@set -o pipefail; $(GO) test -count=1 -run '^TestCorpus$$' -v ./jobspec/ | grep -E '^corpus:|^--- (FAIL|SKIP)|SKIP'
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+lint: fmtcheck vet staticcheck
+
+fmtcheck:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'd (run make fmt):"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## run: start `drover dev` in the background (data in .drover/dev, log in
+## .drover/dev.log), submit the example jobs and show the web service
+## running. It stays up; `make stop` stops it and its tasks.
+run: build
+	./scripts/run-dev.sh $(BIN)
+
+## stop: stop the dev cluster `make run` started.
+stop:
+	@if [ -f .drover/dev.pid ] && kill -0 $$(cat .drover/dev.pid) 2>/dev/null; then \
+	  kill $$(cat .drover/dev.pid) && echo "stopping drover dev (pid $$(cat .drover/dev.pid))"; \
+	  for i in $$(seq 100); do kill -0 $$(cat .drover/dev.pid) 2>/dev/null || break; sleep 0.1; done; \
+	else echo "no dev cluster is running"; fi
+
+## plan-demo: validate the example jobs, then plan a change to them from Git.
+plan-demo: build
+	./scripts/demo-plan.sh $(BIN)
+
+## bench: every benchmark, printed as the table BENCHMARKS.md records.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee .bench.out | $(GO) run ./tools/benchtable
+
+## fuzz: run each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./jobspec/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadRepo$$' -fuzztime $(FUZZTIME) ./repo/
+
+clean:
+	rm -rf bin .bench.out

@@ -1,0 +1,392 @@
+package allocrunner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/jobspec"
+)
+
+// Health of an allocation within its deployment, as Nomad's
+// client/allochealth tracker decides it: healthy once every main task runs
+// and (for health_check = "checks") every check passes, continuously, for
+// min_healthy_time; unhealthy as soon as a task fails or healthy_deadline
+// passes first. "manual" leaves the verdict to an operator.
+
+// Values of an update block's health_check.
+const (
+	healthChecks     = "checks"
+	healthTaskStates = "task_states"
+	healthManual     = "manual"
+)
+
+// healthObs is what the tracker saw at one instant.
+type healthObs struct {
+	Mode           string // checks, task_states, manual
+	MinHealthyTime time.Duration
+	Deadline       time.Duration
+	// Start is when tracking began.
+	Start time.Time
+	// Failed: a task failed or died for good.
+	Failed bool
+	// OKSince is when the allocation last became "all running (and all
+	// checks passing)", or zero if it is not now.
+	OKSince time.Time
+}
+
+// healthVerdict is the pure decision: nil while unknown.
+func healthVerdict(o healthObs, now time.Time) *bool {
+	healthy, unhealthy := true, false
+	if o.Mode == healthManual {
+		return nil // an operator decides
+	}
+	if o.Failed {
+		return &unhealthy
+	}
+	if !o.OKSince.IsZero() && now.Sub(o.OKSince) >= o.MinHealthyTime {
+		// Met min_healthy_time: healthy even if that is right at the
+		// deadline.
+		return &healthy
+	}
+	if o.Deadline > 0 && !now.Before(o.Start.Add(o.Deadline)) {
+		return &unhealthy
+	}
+	return nil
+}
+
+// allOK reports whether the allocation is "up" for the mode: every main
+// task running, and for "checks" every check passing.
+func allOK(mode string, tasks []taskView, checks []bool) bool {
+	main := 0
+	for _, t := range tasks {
+		if t.Hook != "" && !t.Sidecar {
+			continue // prestart/poststart/poststop hooks need not run
+		}
+		main++
+		if !t.Running {
+			return false
+		}
+	}
+	if main == 0 {
+		return false
+	}
+	if mode == healthChecks {
+		for _, ok := range checks {
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func anyFailed(tasks []taskView) bool {
+	for _, t := range tasks {
+		if t.Failed || (t.Dead && (t.Hook == "" || t.Sidecar)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSpec is one check bound to this allocation.
+type checkSpec struct {
+	name     string
+	kind     string // http, tcp, script
+	addr     string // host:port for http and tcp
+	path     string
+	method   string
+	header   map[string][]string
+	command  string
+	args     []string
+	task     string
+	interval time.Duration
+	timeout  time.Duration
+}
+
+// healthChecks binds the group's and tasks' service checks to the
+// allocation's addresses.
+func (r *Runner) healthChecks() ([]checkSpec, error) {
+	type svc struct {
+		s    jobspec.Service
+		task string
+	}
+	var svcs []svc
+	for _, s := range r.group.Services {
+		svcs = append(svcs, svc{s, s.Task})
+	}
+	for _, t := range r.group.Tasks {
+		for _, s := range t.Services {
+			svcs = append(svcs, svc{s, t.Name})
+		}
+	}
+	var out []checkSpec
+	for _, sv := range svcs {
+		for i, c := range sv.s.Checks {
+			cs := checkSpec{
+				name: c.Name, kind: c.Type, path: c.Path, method: c.Method, header: c.Header,
+				command: c.Command, args: c.Args, task: c.Task, interval: c.Interval, timeout: c.Timeout,
+			}
+			if cs.name == "" {
+				cs.name = fmt.Sprintf("%s[%d]", sv.s.Name, i)
+			}
+			if cs.task == "" {
+				cs.task = sv.task
+			}
+			if cs.interval <= 0 {
+				cs.interval = 10 * time.Second
+			}
+			if cs.timeout <= 0 {
+				cs.timeout = 2 * time.Second
+			}
+			if cs.kind == "http" || cs.kind == "tcp" {
+				port := c.Port
+				if port == "" {
+					port = sv.s.Port
+				}
+				addr, err := r.checkAddr(port)
+				if err != nil {
+					return nil, fmt.Errorf("check %q: %w", cs.name, err)
+				}
+				cs.addr = addr
+			}
+			out = append(out, cs)
+		}
+	}
+	return out, nil
+}
+
+func (r *Runner) checkAddr(port string) (string, error) {
+	ip := r.cfg.IP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		return net.JoinHostPort(ip, strconv.Itoa(n)), nil
+	}
+	for _, p := range r.Alloc().Resources.Ports {
+		if p.Label == port {
+			host := ip
+			if p.HostIP != "" {
+				host = p.HostIP
+			}
+			return net.JoinHostPort(host, strconv.Itoa(p.Value)), nil
+		}
+	}
+	return "", fmt.Errorf("no port %q in the allocation", port)
+}
+
+// runCheck runs one check once.
+func (r *Runner) runCheck(ctx context.Context, c checkSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	switch c.kind {
+	case "http":
+		path := c.path
+		if path == "" {
+			path = "/"
+		}
+		method := c.method
+		if method == "" {
+			method = http.MethodGet
+		}
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+path, nil)
+		if err != nil {
+			return err
+		}
+		for k, vs := range c.header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
+	case "tcp":
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", c.addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	case "script":
+		cmd := exec.CommandContext(ctx, c.command, c.args...)
+		env, dir := r.taskExecEnv(c.task)
+		cmd.Dir = dir
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		return cmd.Run()
+	}
+	return fmt.Errorf("unknown check type %q", c.kind)
+}
+
+// taskExecEnv is the environment and directory the task was last started
+// with, where script checks run.
+func (r *Runner) taskExecEnv(task string) (map[string]string, string) {
+	for _, tr := range r.order {
+		if tr.task.Name == task || task == "" {
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			return tr.execEnv, tr.execDir
+		}
+	}
+	return nil, r.cfg.Dir
+}
+
+// needsHealth reports whether the allocation's health must be tracked
+// for deployment id: a service allocation of a deployment whose health is
+// not known yet.
+func (r *Runner) needsHealth(a *cluster.Allocation) bool {
+	if a.DeploymentID == "" || r.batch() || r.group.Update == nil {
+		return false
+	}
+	return a.DeploymentStatus == nil || a.DeploymentStatus.Healthy == nil
+}
+
+// trackHealth decides the allocation's health for its current deployment
+// and reports it once. It returns when the verdict is reported, the
+// allocation stops, or ctx ends.
+func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
+	u := r.group.Update
+	mode := u.HealthCheck
+	if mode == "" {
+		mode = healthChecks
+	}
+	checks, err := r.healthChecks()
+	start := r.now()
+	obs := healthObs{Mode: mode, MinHealthyTime: u.MinHealthyTime, Deadline: u.HealthyDeadline, Start: start}
+	if err != nil {
+		r.log.Warn("health checks", "err", err)
+		obs.Failed = true
+	}
+
+	var mu sync.Mutex
+	results := make([]bool, len(checks))
+	var wg sync.WaitGroup
+	cctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); wg.Wait() }()
+	if mode == healthChecks {
+		for i, c := range checks {
+			wg.Go(func() {
+				t := time.NewTicker(c.interval)
+				defer t.Stop()
+				for {
+					// Checks start once every task runs, as Consul's would
+					// once the service is registered.
+					if allOK(healthTaskStates, r.views(), nil) {
+						err := r.runCheck(cctx, c)
+						mu.Lock()
+						if (err == nil) != results[i] {
+							r.log.Debug("check changed", "check", c.name, "err", err)
+						}
+						results[i] = err == nil
+						mu.Unlock()
+					}
+					select {
+					case <-cctx.Done():
+						return
+					case <-t.C:
+					}
+				}
+			})
+		}
+	}
+
+	tick := 50 * time.Millisecond
+	if u.MinHealthyTime > 0 && u.MinHealthyTime/10 < tick {
+		tick = max(u.MinHealthyTime/10, 5*time.Millisecond)
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		a := r.Alloc()
+		if a.DeploymentID != deploymentID || r.Finished() {
+			return
+		}
+		r.mu.Lock()
+		stopping := r.stopRequested
+		r.mu.Unlock()
+		if stopping {
+			return
+		}
+		views := r.views()
+		mu.Lock()
+		ok := allOK(mode, views, results)
+		mu.Unlock()
+		now := r.now()
+		if !obs.Failed {
+			obs.Failed = anyFailed(views)
+		}
+		switch {
+		case !ok:
+			obs.OKSince = time.Time{}
+		case obs.OKSince.IsZero():
+			obs.OKSince = now
+		}
+		if v := healthVerdict(obs, now); v != nil {
+			r.mu.Lock()
+			r.health = &cluster.AllocDeploymentStatus{Healthy: v, Timestamp: now}
+			if a.DeploymentStatus != nil {
+				r.health.Canary = a.DeploymentStatus.Canary
+			}
+			r.healthFor = deploymentID
+			r.mu.Unlock()
+			r.log.Info("allocation health", "healthy", *v, "deployment", deploymentID)
+			r.report()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Runner) views() []taskView {
+	views := make([]taskView, len(r.order))
+	for i, tr := range r.order {
+		views[i] = tr.view()
+	}
+	return views
+}
+
+// runHealth starts a tracker for each deployment the allocation joins
+// with unknown health (placement, or an in-place update into a new
+// deployment).
+func (r *Runner) runHealth(ctx context.Context) {
+	tracked := ""
+	for {
+		a := r.Alloc()
+		if a.DeploymentID != tracked && r.needsHealth(a) {
+			tracked = a.DeploymentID
+			r.trackHealth(ctx, tracked)
+		}
+		if r.Finished() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.allocC:
+		case <-r.done:
+			return
+		}
+	}
+}

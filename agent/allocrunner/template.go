@@ -1,0 +1,196 @@
+package allocrunner
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/droverhq/drover/agent/taskenv"
+	"github.com/droverhq/drover/jobspec"
+)
+
+// renderTemplates writes a task's template blocks and returns the
+// variables of the env = true ones. env is the task's environment without
+// them, which the templates read through the env function; r resolves
+// ${...} references in destinations. Errors name the template by its
+// destination.
+func renderTemplates(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, now time.Time) (map[string]string, error) {
+	out := map[string]string{}
+	for i, t := range tmpls {
+		dest := r.Interpolate(t.Destination)
+		name := dest
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		text, err := renderOne(t, dirs, env, now)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		if t.Env {
+			vars, err := parseEnvFile(text)
+			if err != nil {
+				return nil, fmt.Errorf("template %s (env = true): %w", name, err)
+			}
+			for k, v := range vars {
+				out[k] = v
+			}
+		}
+		if dest == "" {
+			if t.Env {
+				continue
+			}
+			return nil, fmt.Errorf("template %s: destination is required", name)
+		}
+		path, err := within(dirs.Task, dest)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		perm := os.FileMode(0o644)
+		if t.Perms != "" {
+			p, err := strconv.ParseUint(t.Perms, 8, 32)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: perms %q is not an octal mode", name, t.Perms)
+			}
+			perm = os.FileMode(p)
+		}
+		if err := writeFileAtomic(path, []byte(text), perm); err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+func renderOne(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now time.Time) (string, error) {
+	src := t.Data
+	if t.Source != "" {
+		p, err := within(dirs.Task, t.Source)
+		if err != nil {
+			return "", fmt.Errorf("source: %w", err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("source: %w", err)
+		}
+		src = string(b)
+	}
+	left, right := t.LeftDelim, t.RightDelim
+	if left == "" {
+		left = "{{"
+	}
+	if right == "" {
+		right = "}}"
+	}
+	tmpl, err := template.New("template").Delims(left, right).Option("missingkey=error").Funcs(templateFuncs(env, now)).Parse(src)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, nil); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// templateFuncs are the consul-template functions that need no Consul
+// or Vault: enough for configuration files made from the task's
+// environment. Templates that use others fail with text/template's
+// `function "key" not defined`.
+func templateFuncs(env map[string]string, now time.Time) template.FuncMap {
+	return template.FuncMap{
+		"env":        func(k string) string { return env[k] },
+		"toUpper":    strings.ToUpper,
+		"toLower":    strings.ToLower,
+		"trimSpace":  strings.TrimSpace,
+		"split":      func(sep, s string) []string { return strings.Split(s, sep) },
+		"join":       func(sep string, l []string) string { return strings.Join(l, sep) },
+		"replaceAll": func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+		"contains":   func(sub, s string) bool { return strings.Contains(s, sub) },
+		"toJSON": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"timestamp": func(layout ...string) string {
+			if len(layout) > 0 {
+				return now.Format(layout[0])
+			}
+			return now.UTC().Format(time.RFC3339)
+		},
+	}
+}
+
+// within resolves p relative to dir and refuses paths that leave it: a
+// job file must not write or read the agent's files.
+func within(dir, p string) (string, error) {
+	full := p
+	if !filepath.IsAbs(p) {
+		full = filepath.Join(dir, p)
+	}
+	full = filepath.Clean(full)
+	rel, err := filepath.Rel(dir, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("path %q is outside the task directory", p)
+	}
+	return full, nil
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmpl-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// parseEnvFile reads KEY=value lines; blank lines and # comments are
+// skipped, "export " is allowed, and one layer of matching quotes is
+// removed from values.
+func parseEnvFile(text string) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("line %d: want KEY=value, got %q", n, line)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, errors.New("rendered text is not lines")
+	}
+	return out, nil
+}

@@ -1,0 +1,121 @@
+// Package agent is a Drover client agent: it fingerprints its node,
+// registers it with the servers and heartbeats, watches the allocations
+// placed on it with blocking queries, runs each through the task drivers
+// (package allocrunner), and reports their states back. Its memory is a
+// bbolt file in the data dir (package localstate), so that restarting the
+// agent re-attaches to the tasks instead of losing them.
+//
+// The agent reaches the servers only through the api client and runs
+// tasks only through drivers.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/drivers"
+)
+
+// Config configures an agent. Nothing is hot-reloadable.
+type Config struct {
+	// DataDir holds the local state (state.db) and the allocation
+	// directories (allocs/<id>/).
+	DataDir string
+	// Servers are the HTTP addresses of servers; the agent fails over
+	// between them.
+	Servers []string
+	// Token is sent to the servers and required by the agent's own API.
+	Token string
+
+	// NodeName defaults to the hostname.
+	NodeName   string
+	Datacenter string
+	NodeClass  string
+	Meta       map[string]string
+	// Reserved is held back for the host itself.
+	Reserved cluster.NodeResources
+
+	// HTTPAddr is where the agent serves its API (task logs). Port 0
+	// picks a free port; the address is recorded in the node's
+	// registration, which is how the CLI finds it.
+	HTTPAddr string
+	// NetworkIP is the address tasks' ports are reachable at
+	// (NOMAD_IP_<label>).
+	NetworkIP string
+
+	// Drivers run the tasks; nil means the exec driver with its defaults.
+	Drivers []drivers.Driver
+
+	// StopTasksOnShutdown makes Run stop every task before it returns
+	// (drover dev). Otherwise tasks outlive the agent, to be re-attached
+	// by the next one.
+	StopTasksOnShutdown bool
+
+	// MaxBackoff caps the wait between retries when the servers cannot
+	// be reached.
+	MaxBackoff time.Duration
+	// SyncWindow is how long allocation updates are gathered before they
+	// are sent in one request.
+	SyncWindow time.Duration
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults; DataDir and Servers must be set.
+func DefaultConfig() Config {
+	return Config{
+		Datacenter: "dc1",
+		HTTPAddr:   "127.0.0.1:0",
+		NetworkIP:  "127.0.0.1",
+		MaxBackoff: 15 * time.Second,
+		SyncWindow: 10 * time.Millisecond,
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required (-data-dir)"))
+	}
+	if len(c.Servers) == 0 {
+		errs = append(errs, errors.New("at least one server address is required (-servers)"))
+	}
+	for _, s := range c.Servers {
+		if _, err := api.NewClient(api.Config{Address: s}); err != nil {
+			errs = append(errs, fmt.Errorf("server %q: %w", s, err))
+		}
+	}
+	if c.Datacenter == "" {
+		errs = append(errs, errors.New("datacenter must not be empty"))
+	}
+	if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.Token == "" {
+		errs = append(errs, fmt.Errorf("http_addr %q is not loopback: the agent serves task logs there, so a token is required (-token or DROVER_TOKEN)", c.HTTPAddr))
+	}
+	if net.ParseIP(c.NetworkIP) == nil {
+		errs = append(errs, fmt.Errorf("network_ip %q is not an IP address", c.NetworkIP))
+	}
+	for k := range c.Meta {
+		if k == "" || strings.ContainsAny(k, " \t\n=") {
+			errs = append(errs, fmt.Errorf("meta key %q is not usable", k))
+		}
+	}
+	if c.MaxBackoff <= 0 {
+		errs = append(errs, errors.New("max backoff must be positive"))
+	}
+	if c.SyncWindow < 0 {
+		errs = append(errs, errors.New("sync window must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("agent config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/droverhq/drover/jobspec"
+)
+
+// Job status, derived from its allocations, as in Nomad.
+const (
+	JobStatusPending = "pending"
+	JobStatusRunning = "running"
+	JobStatusDead    = "dead"
+)
+
+// Job is one version of a job as the cluster stores it: the specification
+// plus its version number, whether it is stopped, and where it came from.
+// Every version is kept, so that history and rollbacks need nothing else.
+type Job struct {
+	Namespace string       `json:"namespace"`
+	ID        string       `json:"id"`
+	Spec      *jobspec.Job `json:"spec"`
+	// Hash is Spec.Hash(), stored so that comparing versions is cheap.
+	Hash    string `json:"hash"`
+	Version uint64 `json:"version"`
+	Stop    bool   `json:"stop,omitempty"`
+	Status  string `json:"status"`
+	// Stable is set once a deployment of this version succeeded: the
+	// version auto-revert goes back to.
+	Stable bool `json:"stable,omitempty"`
+	// Source is where this version came from; nil for an unmanaged job
+	// submitted by hand.
+	Source     *Source   `json:"source,omitempty"`
+	SubmitTime time.Time `json:"submit_time"`
+
+	CreateIndex    uint64 `json:"create_index"`
+	ModifyIndex    uint64 `json:"modify_index"`
+	JobModifyIndex uint64 `json:"job_modify_index"`
+}
+
+// Managed reports whether the job comes from a Git source.
+func (j *Job) Managed() bool { return j.Source != nil }
+
+// Source ties a job version to the Git commit that produced it: the audit
+// trail.
+type Source struct {
+	Name        string    `json:"name"` // the source block's name in the server config
+	Repo        string    `json:"repo"`
+	Ref         string    `json:"ref,omitempty"`
+	Commit      string    `json:"commit"`
+	Author      string    `json:"author"`
+	AuthorEmail string    `json:"author_email,omitempty"`
+	CommitTime  time.Time `json:"commit_time"`
+	Subject     string    `json:"subject"`
+	Path        string    `json:"path"`
+}

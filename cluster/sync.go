@@ -1,0 +1,57 @@
+package cluster
+
+import "time"
+
+// SyncStatus is where the reconciler stands with one Git source. It lives
+// in Raft so that a new leader resumes where the old one stopped.
+type SyncStatus struct {
+	Source string `json:"source"`
+	Repo   string `json:"repo"`
+	Ref    string `json:"ref"`
+	// LastSeen is the newest commit fetched from the tracked ref.
+	LastSeen string `json:"last_seen,omitempty"`
+	// LastApplied is the newest commit whose jobs were submitted.
+	LastApplied   string    `json:"last_applied,omitempty"`
+	LastAppliedAt time.Time `json:"last_applied_at,omitempty"`
+	// Commits records the outcome of recent commits, newest first.
+	Commits []CommitOutcome `json:"commits,omitempty"`
+	// Drift records managed jobs found changed outside Git, newest first.
+	Drift []DriftEvent `json:"drift,omitempty"`
+	// Unmanaged lists the jobs submitted by hand that no file of the
+	// source declares, as of the last pass: never touched.
+	Unmanaged []string `json:"unmanaged,omitempty"`
+	// Error is why the last pass did not complete (an unreachable remote,
+	// a deleted branch, wrong credentials); empty once one does.
+	Error   string    `json:"error,omitempty"`
+	ErrorAt time.Time `json:"error_at,omitempty"`
+
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+// Outcomes of a commit.
+const (
+	CommitApplied  = "applied"
+	CommitRejected = "rejected" // invalid: nothing from it was applied
+	CommitFailed   = "failed"   // applied, but its rollout failed
+)
+
+// CommitOutcome is what happened to one commit of a source.
+type CommitOutcome struct {
+	Commit  string    `json:"commit"`
+	Subject string    `json:"subject,omitempty"`
+	Outcome string    `json:"outcome"`
+	Time    time.Time `json:"time"`
+	// Errors are the diagnostics that rejected it, "file:line:col: text".
+	Errors []string `json:"errors,omitempty"`
+}
+
+// DriftEvent is a managed job found changed outside Git.
+type DriftEvent struct {
+	JobID  string `json:"job_id"`
+	Detail string `json:"detail"`
+	// Healed is set when the reconciler put the Git version back.
+	Healed bool      `json:"healed"`
+	Commit string    `json:"commit"` // the Git version's commit
+	Time   time.Time `json:"time"`
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/droverhq/drover/agent"
+)
+
+const agentHelp = `
+Usage: drover agent -servers ADDR[,ADDR...] [options]
+
+Run a client agent: it fingerprints this machine (CPU, memory, OS, drivers),
+registers it as a node with the servers, heartbeats, and runs the
+allocations the scheduler places here through the task drivers (exec;
+raw_exec is the same driver). It reports task states and events back.
+
+Tasks outlive the agent: stop it, upgrade it, or kill -9 it, and the next
+agent started on the same -data-dir re-attaches to the tasks that still
+run and reports those that exited meanwhile. If the servers are
+unreachable, tasks keep running and the agent reconnects with backoff.
+
+The agent serves task logs (drover alloc logs) on -http-addr, loopback and
+a free port by default; the address is part of the node's registration.
+A non-loopback -http-addr requires a token, which clients then must send.
+
+Examples:
+  # Join a local server:
+  drover agent -servers 127.0.0.1:4747 -data-dir /var/lib/drover-agent
+
+  # Two servers, a name, a class and metadata for constraints:
+  drover agent -servers 10.0.0.1:4747,10.0.0.2:4747 -data-dir /data/agent \
+    -node-name web-1 -node-class web -meta rack=r1 -meta zone=a
+
+  # Settings from a file (HCL), flags override it:
+  drover agent -config /etc/drover/agent.hcl
+
+Exit codes: 0 stopped cleanly (tasks keep running), 1 error.
+`
+
+// agentOptions are the command's flags; set records which were given,
+// since only those override the configuration file.
+type agentOptions struct {
+	configFile string
+	servers    string
+	dataDir    string
+	nodeName   string
+	datacenter string
+	nodeClass  string
+	meta       kvFlag
+	token      string
+	tokenFile  string
+	httpAddr   string
+	networkIP  string
+	logLevel   string
+	logJSON    bool
+	set        map[string]bool
+}
+
+func runAgent(ctx context.Context, args []string, io stdio) int {
+	opts := agentOptions{meta: kvFlag{}, set: map[string]bool{}}
+	fs := newFlagSet("agent", agentHelp, io)
+	fs.StringVar(&opts.configFile, "config", "", "read settings from this HCL `file`; flags override it")
+	fs.StringVar(&opts.servers, "servers", "", "comma-separated HTTP `addresses` of servers")
+	fs.StringVar(&opts.dataDir, "data-dir", "", "keep local state and allocation directories in `dir`")
+	fs.StringVar(&opts.nodeName, "node-name", "", "the node's `name` (default: the hostname)")
+	fs.StringVar(&opts.datacenter, "datacenter", "dc1", "the node's `datacenter`")
+	fs.StringVar(&opts.nodeClass, "node-class", "", "the node's `class`, for constraints")
+	fs.Var(opts.meta, "meta", "node metadata `key=value` (repeatable)")
+	fs.StringVar(&opts.token, "token", "", "the API `token` (default $DROVER_TOKEN)")
+	fs.StringVar(&opts.tokenFile, "token-file", "", "read the API token from `file`")
+	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve task logs on `host:port` (default 127.0.0.1 and a free port)")
+	fs.StringVar(&opts.networkIP, "network-ip", "", "the `IP` tasks' ports are reachable at (default 127.0.0.1)")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.BoolVar(&opts.logJSON, "log-json", false, "log JSON lines instead of text")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(io.err, "drover agent: unexpected argument %q\n", pos[0])
+		return exitError
+	}
+	fs.Visit(func(f *flag.Flag) { opts.set[f.Name] = true })
+	cfg, err := agentConfig(opts, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover agent: %v\n", err)
+		return exitError
+	}
+	return runAgentWith(ctx, cfg, opts.logLevel, opts.logJSON, io)
+}
+
+// agentConfig merges the defaults, the configuration file, the
+// environment and the flags, in rising precedence.
+func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
+	cfg := agent.DefaultConfig()
+	tokenFile := ""
+	if opts.configFile != "" {
+		src, err := os.ReadFile(opts.configFile)
+		if err != nil {
+			return cfg, err
+		}
+		if tokenFile, err = agent.ParseConfigFile(&cfg, opts.configFile, src); err != nil {
+			return cfg, err
+		}
+	}
+	if tok := strings.TrimSpace(io.getenv("DROVER_TOKEN")); tok != "" {
+		cfg.Token = tok
+	}
+	if opts.set["token-file"] {
+		tokenFile = opts.tokenFile
+	}
+	if tokenFile != "" && !opts.set["token"] {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return cfg, fmt.Errorf("read token file: %w", err)
+		}
+		if cfg.Token = strings.TrimSpace(string(b)); cfg.Token == "" {
+			return cfg, fmt.Errorf("token file %s is empty", tokenFile)
+		}
+	}
+	if opts.set["token"] {
+		cfg.Token = opts.token
+	}
+	if opts.set["servers"] {
+		cfg.Servers = nil
+		for _, s := range strings.Split(opts.servers, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.Servers = append(cfg.Servers, s)
+			}
+		}
+	}
+	if opts.set["data-dir"] {
+		cfg.DataDir = opts.dataDir
+	}
+	if opts.set["node-name"] {
+		cfg.NodeName = opts.nodeName
+	}
+	if opts.set["datacenter"] {
+		cfg.Datacenter = opts.datacenter
+	}
+	if opts.set["node-class"] {
+		cfg.NodeClass = opts.nodeClass
+	}
+	if opts.set["http-addr"] {
+		cfg.HTTPAddr = opts.httpAddr
+	}
+	if opts.set["network-ip"] {
+		cfg.NetworkIP = opts.networkIP
+	}
+	if len(opts.meta) > 0 && cfg.Meta == nil {
+		cfg.Meta = map[string]string{}
+	}
+	for k, v := range opts.meta {
+		cfg.Meta[k] = v
+	}
+	return cfg, nil
+}
+
+func runAgentWith(ctx context.Context, cfg agent.Config, logLevel string, logJSON bool, io stdio) int {
+	logger, err := serverLogger(serverOptions{logLevel: logLevel, logJSON: logJSON}, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover agent: %v\n", err)
+		return exitError
+	}
+	cfg.Logger = logger.With("component", "agent")
+	a, err := agent.New(cfg)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover agent: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(io.out, "==> Drover agent started: node ID %s, logs API on http://%s, data in %s\n", a.NodeID(), a.HTTPAddr(), cfg.DataDir)
+	fmt.Fprintf(io.out, "    servers %s\n", strings.Join(cfg.Servers, ", "))
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(io.err, "drover agent: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintln(io.out, "==> Drover agent stopped; its tasks keep running")
+	return exitOK
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+)
+
+// The docker driver through the whole stack: a real server and a real
+// agent process, a real Docker Engine, a local image, the CLI as a user
+// runs it.
+
+// e2eBusyboxImage is the image the test imports from Debian's
+// busybox-static: /bin/busybox, /bin/sh and a page for httpd. A fixed
+// tag, reused across runs; bump it when its content changes.
+const e2eBusyboxImage = "drover-e2e-busybox:v1"
+
+const e2ePage = "hello from drover e2e\n"
+
+// dockerCLI runs the docker CLI and returns its trimmed output.
+func dockerCLI(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// requireDocker skips, loudly, when no Docker daemon is reachable.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("SKIPPING DOCKER E2E TEST: the docker CLI is not installed; CI on this machine must run it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := dockerCLI(ctx, nil, "version", "--format", "{{.Server.Version}}"); err != nil {
+		t.Skipf("SKIPPING DOCKER E2E TEST: no Docker daemon is reachable (%v); CI on this machine must run it", err)
+	}
+}
+
+// ensureBusyboxImage imports e2eBusyboxImage from the host's static
+// busybox unless it is there already.
+func ensureBusyboxImage(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := dockerCLI(ctx, nil, "image", "inspect", "--format", "{{.Id}}", e2eBusyboxImage); err == nil {
+		return
+	}
+	var bb []byte
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if b, err := os.ReadFile(p); err == nil {
+			bb = b
+			break
+		}
+	}
+	if bb == nil {
+		t.Fatal("no /bin/busybox to build the test image from (install busybox-static)")
+	}
+	if !bytes.Contains(bb, []byte("httpd")) {
+		t.Fatal("the host's busybox has no httpd applet")
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, d := range []string{"bin/", "www/", "tmp/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"bin/busybox", 0o755, bb}, {"www/index.html", 0o644, []byte(e2ePage)}}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dockerCLI(ctx, &buf, "import", "-", e2eBusyboxImage); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allocContainers lists the containers, running or not, labelled with
+// the allocation: "ID State" lines.
+func allocContainers(t *testing.T, allocID string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := dockerCLI(ctx, nil, "ps", "-a", "--no-trunc", "--filter", "label=drover.alloc_id="+allocID, "--format", "{{.ID}} {{.State}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+func TestDockerJobThroughAgent(t *testing.T) {
+	requireDocker(t)
+	ensureBusyboxImage(t)
+
+	env := hermeticEnv()
+	httpAddr := freeAddr(t)
+	srv := startProc(t, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
+		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1")
+	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.waitHealthy(c, false)
+	agentDir := t.TempDir()
+	agentArgs := []string{"agent", "-servers", httpAddr, "-data-dir", agentDir, "-node-name", "dockernode"}
+	agent := startProc(t, "drover agent", env, agentArgs...)
+	waitNodes(t, c, 1)
+
+	dir := t.TempDir()
+	jobID := fmt.Sprintf("docker-e2e-%d", time.Now().UnixNano()%1e6)
+	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), `
+job "`+jobID+`" {
+  datacenters = ["dc1"]
+  group "web" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+    task "httpd" {
+      driver = "docker"
+      config {
+        image      = "`+e2eBusyboxImage+`"
+        entrypoint = ["/bin/busybox"]
+        args       = ["sh", "-c", "echo drover-e2e-started in docker; exec busybox httpd -f -v -p 8080 -h /www"]
+        ports      = ["http"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}`)
+	cli := func(args ...string) result {
+		t.Helper()
+		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
+		return r
+	}
+	stopped := false
+	t.Cleanup(func() {
+		// Whatever failed, leave no container behind.
+		if !stopped {
+			runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "job", "stop", jobID)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ids, _ := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
+		for _, id := range strings.Fields(ids) {
+			t.Logf("removing leftover container %s", id)
+			_, _ = dockerCLI(ctx, nil, "rm", "-f", id)
+		}
+	})
+
+	if r := cli("job", "run", "web.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run: %s", r)
+	}
+	allocs := followAllocs(t, c, jobID, "the container to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
+	alloc := running(allocs)[0]
+
+	// 1. The container answers on its mapped host port.
+	var port cluster.AllocatedPort
+	for _, p := range alloc.Resources.Ports {
+		if p.Label == "http" {
+			port = p
+		}
+	}
+	if port.Value == 0 || port.To != 8080 {
+		t.Fatalf("allocation ports %+v: want http mapped to 8080", alloc.Resources.Ports)
+	}
+	host := port.HostIP
+	if host == "" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port.Value)) + "/"
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var lastGet string
+	waitUntil(t, "HTTP 200 from "+url, func() bool {
+		resp, err := hc.Get(url)
+		if err != nil {
+			lastGet = err.Error()
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		lastGet = fmt.Sprintf("%d %q", resp.StatusCode, b)
+		return resp.StatusCode == http.StatusOK && string(b) == e2ePage
+	})
+	t.Logf("GET %s: %s", url, lastGet)
+
+	// 2. Its output, through drover alloc logs.
+	var r result
+	waitUntil(t, "the container's log line", func() bool {
+		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", alloc.ID[:8], "httpd")
+		return r.code == 0 && strings.Contains(r.stdout, "drover-e2e-started in docker\n")
+	})
+
+	// One container, running, labelled with the allocation.
+	ctrs := allocContainers(t, alloc.ID)
+	if len(ctrs) != 1 || !strings.HasSuffix(ctrs[0], " running") {
+		t.Fatalf("containers of the allocation: %q, want one running", ctrs)
+	}
+	ctrID := strings.Fields(ctrs[0])[0]
+
+	// 3. kill -9 the agent: the container runs on; a new agent on the
+	// same data dir re-attaches to it instead of starting another.
+	agent.stop(syscall.SIGKILL)
+	if got := allocContainers(t, alloc.ID); len(got) != 1 || got[0] != ctrID+" running" {
+		t.Fatalf("containers after the agent died: %q, want %s running", got, ctrID)
+	}
+	agent = startProc(t, "drover agent (restarted)", env, agentArgs...)
+	waitUntil(t, "the restarted agent to re-attach", func() bool {
+		return strings.Contains(agent.out.String(), "re-attached to task")
+	})
+	if !strings.Contains(agent.out.String(), "container recovered") || !strings.Contains(agent.out.String(), "container="+ctrID) {
+		t.Errorf("the restarted agent did not log recovering container %s", ctrID)
+	}
+	// Give the new agent time to do anything wrong (replace the
+	// container, fail the allocation) before looking.
+	time.Sleep(2 * time.Second)
+	if got := allocContainers(t, alloc.ID); len(got) != 1 || got[0] != ctrID+" running" {
+		t.Fatalf("containers after the agent restart: %q, want only %s, running", got, ctrID)
+	}
+	a, _, err := c.Allocations().Info(context.Background(), alloc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := a.TaskStates["httpd"]; a.ClientStatus != cluster.AllocClientRunning || st == nil || st.State != cluster.TaskStateRunning || st.Restarts != 0 {
+		t.Fatalf("allocation after the agent restart: %s", allocsText([]*cluster.Allocation{a}))
+	}
+	if resp, err := hc.Get(url); err != nil {
+		t.Fatalf("GET after the agent restart: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET after the agent restart: %s", resp.Status)
+		}
+	}
+	// The new agent serves the logs too: the same file, plus the request
+	// lines busybox logs on stderr.
+	if r = cli("alloc", "logs", alloc.ID[:8], "httpd"); r.code != 0 || !strings.Contains(r.stdout, "drover-e2e-started in docker\n") {
+		t.Errorf("alloc logs after the agent restart: %s", r)
+	}
+
+	// 4. Stop the job: the container is removed.
+	if r = cli("job", "stop", jobID); r.code != 0 {
+		t.Fatalf("job stop: %s", r)
+	}
+	stopped = true
+	waitUntil(t, "the container to be removed", func() bool { return len(allocContainers(t, alloc.ID)) == 0 })
+	followAllocs(t, c, jobID, "the allocation to stop", func(as []*cluster.Allocation) bool { return len(running(as)) == 0 })
+}

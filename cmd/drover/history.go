@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+)
+
+const historyHelp = `
+Usage: drover history [options] [JOB]
+
+List job versions, newest first, with the Git commit that produced each
+(short SHA, author, subject, commit time) and the outcome of its rollout
+(the deployment's status, or what its allocations say). Without JOB,
+every job's versions are listed. Versions submitted by hand show
+"unmanaged".
+
+Rolling back is a Git operation: 'git revert <commit>' and push; the
+revert is a new commit, and history shows it like any other.
+
+Examples:
+  drover history web
+  drover history -json | jq '.[] | select(.source.author == "Ada")'
+
+Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
+`
+
+type historyOptions struct {
+	client clientOptions
+	jobID  string
+	json   bool
+	clock  func() time.Time
+}
+
+func runHistory(ctx context.Context, args []string, io stdio) int {
+	fs := newFlagSet("history", historyHelp, io)
+	opts := historyOptions{clock: time.Now}
+	opts.client.register(fs)
+	fs.BoolVar(&opts.json, "json", false, "print the versions as JSON")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(io.err, "Error: give at most one job (see --help)")
+		return exitError
+	}
+	if len(pos) == 1 {
+		opts.jobID = pos[0]
+	}
+	return history(ctx, opts, io)
+}
+
+// historyEntry is one row: a version and its rollout's outcome.
+type historyEntry struct {
+	JobID      string          `json:"job_id"`
+	Version    uint64          `json:"version"`
+	Stop       bool            `json:"stop,omitempty"`
+	SubmitTime time.Time       `json:"submit_time"`
+	Source     *cluster.Source `json:"source,omitempty"`
+	Outcome    string          `json:"outcome"`
+}
+
+func history(ctx context.Context, opts historyOptions, io stdio) int {
+	client, ok := opts.client.newClient(io)
+	if !ok {
+		return exitError
+	}
+	ids := []string{opts.jobID}
+	if opts.jobID == "" {
+		stubs, _, err := client.Jobs().List(ctx, nil)
+		if err != nil {
+			return printAPIError(io, err, client.Address())
+		}
+		ids = ids[:0]
+		for _, s := range stubs {
+			ids = append(ids, s.ID)
+		}
+	}
+	var entries []historyEntry
+	for _, id := range ids {
+		es, err := jobHistory(ctx, client, id)
+		if err != nil {
+			return printAPIError(io, err, client.Address())
+		}
+		entries = append(entries, es...)
+	}
+	if opts.json {
+		if entries == nil {
+			entries = []historyEntry{}
+		}
+		if err := writeJSON(io.out, entries); err != nil {
+			return exitError
+		}
+		return exitOK
+	}
+	now := opts.clock()
+	var rows [][]string
+	for _, e := range entries {
+		commit, author, subject, when := "unmanaged", "", "", formatTime(e.SubmitTime, now)
+		if s := e.Source; s != nil {
+			commit, author, subject, when = shortSHA(s.Commit), s.Author, s.Subject, formatTime(s.CommitTime, now)
+		}
+		v := fmt.Sprint(e.Version)
+		if e.Stop {
+			v += " (stop)"
+		}
+		rows = append(rows, []string{e.JobID, v, commit, author, when, e.Outcome, subject})
+	}
+	writeTable(io.out, []string{"Job", "Version", "Commit", "Author", "Time", "Rollout", "Subject"}, rows)
+	return exitOK
+}
+
+// jobHistory reads a job's versions and judges each one's rollout.
+func jobHistory(ctx context.Context, c *api.Client, id string) ([]historyEntry, error) {
+	versions, _, err := c.Jobs().Versions(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	deps, _, err := c.Jobs().Deployments(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	allocs, _, err := c.Jobs().Allocations(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i].Version > versions[j].Version })
+	var out []historyEntry
+	for i, v := range versions {
+		e := historyEntry{JobID: v.ID, Version: v.Version, Stop: v.Stop, SubmitTime: v.SubmitTime, Source: v.Source}
+		e.Outcome = rolloutOutcome(v, i == 0, deps, allocs)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// rolloutOutcome words how a version's rollout went: its deployment's
+// status when it has one, else its allocations' client statuses.
+func rolloutOutcome(v *cluster.Job, latest bool, deps []*cluster.Deployment, allocs []*cluster.Allocation) string {
+	var dep *cluster.Deployment
+	for _, d := range deps {
+		if d.JobVersion == v.Version && (dep == nil || d.CreateIndex > dep.CreateIndex) {
+			dep = d
+		}
+	}
+	if dep != nil {
+		return "deployment " + dep.Status
+	}
+	if v.Stop {
+		return "stopped"
+	}
+	counts := map[string]int{}
+	for _, a := range allocs {
+		if a.JobVersion == v.Version {
+			counts[a.ClientStatus]++
+		}
+	}
+	switch {
+	case counts[cluster.AllocClientFailed] > 0:
+		return fmt.Sprintf("failed (%d allocation(s) failed)", counts[cluster.AllocClientFailed])
+	case counts[cluster.AllocClientRunning] > 0 && latest:
+		return fmt.Sprintf("running (%d)", counts[cluster.AllocClientRunning])
+	case counts[cluster.AllocClientComplete] > 0:
+		return "complete"
+	case !latest:
+		return "superseded"
+	}
+	return "pending"
+}

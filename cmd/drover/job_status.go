@@ -1,0 +1,329 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+)
+
+const jobStatusHelp = `
+Usage: drover job status [options] [JOB]
+
+Without JOB, list the cluster's jobs: type, priority, status, version, and
+where each came from (the Git commit, or "unmanaged" for jobs submitted
+with 'drover job run').
+
+With JOB (an ID or a unique prefix of one), show that job: its version and
+source commit, a summary of its allocations per task group, its latest
+deployment, and its allocations, newest first.
+
+Examples:
+  drover job status
+  drover job status web
+  drover job status -json web | jq '.allocations[] | {id, node_name, client_status}'
+
+Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
+`
+
+type jobStatusOptions struct {
+	client clientOptions
+	jobID  string // empty: list
+	json   bool
+	now    time.Time // zero: the current time
+}
+
+func runJobStatus(ctx context.Context, args []string, io stdio) int {
+	fs := newFlagSet("job status", jobStatusHelp, io)
+	var opts jobStatusOptions
+	opts.client.register(fs)
+	fs.BoolVar(&opts.json, "json", false, "print the API objects as JSON")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(io.err, "Error: give at most one job: drover job status [JOB]")
+		return exitError
+	}
+	if len(pos) == 1 {
+		opts.jobID = pos[0]
+	}
+	return jobStatus(ctx, opts, io)
+}
+
+// jobStatusView is what `job status JOB` shows, and prints with -json.
+type jobStatusView struct {
+	Job *cluster.Job `json:"job"`
+	// Summary counts allocations per group and client status, as the
+	// job list reports it.
+	Summary          map[string]map[string]int `json:"summary"`
+	Allocations      []*cluster.Allocation     `json:"allocations"`
+	Evaluations      []*cluster.Evaluation     `json:"evaluations"`
+	LatestDeployment *cluster.Deployment       `json:"latest_deployment,omitempty"`
+}
+
+func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
+	client, ok := opts.client.newClient(io)
+	if !ok {
+		return exitError
+	}
+	now := opts.now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if opts.jobID == "" {
+		jobs, _, err := client.Jobs().List(ctx, nil)
+		if err != nil {
+			return printAPIError(io, err, client.Address())
+		}
+		if opts.json {
+			return jsonExit(writeJSON(io.out, jobs))
+		}
+		renderJobList(io.out, jobs, now)
+		return exitOK
+	}
+
+	stub, code := findJob(ctx, client, opts.jobID, now, io)
+	if stub == nil {
+		return code
+	}
+	v, err := fetchJobStatus(ctx, client, stub)
+	if err != nil {
+		return printAPIError(io, err, client.Address())
+	}
+	if opts.json {
+		return jsonExit(writeJSON(io.out, v))
+	}
+	renderJobStatus(io.out, v, now)
+	return exitOK
+}
+
+// findJob resolves an ID or a unique prefix of one to a job, as Nomad
+// does; it prints why not and returns nil when it cannot.
+func findJob(ctx context.Context, client *api.Client, key string, now time.Time, io stdio) (*api.JobListStub, int) {
+	jobs, _, err := client.Jobs().List(ctx, &api.QueryOptions{Prefix: key})
+	if err != nil {
+		return nil, printAPIError(io, err, client.Address())
+	}
+	for _, j := range jobs {
+		if j.ID == key {
+			return j, exitOK
+		}
+	}
+	switch len(jobs) {
+	case 0:
+		fmt.Fprintf(io.err, "No job with ID %q (run 'drover job status' to list jobs)\n", key)
+		return nil, exitError
+	case 1:
+		return jobs[0], exitOK
+	}
+	fmt.Fprintf(io.err, "Prefix %q matches %d jobs; give more of the ID:\n\n", key, len(jobs))
+	renderJobList(io.err, jobs, now)
+	return nil, exitError
+}
+
+func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListStub) (*jobStatusView, error) {
+	job, _, err := client.Jobs().Info(ctx, stub.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The list derives the status from the allocations; the stored
+	// record's may be older.
+	job.Status = stub.Status
+	allocs, _, err := client.Jobs().Allocations(ctx, stub.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	evals, _, err := client.Jobs().Evaluations(ctx, stub.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	deps, _, err := client.Jobs().Deployments(ctx, stub.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	v := &jobStatusView{Job: job, Summary: stub.Summary, Allocations: allocs, Evaluations: evals}
+	for _, d := range deps {
+		if v.LatestDeployment == nil || d.CreateIndex > v.LatestDeployment.CreateIndex {
+			v.LatestDeployment = d
+		}
+	}
+	return v, nil
+}
+
+func jsonExit(err error) int {
+	if err != nil {
+		return exitError
+	}
+	return exitOK
+}
+
+// renderJobList prints the job list table.
+func renderJobList(w io.Writer, jobs []*api.JobListStub, now time.Time) {
+	if len(jobs) == 0 {
+		fmt.Fprintln(w, "No running jobs")
+		return
+	}
+	jobs = slices.Clone(jobs)
+	slices.SortFunc(jobs, func(a, b *api.JobListStub) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Namespace, b.Namespace))
+	})
+	rows := make([][]string, 0, len(jobs))
+	for _, j := range jobs {
+		source := "unmanaged"
+		if j.Source != nil {
+			source = shortSHA(j.Source.Commit)
+		}
+		rows = append(rows, []string{
+			j.ID, string(j.Type), strconv.Itoa(j.Priority), j.Status,
+			strconv.FormatUint(j.Version, 10), source, formatTime(j.SubmitTime, now),
+		})
+	}
+	writeTable(w, []string{"ID", "Type", "Priority", "Status", "Version", "Source", "Submit Date"}, rows)
+}
+
+// renderJobStatus prints one job as `nomad job status JOB` does, plus
+// where its version came from.
+func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
+	j := v.Job
+	kv := [][2]string{{"ID", j.ID}}
+	if s := j.Spec; s != nil {
+		kv = append(kv,
+			[2]string{"Name", s.Name},
+			[2]string{"Submit Date", formatTime(j.SubmitTime, now)},
+			[2]string{"Type", string(s.Type)},
+			[2]string{"Priority", strconv.Itoa(s.Priority)},
+			[2]string{"Datacenters", orNone(strings.Join(s.Datacenters, ","))},
+		)
+	}
+	status := j.Status
+	if j.Stop {
+		status += " (stopped)"
+	}
+	kv = append(kv,
+		[2]string{"Namespace", j.Namespace},
+		[2]string{"Status", status},
+		[2]string{"Version", strconv.FormatUint(j.Version, 10)},
+	)
+	kv = append(kv, sourceKV(j.Source)...)
+	writeKV(w, kv)
+
+	fmt.Fprintln(w, "\nSummary")
+	writeTable(w, []string{"Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"}, summaryRows(v))
+
+	if d := v.LatestDeployment; d != nil {
+		fmt.Fprintln(w, "\nLatest Deployment")
+		writeKV(w, [][2]string{{"ID", shortID(d.ID)}, {"Version", strconv.FormatUint(d.JobVersion, 10)}, {"Status", d.Status}, {"Description", orNone(d.StatusDescription)}})
+		fmt.Fprintln(w, "\nDeployed")
+		var rows [][]string
+		for _, g := range slices.Sorted(maps.Keys(d.TaskGroups)) {
+			tg := d.TaskGroups[g]
+			rows = append(rows, []string{g, strconv.Itoa(tg.DesiredTotal), strconv.Itoa(tg.PlacedAllocs), strconv.Itoa(tg.HealthyAllocs), strconv.Itoa(tg.UnhealthyAllocs)})
+		}
+		writeTable(w, []string{"Task Group", "Desired", "Placed", "Healthy", "Unhealthy"}, rows)
+	}
+
+	fmt.Fprintln(w, "\nAllocations")
+	if len(v.Allocations) == 0 {
+		fmt.Fprintln(w, "No allocations placed")
+		return
+	}
+	writeTable(w, []string{"ID", "Node", "Task Group", "Version", "Desired", "Status", "Created", "Modified"}, allocRows(v.Allocations, now, false))
+}
+
+// sourceKV says where a job version came from: the commit that produced
+// it, or that someone submitted it by hand.
+func sourceKV(s *cluster.Source) [][2]string {
+	if s == nil {
+		return [][2]string{{"Source", "unmanaged (submitted with 'drover job run', not from Git)"}}
+	}
+	author := s.Author
+	if s.AuthorEmail != "" {
+		author += " <" + s.AuthorEmail + ">"
+	}
+	return [][2]string{
+		{"Source", s.Repo + "@" + shortSHA(s.Commit)},
+		{"Path", orNone(s.Path)},
+		{"Author", orNone(author)},
+		{"Commit", strconv.Quote(s.Subject)},
+	}
+}
+
+// summaryRows counts allocations per group: the spec's groups in their
+// order, then any group only old allocations still belong to.
+func summaryRows(v *jobStatusView) [][]string {
+	var groups []string
+	if v.Job.Spec != nil {
+		for _, g := range v.Job.Spec.Groups {
+			groups = append(groups, g.Name)
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(v.Summary)) {
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	queued := queuedAllocs(v)
+	rows := make([][]string, 0, len(groups))
+	for _, g := range groups {
+		c := v.Summary[g]
+		rows = append(rows, []string{g, strconv.Itoa(queued[g]),
+			strconv.Itoa(c[cluster.AllocClientPending]), strconv.Itoa(c[cluster.AllocClientRunning]),
+			strconv.Itoa(c[cluster.AllocClientFailed]), strconv.Itoa(c[cluster.AllocClientComplete]),
+			strconv.Itoa(c[cluster.AllocClientLost])})
+	}
+	return rows
+}
+
+// queuedAllocs is what the scheduler last could not place, per group: the
+// queued count of the newest evaluation it finished (a blocked
+// evaluation keeps its count while it waits for capacity).
+func queuedAllocs(v *jobStatusView) map[string]int {
+	if v.Job.Stop {
+		return nil
+	}
+	var latest *cluster.Evaluation
+	for _, e := range v.Evaluations {
+		if e.Status == cluster.EvalStatusPending || e.Status == cluster.EvalStatusCanceled {
+			continue
+		}
+		if latest == nil || e.ModifyIndex > latest.ModifyIndex {
+			latest = e
+		}
+	}
+	if latest == nil {
+		return nil
+	}
+	return latest.QueuedAllocations
+}
+
+// allocRows are the rows of an allocations table, newest first. Tables
+// of one node's allocations name the job instead of the node.
+func allocRows(allocs []*cluster.Allocation, now time.Time, byJob bool) [][]string {
+	allocs = slices.Clone(allocs)
+	slices.SortFunc(allocs, func(a, b *cluster.Allocation) int {
+		return cmp.Or(cmp.Compare(b.CreateIndex, a.CreateIndex), strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	rows := make([][]string, 0, len(allocs))
+	for _, a := range allocs {
+		where := a.NodeName
+		if where == "" {
+			where = shortID(a.NodeID)
+		}
+		if byJob {
+			where = a.JobID
+		}
+		rows = append(rows, []string{shortID(a.ID), where, a.TaskGroup, strconv.FormatUint(a.JobVersion, 10),
+			a.DesiredStatus, a.ClientStatus, relTime(a.CreateTime, now), relTime(a.ModifyTime, now)})
+	}
+	return rows
+}

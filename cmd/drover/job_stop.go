@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/droverhq/drover/api"
+)
+
+const jobStopHelp = `
+Usage: drover job stop [options] JOB
+
+Stop a job (an ID or a unique prefix of one): its allocations are told to
+stop and it is not scheduled again until it is submitted again. The job's
+versions are kept for 'drover job status' unless -purge is given.
+
+A job that a Git source manages comes back at the next sync if its file is
+still in the repository: remove the file there to stop it for good.
+
+Unless -detach is given, the command follows the evaluation that stops
+the allocations until the scheduler is done with it.
+
+Examples:
+  drover job stop web
+  drover job stop -purge -detach web
+
+Exit codes: 0 stopped, 1 an error (an unknown job, an unreachable server).
+`
+
+type jobStopOptions struct {
+	client clientOptions
+	jobID  string
+	purge  bool
+	detach bool
+	json   bool
+	clock  func() time.Time
+}
+
+func runJobStop(ctx context.Context, args []string, io stdio) int {
+	fs := newFlagSet("job stop", jobStopHelp, io)
+	opts := jobStopOptions{clock: time.Now}
+	opts.client.register(fs)
+	fs.BoolVar(&opts.purge, "purge", false, "delete the job and its history instead of only stopping it")
+	fs.BoolVar(&opts.detach, "detach", false, "return once the stop is accepted, without following its evaluation")
+	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(io.err, "Error: give exactly one job: drover job stop JOB (see --help)")
+		return exitError
+	}
+	opts.jobID = pos[0]
+	return jobStop(ctx, opts, io)
+}
+
+// jobStopJSON is what -json prints.
+type jobStopJSON struct {
+	Deregister *api.JobDeregisterResponse `json:"deregister"`
+	*monitorResult
+}
+
+func jobStop(ctx context.Context, opts jobStopOptions, io stdio) int {
+	client, ok := opts.client.newClient(io)
+	if !ok {
+		return exitError
+	}
+	stub, code := findJob(ctx, client, opts.jobID, opts.clock(), io)
+	if stub == nil {
+		return code
+	}
+	if stub.Source != nil && !opts.json {
+		fmt.Fprintf(io.err, "Warning: job %q comes from %s (%s); the next sync submits it again unless its file is removed there.\n", stub.ID, stub.Source.Repo, stub.Source.Path)
+	}
+	resp, err := client.Jobs().Deregister(ctx, stub.ID, opts.purge)
+	if err != nil {
+		return printAPIError(io, err, client.Address())
+	}
+	out := jobStopJSON{Deregister: resp}
+	code = exitOK
+	switch {
+	case resp.EvalID == "":
+		if !opts.json {
+			fmt.Fprintf(io.out, "Job %q stopped; it had nothing to evaluate.\n", stub.ID)
+		}
+	case opts.detach:
+		if !opts.json {
+			fmt.Fprintf(io.out, "Job %q stopping\nEvaluation ID: %s\n", stub.ID, resp.EvalID)
+		}
+	default:
+		var res monitorResult
+		res, code = followEval(ctx, client, resp.EvalID, stub.ID, opts.json, opts.clock, io)
+		if res.Evaluation != nil {
+			out.monitorResult = &res
+		}
+	}
+	if opts.json {
+		if err := writeJSON(io.out, out); err != nil {
+			return exitError
+		}
+	}
+	return code
+}

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/diff"
+	"github.com/droverhq/drover/gitsource"
+	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/reconciler"
+	"github.com/droverhq/drover/render"
+	"github.com/droverhq/drover/repo"
+)
+
+const reconcileHelp = `
+Usage: drover reconcile --once [options]
+
+Make a cluster match a job repository at one ref, once, as a CI pipeline
+step: load the repository at --ref, compute the plan against the cluster
+(the jobs this --source manages versus the repository's), print it, and
+unless --dry-run, apply it and wait until every rollout is healthy, with
+a progress line per job (redrawn on a terminal, plain lines in CI logs).
+
+The rules are the servers' reconciler's: an invalid job file rejects the
+whole ref (nothing is applied); jobs whose spec equals the running
+version are not resubmitted; jobs of this source whose file is gone are
+stopped (prune = false in drover.hcl turns that off), but never more than
+half of them without allow_mass_prune = true; jobs submitted by hand are
+never touched. Every submitted version records the commit.
+
+A rollout is healthy when every allocation of the new version runs
+(service, system) or completed (batch) and stays so for --min-healthy; a
+failed allocation, a restarted task or a failed deployment fails it.
+
+Examples:
+  drover reconcile --once --repo . --ref HEAD --dry-run
+  drover reconcile --once --repo https://github.com/acme/deploy.git --ref main -address http://drover:4747
+  drover reconcile --once --repo . --ref "$CI_COMMIT_SHA" -markdown --dry-run > plan.md
+
+Exit codes: 0 applied and healthy, or nothing to do; 2 --dry-run and the
+plan has changes; 3 a rollout failed (or was not healthy within
+--timeout); 1 an error (an invalid job file, an unreachable server).
+`
+
+// exitRolloutFailed is reconcile's exit code for a failed rollout.
+const exitRolloutFailed = 3
+
+type reconcileOptions struct {
+	client     clientOptions
+	once       bool
+	repoArg    string
+	ref        string
+	path       string
+	source     string
+	dryRun     bool
+	json       bool
+	markdown   bool
+	timeout    time.Duration
+	minHealthy time.Duration
+	clock      func() time.Time
+}
+
+func runReconcile(ctx context.Context, args []string, io stdio) int {
+	fs := newFlagSet("reconcile", reconcileHelp, io)
+	opts := reconcileOptions{clock: time.Now}
+	opts.client.register(fs)
+	fs.BoolVar(&opts.once, "once", false, "reconcile once and exit (required: the continuous loop runs in the servers)")
+	fs.StringVar(&opts.repoArg, "repo", ".", "the repository: a `PATH` inside a checkout, or a URL (https://, ssh://, file://)")
+	fs.StringVar(&opts.ref, "ref", "HEAD", "the `REF` to apply: a branch, tag or SHA (a branch for a URL)")
+	fs.StringVar(&opts.path, "path", "", "the `folder` of the repository that holds the jobs (default: the root)")
+	fs.StringVar(&opts.source, "source", "ci", "the source `name` the jobs are managed under: only jobs of this source are pruned")
+	fs.BoolVar(&opts.dryRun, "dry-run", false, "print the plan and exit: 2 when it has changes, 0 when not")
+	fs.BoolVar(&opts.json, "json", false, "print the plan as JSON (schema: render/SCHEMA.md); progress goes to stderr")
+	fs.BoolVar(&opts.markdown, "markdown", false, "print the plan as Markdown")
+	fs.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "how long to wait for the rollouts to be healthy")
+	fs.DurationVar(&opts.minHealthy, "min-healthy", 5*time.Second, "how long a rollout must stay healthy")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	switch {
+	case len(pos) > 0:
+		fmt.Fprintf(io.err, "Error: unexpected argument %q (see --help)\n", pos[0])
+		return exitError
+	case !opts.once:
+		fmt.Fprintln(io.err, "Error: --once is required: the continuous reconciler runs in the servers (source blocks); this command reconciles once")
+		return exitError
+	case opts.json && opts.markdown:
+		fmt.Fprintln(io.err, "Error: choose one of -json and -markdown")
+		return exitError
+	}
+	return reconcileOnce(ctx, opts, io)
+}
+
+func reconcileOnce(ctx context.Context, opts reconcileOptions, io stdio) int {
+	client, ok := opts.client.newClient(io)
+	if !ok {
+		return exitError
+	}
+	g, commit, repoURL, cleanup, err := openRef(ctx, opts, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "Error: %v\n", gitsource.ScrubString(err.Error()))
+		return exitError
+	}
+	defer cleanup()
+	src := g.Snapshot(commit)
+	if opts.path != "" {
+		src = g.SnapshotDir(commit, opts.path)
+	}
+	desired, err := reconciler.Load(ctx, repo.NewLoader(repo.LoadOptions{Environ: io.env, CheckConfig: configChecker()}), nil, src, opts.path)
+	if err != nil {
+		var se *reconciler.StepError
+		if errors.As(err, &se) && se.Kind == reconciler.Rejected {
+			fmt.Fprintf(io.err, "Error: %s (%s) has invalid files; nothing was applied:\n", opts.ref, shortSHA(commit.SHA))
+			for _, e := range se.Errors {
+				fmt.Fprintf(io.err, "  %s\n", e)
+			}
+			return exitError
+		}
+		fmt.Fprintf(io.err, "Error: %v\n", err)
+		return exitError
+	}
+	cl := reconciler.APICluster{Client: client}
+	jobs, err := reconciler.Observe(ctx, cl)
+	if err != nil {
+		return printAPIError(io, errors.Unwrap(err), client.Address())
+	}
+	d := reconciler.Decide(reconciler.Input{Source: opts.source, Desired: desired, Cluster: jobs})
+	if code := printReconcilePlan(opts, desired, d, jobs, commit, io); code != exitOK {
+		return code
+	}
+	if d.Reject != "" {
+		fmt.Fprintf(io.err, "Error: %s\n", d.Reject)
+		return exitError
+	}
+	for _, u := range d.Unmanaged {
+		fmt.Fprintf(io.err, "Note: job %q was submitted by hand and is not in the repository: left alone.\n", u)
+	}
+	if opts.dryRun {
+		if d.Empty() {
+			return exitOK
+		}
+		return exitChanges
+	}
+	if d.Empty() {
+		fmt.Fprintln(io.err, "Nothing to do: the cluster matches the repository.")
+		return exitOK
+	}
+	prov := cluster.Source{Name: opts.source, Repo: repoURL, Ref: opts.ref, Commit: commit.SHA, Author: commit.Author,
+		AuthorEmail: commit.AuthorEmail, CommitTime: commit.Time, Subject: commit.Subject}
+	submitted, err := reconciler.Submit(ctx, cl, d, prov)
+	if err != nil {
+		fmt.Fprintf(io.err, "Error: %v (%d of %d submitted)\n", errors.Unwrap(err), len(submitted), len(d.Register)+len(d.Stop))
+		return exitError
+	}
+	progress := io.err
+	if !opts.json && !opts.markdown {
+		progress = io.out
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	defer cancel()
+	return waitRollouts(wctx, client, cl, submitted, opts, isTerminal(progress, io), progress)
+}
+
+// printReconcilePlan prints the plan: the cluster's specs of the
+// source's jobs against the repository's.
+func printReconcilePlan(opts reconcileOptions, desired *reconciler.Desired, d reconciler.Decision, jobs []*cluster.Job, c *gitsource.Commit, io stdio) int {
+	old, next := map[string]*jobspec.Job{}, map[string]*jobspec.Job{}
+	live := map[string]*cluster.Job{}
+	for _, j := range jobs {
+		if !j.Stop {
+			live[j.ID] = j
+		}
+	}
+	for _, dj := range desired.Jobs {
+		next[dj.Spec.ID] = dj.Spec
+		if j := live[dj.Spec.ID]; j != nil {
+			old[dj.Spec.ID] = j.Spec
+		}
+	}
+	for _, a := range d.Stop {
+		old[a.ID] = live[a.ID].Spec
+	}
+	p := diff.Compute(old, next, diff.Options{Sensitive: desired.Sensitive})
+	meta := render.Meta{Base: "cluster", Head: fmt.Sprintf("%s (%s)", opts.ref, shortSHA(c.SHA))}
+	var err error
+	switch {
+	case opts.json:
+		err = render.JSON(io.out, p, meta)
+	case opts.markdown:
+		err = render.Markdown(io.out, p, meta)
+	default:
+		err = render.Text(io.out, p, meta, isTerminal(io.out, io))
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "Error: write plan: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// openRef opens the repository and resolves the ref: a local checkout in
+// place, a URL through a temporary single-branch mirror.
+func openRef(ctx context.Context, opts reconcileOptions, io stdio) (*gitsource.Repository, *gitsource.Commit, string, func(), error) {
+	nop := func() {}
+	if gitsource.IsLocalPath(opts.repoArg) {
+		g, err := gitsource.Open(opts.repoArg)
+		if err != nil {
+			return nil, nil, "", nop, err
+		}
+		c, err := g.Resolve(opts.ref)
+		if err != nil {
+			return nil, nil, "", nop, err
+		}
+		abs, _ := filepath.Abs(opts.repoArg)
+		return g, c, abs, nop, nil
+	}
+	ref := opts.ref
+	if ref == "HEAD" {
+		ref = "main"
+	}
+	dir, err := os.MkdirTemp("", "drover-reconcile-")
+	if err != nil {
+		return nil, nil, "", nop, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	auth := gitsource.Auth{Token: io.getenv("DROVER_GIT_TOKEN")}
+	m := gitsource.NewMirror(opts.repoArg, ref, filepath.Join(dir, "mirror"), auth)
+	res, err := m.Sync(ctx)
+	if err != nil {
+		cleanup()
+		return nil, nil, "", nop, err
+	}
+	g, err := m.Open()
+	if err == nil {
+		var c *gitsource.Commit
+		if c, err = g.Resolve(res.Head); err == nil {
+			return g, c, gitsource.RedactURL(opts.repoArg), cleanup, nil
+		}
+	}
+	cleanup()
+	return nil, nil, "", nop, err
+}
+
+// waitRollouts follows every submitted job until all are healthy for
+// minHealthy, one fails, or ctx ends. Each round waits on a blocking
+// query of the allocations, so it wakes when an agent reports.
+func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APICluster, subs []reconciler.Submitted, opts reconcileOptions, tty bool, w io.Writer) int {
+	var jobs []reconciler.Submitted
+	for _, s := range subs {
+		if !s.Unchanged {
+			jobs = append(jobs, s)
+		}
+	}
+	pr := &progressPrinter{w: w, tty: tty, last: map[string]string{}}
+	var healthySince time.Time
+	var index uint64
+	for {
+		states := make([]string, len(jobs))
+		all := true
+		for i, s := range jobs {
+			ro, err := cl.Rollout(ctx, s.Namespace, s.ID, s.Version)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rolloutTimeout(w, opts)
+				}
+				fmt.Fprintf(w, "Error: %s\n", apiErrorText(err, client.Address()))
+				return exitError
+			}
+			h := reconciler.Assess(ro)
+			states[i] = rolloutLine(s, h)
+			if h.State == reconciler.RolloutFailed {
+				pr.print(jobs, states, i)
+				fmt.Fprintf(w, "Rollout failed: job %s: %s\n", s.ID, h.Reason)
+				return exitRolloutFailed
+			}
+			all = all && h.State == reconciler.RolloutHealthy
+		}
+		pr.print(jobs, states, len(jobs))
+		now := opts.clock()
+		switch {
+		case !all:
+			healthySince = time.Time{}
+		case healthySince.IsZero():
+			healthySince = now
+		case now.Sub(healthySince) >= opts.minHealthy:
+			fmt.Fprintf(w, "All %d rollout(s) healthy.\n", len(jobs))
+			return exitOK
+		}
+		wait := 2 * time.Second
+		if all {
+			wait = max(opts.minHealthy-now.Sub(healthySince), 50*time.Millisecond)
+		}
+		_, meta, err := client.Allocations().List(ctx, &api.QueryOptions{WaitIndex: index, WaitTime: wait})
+		if ctx.Err() != nil {
+			return rolloutTimeout(w, opts)
+		}
+		if err == nil {
+			index = meta.LastIndex
+		}
+	}
+}
+
+func rolloutTimeout(w io.Writer, opts reconcileOptions) int {
+	fmt.Fprintf(w, "Rollout failed: not healthy within --timeout %v\n", opts.timeout)
+	return exitRolloutFailed
+}
+
+func rolloutLine(s reconciler.Submitted, h reconciler.Health) string {
+	what := fmt.Sprintf("version %d", s.Version)
+	if s.Stop {
+		what = "stop"
+	}
+	switch h.State {
+	case reconciler.RolloutFailed:
+		return fmt.Sprintf("%s %s: failed: %s", s.ID, what, h.Reason)
+	case reconciler.RolloutHealthy:
+		return fmt.Sprintf("%s %s: healthy (%d/%d)", s.ID, what, h.Ready, h.Desired)
+	}
+	line := fmt.Sprintf("%s %s: %d/%d ready", s.ID, what, h.Ready, h.Desired)
+	if h.Reason != "" {
+		// A deployment's batches, canaries and health.
+		line += "; " + h.Reason
+	}
+	return line
+}
+
+// progressPrinter shows a line per job: redrawn in place on a terminal,
+// printed when it changes otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	drawn int
+	last  map[string]string
+}
+
+func (p *progressPrinter) print(jobs []reconciler.Submitted, states []string, upto int) {
+	if p.tty {
+		if p.drawn > 0 {
+			fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
+		}
+		for i := range jobs {
+			fmt.Fprintf(p.w, "\x1b[2K%s\n", orNone(states[i]))
+		}
+		p.drawn = len(jobs)
+		return
+	}
+	for i := 0; i < len(jobs) && i <= upto && i < len(states); i++ {
+		if states[i] != "" && p.last[jobs[i].ID] != states[i] {
+			p.last[jobs[i].ID] = states[i]
+			fmt.Fprintln(p.w, states[i])
+		}
+	}
+}

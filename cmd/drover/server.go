@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/droverhq/drover/server"
+)
+
+const serverHelp = `
+Usage: drover server [options]
+
+Run a Drover server: it keeps the cluster state in Raft, serves the HTTP
+API, and, while it leads, schedules jobs and watches node heartbeats.
+
+The API listens on 127.0.0.1:4747 unless told otherwise. Binding it to any
+other address requires a token (-token-file or DROVER_TOKEN); every request
+must then send "Authorization: Bearer <token>".
+
+Examples:
+  # One server on its own:
+  drover server -bootstrap-expect 1 -data-dir /var/lib/drover
+
+  # Three servers that find each other and bootstrap together:
+  drover server -node-name s1 -data-dir /data/s1 -bootstrap-expect 3 \
+    -http-addr 10.0.0.1:4747 -raft-addr 10.0.0.1:4647 -token-file /etc/drover/token \
+    -join 10.0.0.2:4747 -join 10.0.0.3:4747
+
+  # Add a server to a running cluster:
+  drover server -data-dir /data/s4 -join 10.0.0.1:4747 -token-file /etc/drover/token
+
+  # Settings from a file (HCL), flags override it:
+  drover server -config /etc/drover/server.hcl
+
+A restarted server resumes from its data dir and never bootstraps again.
+It stops gracefully on SIGINT or SIGTERM.
+
+Exit codes: 0 stopped cleanly, 1 error.
+`
+
+// serverOptions are the command's flags; set records which were given,
+// since only those override the configuration file.
+type serverOptions struct {
+	configFile      string
+	dataDir         string
+	httpAddr        string
+	raftAddr        string
+	bootstrapExpect int
+	join            listFlag
+	nodeName        string
+	tokenFile       string
+	logLevel        string
+	logJSON         bool
+	set             map[string]bool
+}
+
+func runServer(ctx context.Context, args []string, io stdio) int {
+	opts := serverOptions{set: map[string]bool{}}
+	fs := newFlagSet("server", serverHelp, io)
+	fs.StringVar(&opts.configFile, "config", "", "read settings from this HCL `file`; flags override it")
+	fs.StringVar(&opts.dataDir, "data-dir", "", "keep the server ID, Raft log and snapshots in `dir`")
+	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve the API on `host:port` (default 127.0.0.1:4747)")
+	fs.StringVar(&opts.raftAddr, "raft-addr", "", "talk Raft to the other servers on `host:port` (default 127.0.0.1:4647)")
+	fs.IntVar(&opts.bootstrapExpect, "bootstrap-expect", 0, "form a new cluster once `N` servers found each other (1: alone)")
+	fs.Var(&opts.join, "join", "HTTP `address` of another server (repeatable)")
+	fs.StringVar(&opts.nodeName, "node-name", "", "the server's `name` (default: the hostname)")
+	fs.StringVar(&opts.tokenFile, "token-file", "", "require the API token in `file` (else DROVER_TOKEN)")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.BoolVar(&opts.logJSON, "log-json", false, "log JSON lines instead of text")
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(io.err, "drover server: unexpected argument %q\n", pos[0])
+		return exitError
+	}
+	fs.Visit(func(f *flag.Flag) { opts.set[f.Name] = true })
+	return serve(ctx, opts, io)
+}
+
+// serverConfig merges the defaults, the configuration file, the
+// environment and the flags, in rising precedence.
+func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
+	cfg := server.DefaultConfig()
+	cfg.Version = version
+	if opts.configFile != "" {
+		src, err := os.ReadFile(opts.configFile)
+		if err != nil {
+			return cfg, err
+		}
+		if err := server.ParseConfigFile(&cfg, opts.configFile, src); err != nil {
+			return cfg, err
+		}
+	}
+	if tok := strings.TrimSpace(io.getenv("DROVER_TOKEN")); tok != "" {
+		cfg.Token = tok
+	}
+	if opts.set["data-dir"] {
+		cfg.DataDir = opts.dataDir
+	}
+	if opts.set["http-addr"] {
+		cfg.HTTPAddr = opts.httpAddr
+	}
+	if opts.set["raft-addr"] {
+		cfg.RaftAddr = opts.raftAddr
+	}
+	if opts.set["bootstrap-expect"] {
+		cfg.BootstrapExpect = opts.bootstrapExpect
+	}
+	if opts.set["join"] {
+		cfg.Join = opts.join
+	}
+	if opts.set["node-name"] {
+		cfg.Name = opts.nodeName
+	}
+	if opts.set["token-file"] {
+		// An explicit file wins over the environment.
+		cfg.Token, cfg.TokenFile = "", opts.tokenFile
+	}
+	return cfg, nil
+}
+
+func serverLogger(opts serverOptions, io stdio) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", opts.logLevel)
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if opts.logJSON {
+		return slog.New(slog.NewJSONHandler(io.err, ho)), nil
+	}
+	return slog.New(slog.NewTextHandler(io.err, ho)), nil
+}
+
+func serve(ctx context.Context, opts serverOptions, io stdio) int {
+	logger, err := serverLogger(opts, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover server: %v\n", err)
+		return exitError
+	}
+	cfg, err := serverConfig(opts, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover server: %v\n", err)
+		return exitError
+	}
+	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "server-id"))
+	resumed := cfg.DataDir != "" && statErr == nil
+	s, err := server.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(io.err, "drover server: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(io.out, "==> Drover server started: HTTP on http://%s, Raft on %s, data in %s\n", s.HTTPAddr(), s.RaftAddr(), s.DataDir())
+	fmt.Fprintf(io.out, "    name %s, server ID %s\n", s.Name(), s.ID())
+	switch {
+	case resumed && s.State().HasState():
+		fmt.Fprintln(io.out, "==> resuming from the cluster state in the data dir")
+	case cfg.BootstrapExpect == 1:
+		fmt.Fprintln(io.out, "==> bootstrapped a new single-server cluster")
+	case cfg.BootstrapExpect > 1:
+		fmt.Fprintf(io.out, "==> waiting for %d servers to bootstrap… (joining through %s)\n", cfg.BootstrapExpect, strings.Join(cfg.Join, ", "))
+	case len(cfg.Join) > 0:
+		fmt.Fprintf(io.out, "==> joining the cluster through %s…\n", strings.Join(cfg.Join, ", "))
+	}
+	if err := s.Run(ctx); err != nil {
+		fmt.Fprintf(io.err, "drover server: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintln(io.out, "==> Drover server stopped")
+	return exitOK
+}

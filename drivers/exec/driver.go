@@ -1,0 +1,172 @@
+// Package exec is the exec driver: it runs a task's command as a plain
+// host process (Nomad's raw_exec, which Drover maps here), under the
+// task's user, with rotated logs and, where the host has cgroup v2, its
+// memory and CPU limits enforced. Tasks survive agent restarts: each runs
+// under a small supervisor process, the shim (see ShimMain).
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/droverhq/drover/drivers"
+)
+
+// Name is the driver's name in job files.
+const Name = "exec"
+
+const (
+	defaultKillTimeout = 5 * time.Second
+	defaultLogMaxFiles = 10
+	defaultLogMaxMB    = 10
+	// defaultKillSignal is what Stop sends first when neither the caller
+	// nor the task names a signal. SIGINT, as in Nomad, so a task run by
+	// hand and under Drover shuts down the same way.
+	defaultKillSignal = syscall.SIGINT
+	statusFile        = "exec-status.json"
+	shimLogFile       = "exec-shim.log"
+)
+
+var _ drivers.Driver = (*Driver)(nil)
+
+// Config configures the driver for a node.
+type Config struct {
+	// ShimCommand runs ShimMain: the program and its leading arguments.
+	// Empty means this executable with ShimArg. Tests point it at the test
+	// binary.
+	ShimCommand []string
+	// ShimEnv is the shim's own environment (never the task's).
+	ShimEnv []string
+	// CgroupRoot is the cgroup v2 mount; CgroupParent the cgroup under it
+	// that holds Drover's tasks.
+	CgroupRoot   string
+	CgroupParent string
+	Logger       *slog.Logger
+}
+
+// DefaultConfig is the configuration an agent uses.
+func DefaultConfig() Config {
+	return Config{CgroupRoot: "/sys/fs/cgroup", CgroupParent: "drover"}
+}
+
+// Validate reports the first problem of c.
+func (c Config) Validate() error {
+	if c.CgroupRoot == "" || c.CgroupParent == "" {
+		return errors.New("exec driver: CgroupRoot and CgroupParent are required")
+	}
+	if strings.Contains(c.CgroupParent, "..") {
+		return fmt.Errorf("exec driver: CgroupParent %q must stay under CgroupRoot", c.CgroupParent)
+	}
+	return nil
+}
+
+// Driver is the exec driver. Create it with New; its zero value is not
+// usable.
+type Driver struct {
+	cfg Config
+	log *slog.Logger
+
+	cgOnce sync.Once
+	cg     cgroupSupport
+
+	mu    sync.Mutex
+	tasks map[string]*task
+	wg    sync.WaitGroup // watchers
+}
+
+// handleState is TaskHandle.State for exec: enough to find and verify both
+// processes after an agent restart. A pid alone could have been recycled,
+// so each comes with its start time from /proc/<pid>/stat.
+type handleState struct {
+	PID           int    `json:"pid"`
+	StartTime     uint64 `json:"start_time"`
+	ShimPID       int    `json:"shim_pid"`
+	ShimStartTime uint64 `json:"shim_start_time"`
+	StatusPath    string `json:"status_path"`
+	ShimLogPath   string `json:"shim_log_path"`
+	Cgroup        string `json:"cgroup,omitempty"`
+}
+
+// New returns an exec driver. It touches nothing on the host until
+// Fingerprint or Start.
+func New(cfg Config) (*Driver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.ShimCommand) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("exec driver: find own executable for the shim: %w", err)
+		}
+		cfg.ShimCommand = []string{exe, ShimArg}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: map[string]*task{}}, nil
+}
+
+// Name implements drivers.Driver.
+func (d *Driver) Name() string { return Name }
+
+// ConfigSpec implements drivers.Driver.
+func (d *Driver) ConfigSpec() drivers.Schema { return ConfigSpec() }
+
+// ConfigSpec is the schema of the exec driver's task config, available
+// without a driver so that `drover validate` needs no node.
+func ConfigSpec() drivers.Schema {
+	return drivers.Schema{
+		{Name: "command", Type: drivers.TypeString, Required: true,
+			Description: "Program to run: a path (relative to the task directory) or a name looked up in the task's PATH."},
+		{Name: "args", Type: drivers.TypeListString,
+			Description: "Arguments, passed as they are (no shell)."},
+	}
+}
+
+// cgroups probes once per driver: the answer does not change while the
+// agent runs, and probing creates the parent cgroup.
+func (d *Driver) cgroups() cgroupSupport {
+	d.cgOnce.Do(func() {
+		d.cg = probeCgroups(d.cfg.CgroupRoot, d.cfg.CgroupParent)
+		if !d.cg.enabled {
+			d.log.Warn("resource limits not enforced", "reason", d.cg.reason)
+		}
+	})
+	return d.cg
+}
+
+// Fingerprint implements drivers.Driver.
+func (d *Driver) Fingerprint(ctx context.Context) drivers.Fingerprint {
+	if runtime.GOOS != "linux" {
+		return drivers.Fingerprint{Description: "exec needs Linux"}
+	}
+	root := os.Geteuid() == 0
+	attrs := map[string]string{
+		"driver.exec.cgroups":         "none",
+		"driver.exec.limits_enforced": "false",
+		"driver.exec.user_switching":  strconv.FormatBool(root),
+	}
+	cg := d.cgroups()
+	desc := "runs tasks as host processes; resource limits are not enforced: " + cg.reason
+	if cg.enabled {
+		attrs["driver.exec.cgroups"] = "v2"
+		attrs["driver.exec.limits_enforced"] = "true"
+		desc = "runs tasks as host processes in cgroup v2 (" + cg.parent + ")"
+	} else {
+		attrs["driver.exec.limits_reason"] = cg.reason
+	}
+	if !root {
+		desc += "; not root, so tasks run as the agent's user"
+	}
+	return drivers.Fingerprint{Detected: true, Healthy: true, Description: desc, Attributes: attrs}
+}

@@ -1,0 +1,190 @@
+package jobspec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+const corpusDir = "../../shared/testdata/nomad-jobspecs"
+
+// corpusExpect is what Drover must make of each real Nomad job file:
+// parse it ("ok"), or reject it with an error that names the unsupported
+// block, argument or driver, or (for files Nomad itself would refuse at
+// validation) with a specific invalid-job error.
+type corpusExpect struct {
+	kind string // ok, unsupported, driver, invalid
+	what string // block/argument/driver name, or a message substring
+}
+
+var corpusExpectations = map[string]corpusExpect{
+	"command__testdata__example-basic.hcl":                  {kind: "ok"},
+	"e2e__affinities__multiple_affinities.hcl":              {kind: "ok"},
+	"e2e__clientstate__alloc_zombie.hcl":                    {kind: "ok"},
+	"e2e__consul__consul_example.hcl":                       {kind: "ok"},
+	"e2e__deployment__deployment_auto0.hcl":                 {kind: "ok"},
+	"e2e__docker__auth_basic.hcl":                           {kind: "ok"},
+	"e2e__isolation__exec.hcl":                              {kind: "ok"},
+	"e2e__lifecycle__batch.hcl":                             {kind: "ok"},
+	"e2e__lifecycle__service.hcl":                           {kind: "ok"},
+	"e2e__networking__docker_bridged_basic.hcl":             {kind: "ok"},
+	"e2e__nodedrain__drain_migrate.hcl":                     {kind: "ok"},
+	"e2e__parameterized__simple.hcl":                        {kind: "ok"},
+	"e2e__periodic__simple.hcl":                             {kind: "ok"},
+	"e2e__rescheduling__rescheduling_canary_autorevert.hcl": {kind: "ok"},
+	"e2e__rescheduling__rescheduling_maxp.hcl":              {kind: "ok"},
+	"e2e__rescheduling__rescheduling_progressdeadline.hcl":  {kind: "ok"},
+	"e2e__scheduler_sysbatch__sysbatch_dispatch.hcl":        {kind: "ok"},
+	"e2e__scheduler_sysbatch__sysbatch_periodic.hcl":        {kind: "ok"},
+	"e2e__scheduler_system__system_canary_v0.hcl":           {kind: "ok"},
+	"e2e__scheduler_system__system_canary_v1.hcl":           {kind: "ok"},
+	"e2e__servicediscovery__simple_lb_replicas.hcl":         {kind: "ok"},
+	"e2e__spread__multiple_spread.hcl":                      {kind: "ok"},
+	"hist_jobspec__reschedule-job.hcl":                      {kind: "ok"},
+	"command__asset__example-short.hcl":                     {"unsupported", "identity"},
+	"command__asset__example.hcl":                           {"unsupported", "ui"},
+	"demo__csi__kadalu-csi__controller.hcl":                 {"unsupported", "csi_plugin"},
+	"demo__snapshotagent__snapshot-agent.hcl":               {"unsupported", "identity"},
+	"e2e__artifact__artifact_linux.hcl":                     {"unsupported", "artifact"},
+	"e2e__batch_timeout__batch_timeout_poststop.hcl":        {"unsupported", "max_run_duration"},
+	"e2e__connect__demo.hcl":                                {"unsupported", "connect"},
+	"e2e__consul__on_update_check_restart.hcl":              {"unsupported", "on_update"},
+	"e2e__consultemplate__template_shared_alloc.hcl":        {"unsupported", "artifact"},
+	"e2e__dynamic_host_volumes__sticky.hcl":                 {"unsupported", "volume"},
+	"e2e__isolation__chroot_dl_exec.hcl":                    {"unsupported", "artifact"},
+	"e2e__metrics__prometheus.hcl":                          {"driver", "podman"},
+	"e2e__scaling__namespace_default_1.hcl":                 {"unsupported", "scaling"},
+	"e2e__task_schedule__schedule.hcl":                      {"unsupported", "schedule"},
+	"e2e__volume_mounts__volumes.hcl":                       {"unsupported", "volume"},
+	"ext_angrycub_nomad_example_jobs__qemu__tc_ssh.hcl":     {"unsupported", "artifact"},
+	"hist_jobspec__basic.hcl":                               {"unsupported", "vault"},
+	"hist_jobspec__multiregion.hcl":                         {"unsupported", "multiregion"},
+	"hist_jobspec__parameterized_job.hcl":                   {"unsupported", "dispatch_payload"},
+	"jobspec2__test-fixtures__connect-example.hcl":          {"unsupported", "connect"},
+	"jobspec2__test-fixtures__identity-compat.hcl":          {"unsupported", "identity"},
+	"jobspec2__test-fixtures__template-wait-config.hcl":     {"unsupported", "wait"},
+	"hist_jobspec2__config-compatibility.hcl":               {"invalid", `The argument "driver" is required`},
+	"jobspec2__test-fixtures__restart-render-templates.hcl": {"invalid", `The argument "driver" is required`},
+	"hist_jobspec__periodic-crons.hcl":                      {"invalid", "has no group"},
+	"hist_jobspec__migrate-job.hcl":                         {"invalid", `Job type "batch" does not allow the migrate block`},
+}
+
+// corpusVars are the variables corpus files declare without defaults.
+var corpusVars = &ParseOptions{Vars: map[string]string{"start": "0 3 * * *", "end": "0 4 * * *"}}
+
+func corpusFiles(tb testing.TB) []string {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.hcl"))
+	if err != nil || len(files) == 0 {
+		tb.Skipf("real-world corpus not found at %s (it lives outside the repository); skipping", corpusDir)
+	}
+	sort.Strings(files)
+	return files
+}
+
+func TestCorpus(t *testing.T) {
+	files := corpusFiles(t)
+	parsed, rejected, crashed := 0, 0, 0
+	for _, path := range files {
+		name := filepath.Base(path)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) {
+			want, ok := corpusExpectations[name]
+			if !ok {
+				t.Errorf("no expectation for %s: add it to corpusExpectations", name)
+			}
+			var f *File
+			var diags []*hclDiag
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						crashed++
+						t.Fatalf("Parse panicked: %v", r)
+					}
+				}()
+				file, ds := Parse(name, src, corpusVars)
+				f, diags = file, wrapDiags(ds)
+			}()
+			if f != nil {
+				parsed++
+			} else {
+				rejected++
+			}
+			if want.kind == "ok" {
+				if f == nil {
+					t.Fatalf("want the file to parse, got:\n%s", joinDiags(diags))
+				}
+				if len(f.Job.Groups) == 0 || f.JobRange.Start.Line == 0 {
+					t.Errorf("parsed job is empty: %+v", f)
+				}
+				return
+			}
+			if f != nil {
+				t.Fatalf("want the file rejected for %s %q, but it parsed", want.kind, want.what)
+			}
+			var needle string
+			switch want.kind {
+			case "unsupported":
+				needle = fmt.Sprintf("Drover does not support the %q", want.what)
+			case "driver":
+				needle = fmt.Sprintf("Unsupported driver %q", want.what)
+			default:
+				needle = want.what
+			}
+			for _, d := range diags {
+				if strings.Contains(d.text, needle) {
+					if !d.positioned(name) {
+						t.Errorf("error %q has no file:line:col", d.text)
+					}
+					return
+				}
+			}
+			t.Errorf("no error containing %q in:\n%s", needle, joinDiags(diags))
+		})
+	}
+	t.Logf("corpus: %d parsed, %d rejected, %d crashed", parsed, rejected, crashed)
+	fmt.Printf("corpus: %d parsed, %d rejected, %d crashed\n", parsed, rejected, crashed)
+}
+
+// hclDiag flattens a diagnostic for matching.
+type hclDiag struct {
+	text string
+	file string
+	line int
+	col  int
+}
+
+func (d *hclDiag) positioned(file string) bool {
+	return d.file == file && d.line > 0 && d.col > 0
+}
+
+func wrapDiags(diags hcl.Diagnostics) []*hclDiag {
+	var out []*hclDiag
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		h := &hclDiag{text: d.Summary + "; " + d.Detail}
+		if d.Subject != nil {
+			h.file, h.line, h.col = d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func joinDiags(diags []*hclDiag) string {
+	var b strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&b, "%s:%d:%d: %s\n", d.file, d.line, d.col, d.text)
+	}
+	return b.String()
+}

@@ -1,0 +1,64 @@
+package jobspec
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func FuzzParse(f *testing.F) {
+	if files, err := globCorpus(); err == nil {
+		for _, path := range files {
+			if src, err := os.ReadFile(path); err == nil {
+				f.Add(src)
+			}
+		}
+	}
+	for _, s := range []string{
+		minimal,
+		varJob,
+		benchJob,
+		"",
+		"job",
+		`job "" {}`,
+		`locals { a = local.b
+b = local.a }`,
+		`job "j" { count = 1e400 }`,
+		"job \"j\" {\n group \"g\" {\n count = -0\n }\n}",
+		`x = "${attr.x}${"${meta.y}"}"`,
+		"\xff\xfe",
+		`job "j" { meta = { a = pow(-1, 0.5) } }`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		start := time.Now()
+		file, diags := Parse("fuzz.hcl", src, corpusVars)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Parse took %v", d)
+		}
+		if file == nil && !diags.HasErrors() {
+			t.Fatalf("nil File without an error diagnostic: %v", diags)
+		}
+		if file != nil {
+			if diags.HasErrors() {
+				t.Fatalf("File returned with errors: %v", diags)
+			}
+			if _, err := file.Job.Canonical(); err != nil {
+				t.Fatalf("parsed job does not encode: %v", err)
+			}
+		}
+		if riskyBytes(src) <= cheapBound && checkTokens("fuzz.hcl", src).HasErrors() && len(src) <= MaxFileSize {
+			t.Fatalf("cheap bound passed a file the token check rejects")
+		}
+	})
+}
+
+func globCorpus() ([]string, error) {
+	files, err := filepath.Glob(corpusDir + "/*.hcl")
+	if err != nil || len(files) == 0 {
+		return nil, os.ErrNotExist
+	}
+	return files, nil
+}

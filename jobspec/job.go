@@ -1,0 +1,66 @@
+package jobspec
+
+// JobType says how the scheduler treats a job's allocations.
+type JobType string
+
+// The job types Nomad knows, with the same meaning.
+const (
+	JobTypeService  JobType = "service"
+	JobTypeBatch    JobType = "batch"
+	JobTypeSystem   JobType = "system"
+	JobTypeSysBatch JobType = "sysbatch"
+)
+
+// Job is one job file's desired state, after variables were resolved and
+// defaults applied. Its JSON encoding (see Canonical) is the canonical form
+// that is hashed and stored.
+type Job struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Type        JobType           `json:"type"`
+	Region      string            `json:"region"`
+	Namespace   string            `json:"namespace"`
+	Datacenters []string          `json:"datacenters"`
+	Priority    int               `json:"priority"`
+	Meta        map[string]string `json:"meta,omitempty"`
+
+	Constraints []Constraint `json:"constraints,omitempty"`
+	Affinities  []Affinity   `json:"affinities,omitempty"`
+	Spreads     []Spread     `json:"spreads,omitempty"`
+
+	// Update is never set on a parsed job: the job-level update block is
+	// merged into every group's Update, as Nomad does, so that moving an
+	// update block from job to group level is not a change.
+	Update *UpdateStrategy `json:"update,omitempty"`
+
+	Periodic      *Periodic      `json:"periodic,omitempty"`
+	Parameterized *Parameterized `json:"parameterized,omitempty"`
+
+	Groups []*Group `json:"groups"`
+}
+
+// Group returns the group with the given name, or nil.
+func (j *Job) Group(name string) *Group {
+	for _, g := range j.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Periodic makes a batch job run on a cron schedule.
+type Periodic struct {
+	Crons           []string `json:"crons"`
+	ProhibitOverlap bool     `json:"prohibit_overlap,omitempty"`
+	TimeZone        string   `json:"time_zone,omitempty"`
+	Enabled         bool     `json:"enabled"`
+}
+
+// Parameterized makes a batch job a template that is dispatched with a
+// payload and metadata.
+type Parameterized struct {
+	Payload      string   `json:"payload"` // optional, required or forbidden
+	MetaRequired []string `json:"meta_required,omitempty"`
+	MetaOptional []string `json:"meta_optional,omitempty"`
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package jobspec
+
+const slowdown = 1

@@ -1,0 +1,228 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/gitsource"
+	"github.com/droverhq/drover/repo"
+)
+
+// Reconciler keeps one source's cluster state at its branch's newest
+// commit. Pass runs the steps once; Run loops on triggers.
+type Reconciler struct {
+	cfg      SourceConfig
+	fetcher  Fetcher
+	cluster  Cluster
+	status   StatusStore
+	notifier DeployNotifier
+	logger   *slog.Logger
+	clock    func() time.Time
+
+	loader *repo.Loader
+	hashes *HashCache
+	// prev caches the job hashes of the last applied commit, by SHA: the
+	// base that tells a commit's own changes from drift.
+	prevSHA    string
+	prevHashes map[string]string
+}
+
+// Options are a Reconciler's collaborators.
+type Options struct {
+	Fetcher Fetcher
+	Cluster Cluster
+	Status  StatusStore
+	Logger  *slog.Logger
+	// Clock is time.Now unless a test sets it.
+	Clock func() time.Time
+	// Notifier, when set, hears of each commit's deploy (commit
+	// statuses); it must not block.
+	Notifier DeployNotifier
+}
+
+// New returns a Reconciler of the source.
+func New(cfg SourceConfig, o Options) *Reconciler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return &Reconciler{
+		cfg: cfg, fetcher: o.Fetcher, cluster: o.Cluster, status: o.Status, clock: o.Clock, notifier: o.Notifier,
+		logger: o.Logger.With("source", cfg.Name),
+		loader: repo.NewLoader(repo.LoadOptions{}),
+		hashes: &HashCache{},
+	}
+}
+
+// Outcomes of a pass, besides the commit outcomes of package cluster.
+const (
+	PassApplied   = cluster.CommitApplied
+	PassRejected  = cluster.CommitRejected
+	PassUnchanged = "unchanged" // nothing to submit
+	PassHealed    = "healed"    // the commit was applied before; drift put back
+	PassHeld      = "held"      // the commit's rollout failed: not retried until a new commit
+)
+
+// PassResult is what one pass did.
+type PassResult struct {
+	Commit      string
+	Subject     string
+	Outcome     string
+	Transferred bool
+	Decision    Decision
+	Submitted   []Submitted
+	// Errors are a rejected commit's reasons.
+	Errors []string
+}
+
+// Pass runs the steps once. Its error is a *StepError; failures are also
+// recorded in the source's status.
+func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
+	prev, err := r.status.SyncStatus(ctx, r.cfg.Name)
+	if err != nil {
+		return PassResult{}, stepErr("resume", Waiting, err)
+	}
+	res, st, err := r.pass(ctx, prev)
+	now := r.clock()
+	if err != nil && !IsRejected(err) {
+		st.Error, st.ErrorAt = gitsource.ScrubString(err.Error()), now
+		r.logger.Warn("reconcile pass did not complete", "err", st.Error, "kind", KindOf(err))
+	} else {
+		st.Error, st.ErrorAt = "", time.Time{}
+	}
+	if !sameStatus(prev, st) {
+		if perr := r.status.PutSyncStatus(ctx, &st); perr != nil {
+			return res, errors.Join(err, stepErr("record", Waiting, perr))
+		}
+	}
+	return res, err
+}
+
+// pass runs fetch → load → observe → decide → submit and returns the
+// status to record.
+func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassResult, cluster.SyncStatus, error) {
+	st := cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
+	now := r.clock()
+
+	f, err := r.fetcher.Fetch(ctx)
+	if err != nil {
+		return PassResult{}, st, err
+	}
+	c := f.Commit
+	res := PassResult{Commit: c.SHA, Subject: c.Subject, Transferred: f.Transferred}
+	st.LastSeen = c.SHA
+	log := r.logger.With("commit", shortSHA(c.SHA))
+
+	desired, err := Load(ctx, r.loader, r.hashes, f.Files, r.cfg.Path)
+	if err != nil {
+		if !IsRejected(err) {
+			r.fetcher.Reset()
+			return res, st, err
+		}
+		var se *StepError
+		errors.As(err, &se)
+		res.Outcome, res.Errors = PassRejected, se.Errors
+		st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRejected, Time: now, Errors: se.Errors})
+		log.Warn("commit rejected: invalid files", "errors", len(se.Errors), "first", se.Errors[0])
+		return res, st, err
+	}
+
+	previous := r.previous(ctx, f.Repo, st.LastApplied, c.SHA, desired)
+	jobs, err := Observe(ctx, r.cluster)
+	if err != nil {
+		return res, st, err
+	}
+	d := Decide(Input{Source: r.cfg.Name, Desired: desired, Previous: previous, Cluster: jobs})
+	res.Decision = d
+	st.Unmanaged = d.Unmanaged
+	if o := commitOutcome(st.Commits, c.SHA); o != nil && o.Outcome == cluster.CommitFailed {
+		// Like an applied commit, a failed one is not submitted again:
+		// its rollout failed (and was perhaps reverted), and resubmitting
+		// it at every pass would fail it again and again. The next
+		// commit, a fix or a git revert, deploys normally.
+		res.Outcome, res.Errors = PassHeld, o.Errors
+		res.Decision = Decision{Unmanaged: d.Unmanaged, Managed: d.Managed}
+		log.Debug("commit held: its rollout failed; waiting for a new commit", "reasons", strings.Join(o.Errors, "; "))
+		return res, st, nil
+	}
+
+	if d.Reject != "" {
+		res.Outcome, res.Errors = PassRejected, []string{d.Reject}
+		st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRejected, Time: now, Errors: res.Errors})
+		log.Warn("commit rejected: mass prune", "reason", d.Reject)
+		e := stepErr("decide", Rejected, errors.New(d.Reject))
+		e.Errors = res.Errors
+		return res, st, e
+	}
+	for _, dr := range d.Drift {
+		log.Warn("drift: managed job changed outside Git", "job", dr.ID, "detail", dr.Detail, "healed", dr.Healed)
+	}
+
+	prov := cluster.Source{
+		Name: r.cfg.Name, Repo: gitsource.RedactURL(r.cfg.URL), Ref: r.cfg.Branch, Commit: c.SHA,
+		Author: c.Author, AuthorEmail: c.AuthorEmail, CommitTime: c.Time, Subject: c.Subject,
+	}
+	done, err := Submit(ctx, r.cluster, d, prov)
+	res.Submitted = done
+	st = withDrift(st, d.Drift, c.SHA, now)
+	if err != nil {
+		return res, st, err
+	}
+	if st.LastApplied == c.SHA {
+		res.Outcome = PassUnchanged
+		if len(done) > 0 {
+			res.Outcome = PassHealed
+		}
+		return res, st, nil
+	}
+	res.Outcome = PassApplied
+	st.LastApplied, st.LastAppliedAt = c.SHA, now
+	st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now})
+	r.prevSHA, r.prevHashes = c.SHA, hashesOf(desired)
+	log.Info("commit applied", "subject", c.Subject, "registered", len(d.Register), "stopped", len(d.Stop))
+	return res, st, nil
+}
+
+// previous returns the job hashes of the last applied commit: cached when
+// this reconciler applied it, else loaded from Git (a new leader). nil
+// when there is none or it cannot be read (a force-push removed it from
+// the mirror): the commit's differences then all count as its own.
+func (r *Reconciler) previous(ctx context.Context, g *gitsource.Repository, lastApplied, head string, headState *Desired) map[string]string {
+	switch {
+	case lastApplied == "":
+		return nil
+	case lastApplied == r.prevSHA:
+		return r.prevHashes
+	case lastApplied == head:
+		r.prevSHA, r.prevHashes = head, hashesOf(headState)
+		return r.prevHashes
+	}
+	src := snapshot(g, &gitsource.Commit{SHA: lastApplied}, r.cfg.Path)
+	d, err := Load(ctx, r.loader, r.hashes, src, r.cfg.Path)
+	if err != nil {
+		r.logger.Info("cannot read the last applied commit; treating every difference as the new commit's", "commit", shortSHA(lastApplied), "err", err)
+		return nil
+	}
+	r.prevSHA, r.prevHashes = lastApplied, hashesOf(d)
+	return r.prevHashes
+}
+
+func hashesOf(d *Desired) map[string]string {
+	m := make(map[string]string, len(d.Jobs))
+	for k, j := range d.Jobs {
+		m[k] = j.Hash
+	}
+	return m
+}
+
+// String names the reconciler in logs.
+func (r *Reconciler) String() string {
+	return fmt.Sprintf("source %q (%s@%s)", r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
+}

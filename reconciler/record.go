@@ -1,0 +1,99 @@
+package reconciler
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/droverhq/drover/cluster"
+)
+
+// StatusStore keeps each source's SyncStatus, in Raft on a server: the
+// point a new leader resumes from.
+type StatusStore interface {
+	// SyncStatus returns the source's status, or nil when it has none.
+	SyncStatus(ctx context.Context, source string) (*cluster.SyncStatus, error)
+	PutSyncStatus(ctx context.Context, st *cluster.SyncStatus) error
+}
+
+// keepOutcomes and keepDrift bound the history kept in a status: it is
+// replicated on every write.
+const (
+	keepOutcomes = 20
+	keepDrift    = 20
+)
+
+// withOutcome returns st with o as its newest commit outcome, unless that
+// is already what it says (a rejected commit is seen at every poll, and
+// recorded once). Pure.
+func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncStatus {
+	if len(st.Commits) > 0 && st.Commits[0].Commit == o.Commit && st.Commits[0].Outcome == o.Outcome {
+		return st
+	}
+	st.Commits = append([]cluster.CommitOutcome{o}, st.Commits[:min(len(st.Commits), keepOutcomes-1)]...)
+	return st
+}
+
+// commitOutcome returns the newest recorded outcome of the commit, or nil.
+func commitOutcome(outcomes []cluster.CommitOutcome, sha string) *cluster.CommitOutcome {
+	for i := range outcomes {
+		if outcomes[i].Commit == sha {
+			return &outcomes[i]
+		}
+	}
+	return nil
+}
+
+// WithFailedCommit returns a copy of st that records the commit's rollout
+// as failed for the reasons given, for a writer outside the reconciler
+// (the server, when a deployment of a Git-managed version fails). Pure.
+func WithFailedCommit(st *cluster.SyncStatus, commit, subject string, reasons []string, now time.Time) cluster.SyncStatus {
+	out := cloneStatus(st, st.Source, st.Repo, st.Ref)
+	return withOutcome(out, cluster.CommitOutcome{Commit: commit, Subject: subject, Outcome: cluster.CommitFailed, Time: now, Errors: reasons})
+}
+
+// withDrift returns st with the drift events prepended. Pure.
+func withDrift(st cluster.SyncStatus, drift []Drift, commit string, now time.Time) cluster.SyncStatus {
+	if len(drift) == 0 {
+		return st
+	}
+	events := make([]cluster.DriftEvent, 0, len(drift)+len(st.Drift))
+	for _, d := range drift {
+		events = append(events, cluster.DriftEvent{JobID: d.ID, Detail: d.Detail, Healed: d.Healed, Commit: commit, Time: now})
+	}
+	events = append(events, st.Drift...)
+	st.Drift = events[:min(len(events), keepDrift)]
+	return st
+}
+
+// sameStatus reports whether writing next would change nothing but
+// timestamps of an error already recorded: a poll that finds nothing new
+// writes nothing to Raft.
+func sameStatus(prev *cluster.SyncStatus, next cluster.SyncStatus) bool {
+	if prev == nil {
+		return false
+	}
+	a, b := *prev, next
+	a.CreateIndex, a.ModifyIndex, b.CreateIndex, b.ModifyIndex = 0, 0, 0, 0
+	a.ErrorAt, b.ErrorAt = time.Time{}, time.Time{}
+	if len(a.Unmanaged) == 0 {
+		a.Unmanaged = nil
+	}
+	if len(b.Unmanaged) == 0 {
+		b.Unmanaged = nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func cloneStatus(st *cluster.SyncStatus, name, repoURL, ref string) cluster.SyncStatus {
+	var out cluster.SyncStatus
+	if st != nil {
+		out = *st
+		out.Commits = slices.Clone(st.Commits)
+		out.Drift = slices.Clone(st.Drift)
+		out.Unmanaged = slices.Clone(st.Unmanaged)
+	}
+	out.Source, out.Repo, out.Ref = name, repoURL, ref
+	return out
+}

@@ -1,0 +1,62 @@
+package render
+
+import (
+	"bufio"
+	"io"
+
+	"github.com/droverhq/drover/diff"
+)
+
+const (
+	ansiReset = "\x1b[0m"
+)
+
+var ansi = [...]string{
+	plain:  "",
+	bold:   "\x1b[1m",
+	green:  "\x1b[32m",
+	red:    "\x1b[31m",
+	yellow: "\x1b[33m",
+	cyan:   "\x1b[36m",
+}
+
+// Text writes the plan as `nomad job plan` does, between a header naming
+// the two sides and a closing summary. Colour is used only when color is
+// set (the caller knows whether w is a terminal).
+func Text(w io.Writer, p *diff.Plan, m Meta, color bool) error {
+	bw := bufio.NewWriter(w)
+	write := func(l line) {
+		for _, s := range l.spans {
+			if color && s.style != plain {
+				bw.WriteString(ansi[s.style] + s.text + ansiReset)
+			} else {
+				bw.WriteString(s.text)
+			}
+		}
+		bw.WriteByte('\n')
+	}
+
+	if m.Base != "" {
+		write(line{spans: []span{{"Base: ", bold}, {text: m.Base}}})
+	}
+	if m.Head != "" {
+		write(line{spans: []span{{"Head: ", bold}, {text: m.Head}}})
+	}
+	if m.Base != "" || m.Head != "" {
+		bw.WriteByte('\n')
+	}
+	if !p.HasChanges() {
+		write(line{spans: []span{{"No changes. The desired state matches.", green}}})
+		return bw.Flush()
+	}
+	for _, j := range p.Jobs {
+		var l layout
+		l.job(j)
+		for _, ln := range l.lines {
+			write(ln)
+		}
+		bw.WriteByte('\n')
+	}
+	write(line{spans: []span{{"Plan: " + summaryLine(p.Summary()) + ".", bold}}})
+	return bw.Flush()
+}

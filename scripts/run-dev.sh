@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `make run`: seed a Git repository from examples/jobs in .drover/repo
+# (once), start `drover dev --repo` on it (a server and an agent in one
+# process, deploying every commit of that repository) in the background,
+# wait until the web service runs, and say where it is and what to try. It leaves the cluster
+# running; `make stop` (or the kill command printed) stops it.
+set -euo pipefail
+bin=${1:-bin/drover}
+dir=.drover/dev
+log=.drover/dev.log
+pidfile=.drover/dev.pid
+addr=${DROVER_DEV_ADDR:-127.0.0.1:4747}
+export DROVER_ADDR=http://$addr
+unset DROVER_TOKEN
+
+repo=.drover/repo
+mkdir -p "$dir"
+
+# The job repository the dev cluster follows. Seeded once; after that it
+# is the newcomer's, and their commits are what deploys.
+if [[ ! -d $repo/.git ]]; then
+  echo "==> seeding $repo from examples/jobs"
+  mkdir -p "$repo"
+  cp -R examples/jobs/. "$repo"/
+  # The docker and qemu examples need an image or a disk that a fresh
+  # machine does not have (their headers say how to get one); the dev
+  # cluster starts with the examples that run anywhere.
+  rm -f "$repo"/*-docker.nomad.hcl "$repo"/*-qemu.nomad.hcl
+  git -C "$repo" init -q -b main
+  git -C "$repo" add -A
+  git -C "$repo" -c user.name="Drover Dev" -c user.email=dev@localhost -c commit.gpgsign=false \
+    commit -q -m "Seed from examples/jobs"
+fi
+
+# What the newest commit of the repository changes (on the first run: every
+# example job is created), as the plan a reviewer would see.
+echo "==> $bin plan --repo $repo --head HEAD"
+"$bin" plan --repo "$repo" --head HEAD || [[ $? -eq 2 ]]
+echo
+
+# A dev cluster this script started earlier is stopped first, so the new
+# binary runs. Only the pid we recorded is signalled.
+if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  echo "==> stopping the dev cluster started earlier (pid $(cat "$pidfile"))"
+  kill "$(cat "$pidfile")"
+  for _ in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+fi
+
+echo "==> $bin dev -repo $repo -data-dir $dir -http-addr $addr   (logs: $log)"
+nohup "$bin" dev -repo "$repo" -data-dir "$dir" -http-addr "$addr" >"$log" 2>&1 &
+echo $! >"$pidfile"
+
+# Readiness: poll health until the server leads and the agent registered.
+for i in $(seq 300); do
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "drover dev exited; its log:" >&2; tail -20 "$log" >&2; exit 1
+  fi
+  if "$bin" node status >/dev/null 2>&1 && [[ $("$bin" node status 2>/dev/null | grep -c ready) -ge 1 ]]; then
+    break
+  fi
+  if [[ $i == 300 ]]; then echo "drover dev did not become ready in 30s; see $log" >&2; exit 1; fi
+  sleep 0.1
+done
+
+# No `job run`: the server deploys the repository's commit by itself.
+echo "==> $bin sync status"
+"$bin" sync status | sed 's/^/    /'
+
+# Wait until both web allocations run and the service answers.
+echo "==> waiting for the web service"
+ports=()
+for i in $(seq 600); do
+  mapfile -t ports < <("$bin" job status -json web 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for a in d.get("allocations") or []:
+    if a.get("client_status") == "running" and a.get("desired_status") == "run":
+        for p in a["resources"].get("ports") or []:
+            print(p["value"])
+' 2>/dev/null || true)
+  if [[ ${#ports[@]} -ge 2 ]] && curl -fsS "http://127.0.0.1:${ports[0]}/" >/dev/null 2>&1; then
+    break
+  fi
+  if [[ $i == 600 ]]; then
+    echo "the web service did not come up in 60s:" >&2
+    "$bin" job status web >&2 || true
+    exit 1
+  fi
+  sleep 0.1
+done
+
+alloc=$("$bin" job status -json web | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(next(a["id"] for a in d["allocations"] if a["client_status"] == "running"))')
+
+echo
+echo "==> the web service runs:"
+for p in "${ports[@]}"; do
+  echo "    http://127.0.0.1:$p/  says: $(curl -fsS "http://127.0.0.1:$p/" | sed -n 's:.*<h1>\(.*\)</h1>.*:\1:p')"
+done
+echo
+echo "==> $bin alloc logs ${alloc:0:8}"
+"$bin" alloc logs "$alloc" | sed 's/^/    /'
+echo
+cat <<EOT
+==> Drover dev is running in the background (pid $(cat "$pidfile"), API $DROVER_ADDR, log $log).
+    It deploys every commit of $repo. Edit a job, commit, and watch it redeploy:
+      sed -i.bak 's/count = 2/count = 3/' $repo/web.nomad.hcl && git -C $repo commit -qam "Scale web to 3"
+      $bin history web        # the commit, its author and the rollout; also: $bin sync status
+    Also try:
+      $bin job status web
+      $bin alloc status ${alloc:0:8}
+      $bin alloc logs -f ${alloc:0:8}
+      $bin alloc logs -stderr ${alloc:0:8}
+      $bin node status
+    Stop it (and its tasks) with:  make stop    (or: kill $(cat "$pidfile"))
+    The plan demo is:              make plan-demo
+EOT

@@ -1,0 +1,313 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/reconciler"
+	"github.com/droverhq/drover/state"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config configures a server. Nothing in it is hot-reloadable: a change
+// means a restart.
+type Config struct {
+	// Name labels the server in logs and in /v1/status/peers. Its Raft
+	// ID is generated once and kept in DataDir, so renaming is harmless.
+	Name string
+	// DataDir holds the server ID, the Raft log and the snapshots.
+	DataDir string
+	// HTTPAddr is where the API listens; port 0 picks a free port.
+	HTTPAddr string
+	// RaftAddr is where Raft listens for the other servers.
+	RaftAddr string
+	// AdvertiseHTTP and AdvertiseRaft are the addresses other servers
+	// reach this one at, when the bound ones are not reachable (0.0.0.0).
+	AdvertiseHTTP string
+	AdvertiseRaft string
+
+	// BootstrapExpect is how many servers form a new cluster: 1 starts
+	// alone; N > 1 waits until N servers found each other through Join
+	// and then bootstraps them together. 0 joins an existing cluster.
+	// It is ignored once the data dir has Raft state.
+	BootstrapExpect int
+	// Join lists HTTP addresses of other servers.
+	Join []string
+
+	// HeartbeatTTL is how often nodes must heartbeat. A node is marked
+	// down once TTL+HeartbeatGrace passed without one.
+	HeartbeatTTL   time.Duration
+	HeartbeatGrace time.Duration
+	// FailoverHeartbeatGrace is added to every node's deadline when a
+	// server becomes leader, since nodes may have been heartbeating a
+	// leader that just died.
+	FailoverHeartbeatGrace time.Duration
+
+	// Token, when set, must be presented by every request as
+	// "Authorization: Bearer <token>" (except GET /v1/agent/health).
+	// TokenFile is read into Token when Token is empty.
+	Token     string
+	TokenFile string
+
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+	// RetryInterval paces joining, bootstrap discovery and member
+	// registration.
+	RetryInterval time.Duration
+
+	// Version is the build's version, reported by GET /v1/agent/self.
+	Version string
+
+	// Sources are the Git repositories the leader keeps the cluster in
+	// sync with (source blocks; see sources.go).
+	Sources []reconciler.SourceConfig
+
+	// GitHub, when it has a token, makes the leader set drover/deploy
+	// commit statuses on the GitHub repositories of its sources
+	// (github.go).
+	GitHub GitHubConfig
+
+	// Raft tunes the state store; DataDir, NodeID, BindAddr,
+	// AdvertiseAddr and Bootstrap are set by the server.
+	Raft state.Config
+}
+
+// DefaultConfig returns the defaults; DataDir must still be set.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:               api.DefaultAddr,
+		RaftAddr:               "127.0.0.1:4647",
+		HeartbeatTTL:           10 * time.Second,
+		HeartbeatGrace:         10 * time.Second,
+		FailoverHeartbeatGrace: 30 * time.Second,
+		MaxBodyBytes:           8 << 20,
+		RetryInterval:          time.Second,
+		Raft:                   state.DefaultConfig(),
+	}
+}
+
+// ErrTokenRequired is why a server refuses to expose an unauthenticated
+// API to the network.
+var ErrTokenRequired = errors.New("the HTTP API would listen on a non-loopback address without a token: " +
+	"set -token-file (or DROVER_TOKEN, or acl { token_file } in the config), or bind -http-addr to 127.0.0.1")
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required (-data-dir)"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
+	} else if !isLoopback(c.HTTPAddr) && c.Token == "" {
+		errs = append(errs, ErrTokenRequired)
+	}
+	if _, _, err := net.SplitHostPort(c.RaftAddr); err != nil {
+		errs = append(errs, fmt.Errorf("raft_addr %q: %w", c.RaftAddr, err))
+	}
+	if c.AdvertiseHTTP == "" && isUnspecified(c.HTTPAddr) {
+		errs = append(errs, fmt.Errorf("http_addr %q is not an address other servers can reach: set an advertise address", c.HTTPAddr))
+	}
+	if c.AdvertiseRaft == "" && isUnspecified(c.RaftAddr) {
+		errs = append(errs, fmt.Errorf("raft_addr %q is not an address other servers can reach: set an advertise address", c.RaftAddr))
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, errors.New("bootstrap_expect must not be negative"))
+	}
+	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
+		errs = append(errs, fmt.Errorf("bootstrap_expect %d needs -join addresses of the other servers", c.BootstrapExpect))
+	}
+	for _, j := range c.Join {
+		if strings.TrimSpace(j) == "" {
+			errs = append(errs, errors.New("join: empty address"))
+		} else if _, err := api.NewClient(api.Config{Address: j}); err != nil {
+			errs = append(errs, fmt.Errorf("join: %w", err))
+		}
+	}
+	if c.HeartbeatTTL <= 0 {
+		errs = append(errs, errors.New("heartbeat_ttl must be positive"))
+	}
+	if c.HeartbeatGrace < 0 || c.FailoverHeartbeatGrace < 0 {
+		errs = append(errs, errors.New("heartbeat grace periods must not be negative"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("max body bytes must be positive"))
+	}
+	if c.RetryInterval <= 0 {
+		errs = append(errs, errors.New("retry interval must be positive"))
+	}
+	errs = append(errs, validateSources(c.Sources)...)
+	if err := c.GitHub.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("server config: %w", err)
+	}
+	return nil
+}
+
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isUnspecified(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+// fileConfig is the HCL configuration file. Durations are expressions so
+// that a bad one is reported at its position.
+type fileConfig struct {
+	Name            *string        `hcl:"name,optional"`
+	DataDir         *string        `hcl:"data_dir,optional"`
+	HTTPAddr        *string        `hcl:"http_addr,optional"`
+	RaftAddr        *string        `hcl:"raft_addr,optional"`
+	AdvertiseHTTP   *string        `hcl:"advertise_http,optional"`
+	AdvertiseRaft   *string        `hcl:"advertise_raft,optional"`
+	BootstrapExpect *int           `hcl:"bootstrap_expect,optional"`
+	Join            []string       `hcl:"join,optional"`
+	HeartbeatTTL    hcl.Expression `hcl:"heartbeat_ttl,optional"`
+	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
+	ACL             *struct {
+		TokenFile *string `hcl:"token_file,optional"`
+	} `hcl:"acl,block"`
+	Sources []fileSource `hcl:"source,block"`
+	GitHub  *struct {
+		APIURL       *string           `hcl:"api_url,optional"`
+		TokenFile    *string           `hcl:"token_file,optional"`
+		ExternalURL  *string           `hcl:"external_url,optional"`
+		Repositories map[string]string `hcl:"repositories,optional"`
+	} `hcl:"github,block"`
+}
+
+// ParseConfigFile applies an HCL configuration file on top of c:
+//
+//	name             = "server-1"
+//	data_dir         = "/var/lib/drover"
+//	http_addr        = "127.0.0.1:4747"
+//	raft_addr        = "127.0.0.1:4647"
+//	bootstrap_expect = 3
+//	join             = ["10.0.0.2:4747", "10.0.0.3:4747"]
+//	heartbeat_ttl    = "10s"
+//	acl { token_file = "/etc/drover/token" }
+//	github {
+//	  token_file   = "/etc/drover/github-token"
+//	  api_url      = "https://ghe.example.com/api/v3"   # GitHub Enterprise only
+//	  external_url = "https://drover.example.com"
+//	  repositories = { apps = "acme/deploy" }          # when a source URL does not say
+//	}
+//
+// Errors carry the file's line and column.
+func ParseConfigFile(c *Config, filename string, src []byte) error {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return diags
+	}
+	var fc fileConfig
+	if diags := gohcl.DecodeBody(f.Body, nil, &fc); diags.HasErrors() {
+		return diags
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&c.Name, fc.Name)
+	set(&c.DataDir, fc.DataDir)
+	set(&c.HTTPAddr, fc.HTTPAddr)
+	set(&c.RaftAddr, fc.RaftAddr)
+	set(&c.AdvertiseHTTP, fc.AdvertiseHTTP)
+	set(&c.AdvertiseRaft, fc.AdvertiseRaft)
+	if fc.BootstrapExpect != nil {
+		c.BootstrapExpect = *fc.BootstrapExpect
+	}
+	if fc.Join != nil {
+		c.Join = fc.Join
+	}
+	if fc.ACL != nil {
+		set(&c.TokenFile, fc.ACL.TokenFile)
+	}
+	if g := fc.GitHub; g != nil {
+		set(&c.GitHub.APIURL, g.APIURL)
+		set(&c.GitHub.TokenFile, g.TokenFile)
+		set(&c.GitHub.ExternalURL, g.ExternalURL)
+		if g.Repositories != nil {
+			c.GitHub.Repositories = g.Repositories
+		}
+	}
+	var all hcl.Diagnostics
+	for _, d := range []struct {
+		name string
+		expr hcl.Expression
+		dst  *time.Duration
+	}{
+		{"heartbeat_ttl", fc.HeartbeatTTL, &c.HeartbeatTTL},
+		{"heartbeat_grace", fc.HeartbeatGrace, &c.HeartbeatGrace},
+	} {
+		v, diags := durationAttr(d.name, d.expr)
+		all = append(all, diags...)
+		if v != nil {
+			*d.dst = *v
+		}
+	}
+	all = append(all, applySources(c, fc.Sources)...)
+	if all.HasErrors() {
+		return all
+	}
+	return nil
+}
+
+// durationAttr evaluates an optional duration attribute ("10s").
+func durationAttr(name string, expr hcl.Expression) (*time.Duration, hcl.Diagnostics) {
+	if expr == nil {
+		return nil, nil
+	}
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if v.IsNull() {
+		return nil, nil
+	}
+	bad := func(detail string) hcl.Diagnostics {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + name,
+			Detail:   detail,
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	if v.Type() != cty.String || !v.IsKnown() {
+		return nil, bad(`A duration is a string such as "10s" or "1m30s".`)
+	}
+	d, err := time.ParseDuration(v.AsString())
+	if err != nil {
+		return nil, bad(fmt.Sprintf(`%v; a duration is a string such as "10s" or "1m30s".`, err))
+	}
+	if d <= 0 {
+		return nil, bad("The duration must be positive.")
+	}
+	return &d, nil
+}

@@ -1,0 +1,255 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/render"
+	"github.com/droverhq/drover/state"
+)
+
+// handler builds the API: routes, then (outermost first) panic recovery,
+// authentication and the body limit.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.withRecover(s.withAuth(s.withBodyLimit(mux)))
+}
+
+// A route is served locally (local), by the leader with followers
+// forwarding (write), or by the leader unless ?stale (read).
+func (s *Server) routes(mux *http.ServeMux) {
+	// Jobs.
+	mux.Handle("GET /v1/jobs", s.read(s.jobList))
+	mux.Handle("POST /v1/jobs", s.write(s.jobRegister))
+	mux.Handle("PUT /v1/jobs", s.write(s.jobRegister))
+	mux.Handle("GET /v1/job/{id}", s.read(s.jobGet))
+	mux.Handle("DELETE /v1/job/{id}", s.write(s.jobDeregister))
+	mux.Handle("GET /v1/job/{id}/versions", s.read(s.jobVersions))
+	mux.Handle("POST /v1/job/{id}/plan", s.write(s.jobPlan))
+	mux.Handle("PUT /v1/job/{id}/plan", s.write(s.jobPlan))
+	mux.Handle("GET /v1/job/{id}/allocations", s.read(s.jobAllocs))
+	mux.Handle("GET /v1/job/{id}/evaluations", s.read(s.jobEvals))
+	mux.Handle("GET /v1/job/{id}/deployments", s.read(s.jobDeployments))
+
+	// Nodes.
+	mux.Handle("GET /v1/nodes", s.read(s.nodeList))
+	mux.Handle("POST /v1/nodes", s.write(s.nodeRegister))
+	mux.Handle("PUT /v1/nodes", s.write(s.nodeRegister))
+	mux.Handle("GET /v1/node/{id}", s.read(s.nodeGet))
+	mux.Handle("PUT /v1/node/{id}/heartbeat", s.write(s.nodeHeartbeat))
+	mux.Handle("POST /v1/node/{id}/heartbeat", s.write(s.nodeHeartbeat))
+	mux.Handle("POST /v1/node/{id}/eligibility", s.write(s.nodeEligibility))
+	mux.Handle("POST /v1/node/{id}/drain", s.write(s.nodeDrain))
+	mux.Handle("GET /v1/node/{id}/allocations", s.read(s.nodeAllocs))
+	mux.Handle("POST /v1/node/{id}/allocations", s.write(s.nodeUpdateAllocs))
+
+	// Allocations, evaluations, deployments.
+	mux.Handle("GET /v1/allocations", s.read(s.allocList))
+	mux.Handle("GET /v1/allocation/{id}", s.read(s.allocGet))
+	mux.Handle("GET /v1/evaluations", s.read(s.evalList))
+	mux.Handle("GET /v1/evaluation/{id}", s.read(s.evalGet))
+	mux.Handle("GET /v1/deployments", s.read(s.deploymentList))
+	mux.Handle("GET /v1/deployment/{id}", s.read(s.deploymentGet))
+
+	// The servers themselves.
+	mux.Handle("GET /v1/status/leader", s.local(s.statusLeader))
+	mux.Handle("GET /v1/status/peers", s.local(s.statusPeers))
+	mux.Handle("GET /v1/agent/health", s.local(s.agentHealth))
+	mux.Handle("GET /v1/agent/self", s.local(s.agentSelf))
+	mux.Handle("POST /v1/operator/raft/join", s.write(s.operatorRaftJoin))
+	mux.Handle("PUT /v1/operator/raft/join", s.write(s.operatorRaftJoin))
+
+	// Git sources: sync status and webhooks (http_sync.go, http_webhooks.go).
+	s.sourceRoutes(mux)
+
+	// Deployment actions (http_deployments.go).
+	s.deploymentRoutes(mux)
+
+	mux.Handle("/", s.local(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+}
+
+// apiFunc is a handler that returns its error for one place to map it
+// to a status code.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) local(h apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) read(h apiFunc) http.Handler {
+	return s.local(func(w http.ResponseWriter, r *http.Request) error {
+		if forwarded, err := s.forward(w, r, false); forwarded || err != nil {
+			return err
+		}
+		return h(w, r)
+	})
+}
+
+func (s *Server) write(h apiFunc) http.Handler {
+	return s.local(func(w http.ResponseWriter, r *http.Request) error {
+		if forwarded, err := s.forward(w, r, true); forwarded || err != nil {
+			return err
+		}
+		return h(w, r)
+	})
+}
+
+// httpError is an error with the status code it answers.
+type httpError struct {
+	code  int
+	msg   string
+	diags []render.DiagnosticJSON
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError answers an error. State errors map to the codes a client
+// can act on; anything else is the server's fault (500) and is logged.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := http.StatusInternalServerError, err.Error()
+	var diags []render.DiagnosticJSON
+	var he *httpError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		code, diags = he.code, he.diags
+	case errors.As(err, &mbe):
+		code = http.StatusRequestEntityTooLarge
+		msg = fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)
+	case errors.Is(err, state.ErrCASConflict):
+		code = http.StatusConflict
+	case errors.Is(err, state.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, state.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, state.ErrNotLeader), errors.Is(err, state.ErrLeadershipLost), errors.Is(err, state.ErrShutdown):
+		code = http.StatusServiceUnavailable
+		msg += " (retry: the cluster is changing leaders)"
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		// The client went away or the server stops; nobody reads this.
+		code = http.StatusServiceUnavailable
+	}
+	if code >= 500 && code != http.StatusServiceUnavailable {
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	s.setMeta(w, s.raft.Store().Snapshot().Index())
+	writeJSON(w, code, api.Error{Error: msg, Diagnostics: diags})
+}
+
+// reply answers 200 with v and the index it reflects.
+func (s *Server) reply(w http.ResponseWriter, index uint64, v any) error {
+	s.setMeta(w, index)
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// setMeta sets the headers every answer carries.
+func (s *Server) setMeta(w http.ResponseWriter, index uint64) {
+	h := w.Header()
+	h.Set(api.HeaderIndex, strconv.FormatUint(max(index, 1), 10))
+	_, leaderID := s.raft.Leader()
+	h.Set(api.HeaderKnownLeader, strconv.FormatBool(leaderID != ""))
+	lc := s.raft.LastContact()
+	if lc < 0 {
+		lc = 0
+	}
+	h.Set(api.HeaderLastContact, strconv.FormatInt(lc.Milliseconds(), 10))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}
+
+// decodeBody decodes a JSON request body into v: 413 beyond the limit,
+// 400 for anything that is not one JSON value of the right shape.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return err
+		case errors.Is(err, io.EOF):
+			return errorf(http.StatusBadRequest, "request body is empty; want JSON")
+		}
+		return errorf(http.StatusBadRequest, "malformed JSON in request body: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errorf(http.StatusBadRequest, "malformed JSON in request body: more than one value")
+	}
+	return nil
+}
+
+// withBodyLimit caps request bodies; reading past the cap fails with
+// *http.MaxBytesError, which answers 413.
+func (s *Server) withBodyLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRecover turns a handler panic into a 500 instead of a dropped
+// connection, and logs it: a bug, but one request's.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeJSON(w, http.StatusInternalServerError, api.Error{Error: "internal server error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// namespace returns the ?namespace= of a request, "default" when absent.
+func namespace(r *http.Request) string {
+	if ns := strings.TrimSpace(r.URL.Query().Get("namespace")); ns != "" {
+		return ns
+	}
+	return "default"
+}
+
+// nonNil makes lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,335 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/diff"
+	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/render"
+	"github.com/droverhq/drover/scheduler"
+	"github.com/droverhq/drover/state"
+)
+
+func (s *Server) jobList(w http.ResponseWriter, r *http.Request) error {
+	prefix := r.URL.Query().Get("prefix")
+	ns := r.URL.Query().Get("namespace")
+	// The allocation summary is part of each row, so allocation changes
+	// wake the query too.
+	return s.blocking(w, r, []string{state.TableJobs, state.TableAllocs}, func(snap *state.Snapshot) (any, error) {
+		out := []*api.JobListStub{}
+		for _, j := range snap.Jobs() {
+			if !strings.HasPrefix(j.ID, prefix) || (ns != "" && j.Namespace != ns) {
+				continue
+			}
+			out = append(out, jobStub(snap, j))
+		}
+		return out, nil
+	})
+}
+
+func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
+	st := &api.JobListStub{
+		ID: j.ID, Namespace: j.Namespace, Version: j.Version, Status: j.Status, Stop: j.Stop,
+		Source: j.Source, SubmitTime: j.SubmitTime, JobModifyIndex: j.JobModifyIndex, ModifyIndex: j.ModifyIndex,
+	}
+	if j.Spec != nil {
+		st.Name, st.Type, st.Priority = j.Spec.Name, j.Spec.Type, j.Spec.Priority
+	}
+	allocs := snap.AllocsByJob(j.Namespace, j.ID)
+	for _, a := range allocs {
+		if st.Summary == nil {
+			st.Summary = map[string]map[string]int{}
+		}
+		g := st.Summary[a.TaskGroup]
+		if g == nil {
+			g = map[string]int{}
+			st.Summary[a.TaskGroup] = g
+		}
+		g[a.ClientStatus]++
+	}
+	st.Status = jobStatus(j, allocs)
+	return st
+}
+
+// jobStatus derives a job's status from its allocations, as Nomad does:
+// running while any allocation runs or is wanted, dead when stopped and
+// nothing runs, pending otherwise.
+func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
+	for _, a := range allocs {
+		if !a.Terminal() {
+			return cluster.JobStatusRunning
+		}
+	}
+	if j.Stop {
+		return cluster.JobStatusDead
+	}
+	if len(allocs) > 0 && j.Spec != nil && j.Spec.Type == jobspec.JobTypeBatch {
+		return cluster.JobStatusDead
+	}
+	return cluster.JobStatusPending
+}
+
+func (s *Server) jobGet(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	return s.blocking(w, r, []string{state.TableJobs}, func(snap *state.Snapshot) (any, error) {
+		j := snap.Job(ns, id)
+		if j == nil {
+			return nil, errorf(http.StatusNotFound, "job %q not found", id)
+		}
+		return j, nil
+	})
+}
+
+func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	return s.blocking(w, r, []string{state.TableJobVersions}, func(snap *state.Snapshot) (any, error) {
+		vs := snap.JobVersions(ns, id)
+		if len(vs) == 0 {
+			return nil, errorf(http.StatusNotFound, "job %q not found", id)
+		}
+		return vs, nil
+	})
+}
+
+func (s *Server) jobAllocs(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	return s.blocking(w, r, []string{state.TableAllocs}, func(snap *state.Snapshot) (any, error) {
+		return nonNil(snap.AllocsByJob(ns, id)), nil
+	})
+}
+
+func (s *Server) jobEvals(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	return s.blocking(w, r, []string{state.TableEvals}, func(snap *state.Snapshot) (any, error) {
+		return nonNil(snap.EvalsByJob(ns, id)), nil
+	})
+}
+
+func (s *Server) jobDeployments(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	return s.blocking(w, r, []string{state.TableDeployments}, func(snap *state.Snapshot) (any, error) {
+		return nonNil(snap.DeploymentsByJob(ns, id)), nil
+	})
+}
+
+// validJob checks a job submitted as JSON, answering 400 with one
+// diagnostic per problem, each naming its field path.
+func validJob(job *jobspec.Job) error {
+	if job == nil {
+		return errorf(http.StatusBadRequest, `request has no "job"`)
+	}
+	errs := jobspec.ValidateJob(job)
+	if len(errs) == 0 {
+		return nil
+	}
+	he := &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf("invalid job: %d problem(s): %v", len(errs), errs[0])}
+	for _, e := range errs {
+		he.diags = append(he.diags, render.DiagnosticJSON{Severity: "error", Summary: e.Error()})
+	}
+	return he
+}
+
+func jobNamespace(j *jobspec.Job) string {
+	if j.Namespace == "" {
+		return "default"
+	}
+	return j.Namespace
+}
+
+// launchable reports whether registering the job should schedule it now;
+// periodic and parameterized jobs are templates that Drover stores but
+// does not launch yet.
+func launchable(j *jobspec.Job) (bool, string) {
+	switch {
+	case j.Periodic != nil:
+		return false, "periodic jobs are stored but not launched: Drover does not run cron schedules yet"
+	case j.Parameterized != nil:
+		return false, "parameterized jobs are stored but not dispatched: Drover does not support dispatch yet"
+	}
+	return true, ""
+}
+
+func evalPriority(j *jobspec.Job) int {
+	if j.Priority == 0 {
+		return 50
+	}
+	return j.Priority
+}
+
+func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
+	var req api.JobRegisterRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := validJob(req.Job); err != nil {
+		return err
+	}
+	spec := req.Job
+	ns := jobNamespace(spec)
+	snap := s.raft.Store().Snapshot()
+	cur := snap.Job(ns, spec.ID)
+	if req.CheckIndex != nil {
+		var have uint64
+		if cur != nil {
+			have = cur.JobModifyIndex
+		}
+		if have != *req.CheckIndex {
+			return errorf(http.StatusConflict, "job %q has modify index %d, not the check_index %d: it changed since you planned; plan again", spec.ID, have, *req.CheckIndex)
+		}
+	}
+	hash := spec.Hash()
+	if cur != nil && !cur.Stop && cur.Hash == hash {
+		return s.reply(w, snap.Index(state.TableJobs), &api.JobRegisterResponse{
+			JobModifyIndex: cur.JobModifyIndex, Version: cur.Version, Unchanged: true, Index: snap.Index(state.TableJobs),
+		})
+	}
+	cmd := &state.JobRegisterRequest{
+		Job:        &cluster.Job{Namespace: ns, ID: spec.ID, Spec: spec, Hash: hash, Source: req.Source},
+		CheckIndex: req.CheckIndex,
+		Now:        time.Now(),
+	}
+	var warnings []string
+	if ok, why := launchable(spec); ok {
+		cmd.Eval = &cluster.Evaluation{
+			ID: newID(), Namespace: ns, JobID: spec.ID, Type: spec.Type, Priority: evalPriority(spec),
+			TriggeredBy: cluster.EvalTriggerJobRegister, Status: cluster.EvalStatusPending,
+		}
+	} else {
+		warnings = append(warnings, why)
+	}
+	idx, raw, err := s.raft.Apply(r.Context(), state.MsgJobRegister, cmd)
+	if err != nil {
+		return err
+	}
+	resp := &api.JobRegisterResponse{Index: idx, Warnings: warnings}
+	if out, ok := raw.(*state.JobRegisterResponse); ok {
+		resp.JobModifyIndex, resp.Version = out.JobModifyIndex, out.Version
+	}
+	if cmd.Eval != nil {
+		resp.EvalID = cmd.Eval.ID
+	}
+	return s.reply(w, idx, resp)
+}
+
+func (s *Server) jobDeregister(w http.ResponseWriter, r *http.Request) error {
+	ns, id := namespace(r), r.PathValue("id")
+	purge := false
+	if v := r.URL.Query().Get("purge"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "purge=%q: want true or false", v)
+		}
+		purge = b
+	}
+	cur := s.raft.Store().Snapshot().Job(ns, id)
+	if cur == nil {
+		return errorf(http.StatusNotFound, "job %q not found", id)
+	}
+	if cur.Stop && !purge {
+		// Stopping a stopped job again would only add a version.
+		return s.reply(w, cur.ModifyIndex, &api.JobDeregisterResponse{JobModifyIndex: cur.JobModifyIndex, Index: cur.ModifyIndex})
+	}
+	cmd := &state.JobDeregisterRequest{Namespace: ns, JobID: id, Purge: purge, Now: time.Now()}
+	if cur.Spec != nil {
+		cmd.Eval = &cluster.Evaluation{
+			ID: newID(), Namespace: ns, JobID: id, Type: cur.Spec.Type, Priority: evalPriority(cur.Spec),
+			TriggeredBy: cluster.EvalTriggerJobDeregister, Status: cluster.EvalStatusPending,
+		}
+	}
+	idx, raw, err := s.raft.Apply(r.Context(), state.MsgJobDeregister, cmd)
+	if err != nil {
+		return err
+	}
+	resp := &api.JobDeregisterResponse{Index: idx}
+	if out, ok := raw.(*state.JobRegisterResponse); ok {
+		resp.JobModifyIndex = out.JobModifyIndex
+	}
+	if cmd.Eval != nil {
+		resp.EvalID = cmd.Eval.ID
+	}
+	return s.reply(w, idx, resp)
+}
+
+// jobPlan is a dry run: the diff against the running version, and what
+// the scheduler would do with the proposed version on the current
+// cluster. Nothing is written.
+func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
+	var req api.JobPlanRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := validJob(req.Job); err != nil {
+		return err
+	}
+	spec := req.Job
+	if id := r.PathValue("id"); id != spec.ID {
+		return errorf(http.StatusBadRequest, "the path names job %q but the body's job is %q", id, spec.ID)
+	}
+	ns := jobNamespace(spec)
+	snap := s.raft.Store().Snapshot()
+	cur := snap.Job(ns, spec.ID)
+
+	old := map[string]*jobspec.Job{}
+	meta := render.Meta{Head: "proposed"}
+	proposed := &cluster.Job{Namespace: ns, ID: spec.ID, Spec: spec, Hash: spec.Hash(), Status: cluster.JobStatusPending,
+		JobModifyIndex: snap.Index() + 1, SubmitTime: time.Now()}
+	resp := &api.JobPlanResponse{}
+	if cur != nil {
+		resp.JobModifyIndex = cur.JobModifyIndex
+		proposed.Version, proposed.CreateIndex = cur.Version+1, cur.CreateIndex
+		meta.Base = fmt.Sprintf("version %d", cur.Version)
+		if !cur.Stop {
+			old[spec.ID] = cur.Spec
+		}
+	}
+	resp.Diff = render.ToJSON(diff.Compute(old, map[string]*jobspec.Job{spec.ID: spec}, diff.Options{}), meta)
+
+	if ok, why := launchable(spec); !ok {
+		resp.Warnings = append(resp.Warnings, why)
+		return s.reply(w, snap.Index(), resp)
+	}
+	eval := &cluster.Evaluation{
+		ID: newID(), Namespace: ns, JobID: spec.ID, Type: spec.Type, Priority: evalPriority(spec),
+		TriggeredBy: cluster.EvalTriggerJobRegister, Status: cluster.EvalStatusPending, JobModifyIndex: proposed.JobModifyIndex,
+	}
+	plan, err := scheduler.Process(&proposedState{Snapshot: snap, job: proposed}, eval, schedulerOptions(time.Now()))
+	if err != nil {
+		return fmt.Errorf("dry-run scheduler: %w", err)
+	}
+	resp.Annotations = plan.Annotations
+	if len(plan.FailedTGAllocs) > 0 {
+		resp.FailedTGAllocs = plan.FailedTGAllocs
+		resp.Explanations = map[string][]string{}
+		for g, m := range plan.FailedTGAllocs {
+			resp.Explanations[g] = scheduler.Explain(g, m)
+		}
+	}
+	return s.reply(w, snap.Index(), resp)
+}
+
+// proposedState is a snapshot in which the planned job version is the
+// job's latest, for dry runs.
+type proposedState struct {
+	*state.Snapshot
+	job *cluster.Job
+}
+
+func (p *proposedState) Job(namespace, id string) *cluster.Job {
+	if namespace == p.job.Namespace && id == p.job.ID {
+		return p.job
+	}
+	return p.Snapshot.Job(namespace, id)
+}
+
+func (p *proposedState) JobVersion(namespace, id string, version uint64) *cluster.Job {
+	if namespace == p.job.Namespace && id == p.job.ID && version == p.job.Version {
+		return p.job
+	}
+	return p.Snapshot.JobVersion(namespace, id, version)
+}

@@ -1,0 +1,240 @@
+package state_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/state"
+	"github.com/droverhq/drover/state/statetest"
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/raft"
+)
+
+// clientUpdate is an agent's report of n allocations starting at first,
+// each with one task and a couple of events, as an agent sends them.
+func clientUpdate(ids []string, first, n int, now time.Time) *state.AllocClientUpdateRequest {
+	req := &state.AllocClientUpdateRequest{Now: now}
+	for i := range n {
+		req.Allocs = append(req.Allocs, state.AllocClientState{
+			ID: ids[(first+i)%len(ids)], ClientStatus: cluster.AllocClientRunning,
+			TaskStates: map[string]*cluster.TaskState{"server": {
+				State: cluster.TaskStateRunning, StartedAt: now,
+				Events: []cluster.TaskEvent{
+					{Type: "Received", Time: now, Message: "task received by client"},
+					{Type: "Started", Time: now, Message: "task started by client"},
+				},
+			}},
+		})
+	}
+	return req
+}
+
+// BenchmarkStateApply measures committed allocation client updates per
+// second through a real single-server Raft with fsync on: 32 concurrent
+// appliers, each sending batches of allocation updates, as agents do.
+func BenchmarkStateApply(b *testing.B) {
+	for _, batch := range []int{10, 50} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			cfg := statetest.Config(b.TempDir(), "bench")
+			cfg.Bootstrap = true
+			r, err := state.Open(cfg, discardLogger())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Shutdown()
+			for !r.IsLeader() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			ctx := b.Context()
+
+			const allocs = 3200
+			var ids []string
+			for chunk := 0; chunk < allocs; chunk += 400 {
+				var plan []*cluster.Allocation
+				for i := chunk; i < chunk+400; i++ {
+					id := fmt.Sprintf("alloc-%05d", i)
+					ids = append(ids, id)
+					plan = append(plan, testAlloc(id, "web", fmt.Sprintf("node-%d", i%50), "e1"))
+				}
+				if _, _, err := r.Apply(ctx, state.MsgPlanApply, &state.PlanApplyRequest{Allocs: plan, Now: t0}); err != nil {
+					b.Fatal(err)
+				}
+			}
+
+			// One op is a burst: 32 appliers each committing 4 commands.
+			// Bursts keep the measurement meaningful at -benchtime 1x,
+			// which `make bench` uses.
+			const appliers, perApplier = 32, 4
+			var seq atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				var wg sync.WaitGroup
+				for range appliers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range perApplier {
+							n := int(seq.Add(1))
+							req := clientUpdate(ids, n*batch, batch, t0.Add(time.Duration(n)*time.Millisecond))
+							_, resp, err := r.Apply(ctx, state.MsgAllocClientUpdate, req)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							if got := resp.(*state.AllocClientUpdateResponse).Updated; got != batch {
+								b.Errorf("updated %d of %d", got, batch)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			commands := float64(seq.Load())
+			b.ReportMetric(commands*float64(batch)/elapsed.Seconds(), "allocs/s")
+			b.ReportMetric(commands/elapsed.Seconds(), "commands/s")
+		})
+	}
+}
+
+// BenchmarkStoreMemory loads 10,000 jobs and 50,000 allocations (with
+// task states) into a Store through the FSM and reports the live heap and
+// the process's resident set.
+func BenchmarkStoreMemory(b *testing.B) {
+	const jobs, allocsPerJob = 10000, 5
+	for range b.N {
+		h := newFSM(b)
+		var ids []string
+		for j := range jobs {
+			id := fmt.Sprintf("job-%05d", j)
+			h.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: testJob(id, "c0ffee", 3), Eval: testEval("eval-"+id, id), Now: t0})
+			var plan []*cluster.Allocation
+			for a := range allocsPerJob {
+				al := testAlloc(fmt.Sprintf("%s-%d", id, a), id, fmt.Sprintf("node-%d", (j+a)%500), "eval-"+id)
+				ids = append(ids, al.ID)
+				plan = append(plan, al)
+			}
+			h.must(state.MsgPlanApply, &state.PlanApplyRequest{Allocs: plan, Now: t0})
+		}
+		for i := 0; i < len(ids); i += 100 {
+			h.must(state.MsgAllocClientUpdate, clientUpdate(ids, i, 100, t0))
+		}
+		s := h.snap()
+		if len(s.Jobs()) != jobs || len(s.Allocs()) != jobs*allocsPerJob {
+			b.Fatalf("loaded %d jobs, %d allocs", len(s.Jobs()), len(s.Allocs()))
+		}
+		if i := b.N - 1; i >= 0 {
+			ids = nil
+			// Collect and hand freed pages back, so that RSS shows what
+			// the store keeps rather than garbage the scavenger would
+			// return later anyway.
+			debug.FreeOSMemory()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+			b.ReportMetric(rssMB(), "rss-MB")
+		}
+		runtime.KeepAlive(h)
+	}
+}
+
+// rssMB reads the resident set size from /proc; 0 where there is none.
+func rssMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkCommandCodec compares encoding and decoding an agent update of
+// 50 allocations as JSON (what we use) and msgpack (what raft uses for its
+// own messages), to show the codec is not the bottleneck.
+func BenchmarkCommandCodec(b *testing.B) {
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("alloc-%05d", i)
+	}
+	req := clientUpdate(ids, 0, 50, t0)
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			data, err := json.Marshal(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out state.AllocClientUpdateRequest
+			if err := json.Unmarshal(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*50)/b.Elapsed().Seconds(), "allocs/s")
+	})
+	b.Run("msgpack", func(b *testing.B) {
+		h := &codec.MsgpackHandle{}
+		for b.Loop() {
+			var buf bytes.Buffer
+			if err := codec.NewEncoder(&buf, h).Encode(req); err != nil {
+				b.Fatal(err)
+			}
+			var out state.AllocClientUpdateRequest
+			if err := codec.NewDecoder(&buf, h).Decode(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*50)/b.Elapsed().Seconds(), "allocs/s")
+	})
+}
+
+// BenchmarkFSMApplyBatch measures the FSM alone, without Raft or disk:
+// raft hands it batches of committed agent updates (32 commands of 50
+// allocations), the shape BenchmarkStateApply produces.
+func BenchmarkFSMApplyBatch(b *testing.B) {
+	h := newFSM(b)
+	var ids []string
+	for chunk := 0; chunk < 3200; chunk += 400 {
+		var plan []*cluster.Allocation
+		for i := chunk; i < chunk+400; i++ {
+			id := fmt.Sprintf("alloc-%05d", i)
+			ids = append(ids, id)
+			plan = append(plan, testAlloc(id, "web", fmt.Sprintf("node-%d", i%50), "e1"))
+		}
+		h.must(state.MsgPlanApply, &state.PlanApplyRequest{Allocs: plan, Now: t0})
+	}
+	const cmds, batch = 32, 50
+	var logs []*raft.Log
+	for c := range cmds {
+		logs = append(logs, h.log(state.MsgAllocClientUpdate, clientUpdate(ids, c*batch, batch, t0)))
+	}
+	for b.Loop() {
+		for _, l := range logs {
+			h.index++
+			l.Index = h.index
+		}
+		for _, r := range h.fsm.ApplyBatch(logs) {
+			if err, ok := r.(error); ok {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*cmds*batch)/b.Elapsed().Seconds(), "allocs/s")
+}

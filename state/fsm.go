@@ -1,0 +1,231 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+)
+
+// FSM applies committed Raft log entries to a Store. Apply returns, for
+// each command, either an error (ErrCASConflict, ErrNotFound, ErrInvalid,
+// wrapped with detail) or the command's response value; the caller of
+// Replicated.Apply receives it.
+type FSM struct {
+	store  *Store
+	logger *slog.Logger
+	// applied is the index of the last log entry applied to the store.
+	// raft's own AppliedIndex runs ahead of it: raft counts an entry
+	// applied once it is handed to the FSM goroutine.
+	applied atomic.Uint64
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// NewFSM returns an FSM writing to store.
+func NewFSM(store *Store, logger *slog.Logger) *FSM {
+	return &FSM{store: store, logger: logger}
+}
+
+// Store returns the store the FSM writes.
+func (f *FSM) Store() *Store { return f.store }
+
+// AppliedIndex returns the index of the last log entry whose effects are
+// visible in the store. After a restore it is the newest index of the
+// restored tables, which may be below the snapshot's own index.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Apply applies one log entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies the entries raft committed together in a single memdb
+// transaction: one copy of each touched radix path and one wake-up of
+// blocking queries per batch instead of per command, which is what makes
+// many small agent updates cheap.
+//
+// Commands validate everything before their first write, so a command that
+// fails leaves the shared transaction as it found it. Should one fail
+// after writing anyway (a bug, or an index error), the batch is thrown
+// away and replayed with one transaction per command, so that the others
+// still commit and the failing one commits nothing. Both paths depend only
+// on the log, so every replica ends in the same state.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	resps := make([]any, len(logs))
+	w := &writer{txn: f.store.writeTxn()}
+	clean := true
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		resp, ok := f.applyOne(w, l)
+		if !ok {
+			clean = false
+			break
+		}
+		resps[i] = resp
+	}
+	if clean {
+		w.txn.Commit()
+		f.markApplied(logs)
+		return resps
+	}
+	w.txn.Abort()
+
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		w := &writer{txn: f.store.writeTxn()}
+		resp, ok := f.applyOne(w, l)
+		if ok {
+			w.txn.Commit()
+		} else {
+			w.txn.Abort()
+		}
+		resps[i] = resp
+	}
+	f.markApplied(logs)
+	return resps
+}
+
+func (f *FSM) markApplied(logs []*raft.Log) {
+	if len(logs) > 0 {
+		f.applied.Store(logs[len(logs)-1].Index)
+	}
+}
+
+// applyOne applies one command into w's transaction. ok is false when the
+// command failed after writing: the transaction must then be aborted.
+func (f *FSM) applyOne(w *writer, l *raft.Log) (resp any, ok bool) {
+	if len(l.Data) == 0 {
+		f.logger.Error("empty raft log entry", "index", l.Index)
+		return fmt.Errorf("%w: empty log entry at index %d", ErrInvalid, l.Index), true
+	}
+	t := MessageType(l.Data[0])
+	h, known := handlers[t]
+	if !known {
+		// A newer server may have written a type this one does not know;
+		// applying nothing keeps us alive and the error names it.
+		f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", l.Index)
+		return fmt.Errorf("%w: unknown message type %d at index %d", ErrInvalid, uint8(t), l.Index), true
+	}
+	w.begin(l.Index)
+	resp, err := h(w, l.Data[1:])
+	if err == nil {
+		err = w.finish()
+	}
+	if err != nil {
+		if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCASConflict) {
+			f.logger.Error("raft command failed", "type", t.String(), "index", l.Index, "err", err)
+		}
+		return err, len(w.touched) == 0
+	}
+	return resp, true
+}
+
+type handler func(w *writer, body []byte) (any, error)
+
+// handle adapts a typed command to a handler that decodes its body.
+func handle[R any](fn func(w *writer, req *R) (any, error)) handler {
+	return func(w *writer, body []byte) (any, error) {
+		req := new(R)
+		if err := json.Unmarshal(body, req); err != nil {
+			return nil, fmt.Errorf("%w: decode body: %v", ErrInvalid, err)
+		}
+		return fn(w, req)
+	}
+}
+
+// handlers maps each message type to its command.
+var handlers = map[MessageType]handler{
+	MsgJobRegister:            handle((*writer).jobRegister),
+	MsgJobDeregister:          handle((*writer).jobDeregister),
+	MsgJobStable:              handle((*writer).jobStable),
+	MsgNodeRegister:           handle((*writer).nodeRegister),
+	MsgNodeUpdateStatus:       handle((*writer).nodeUpdateStatus),
+	MsgNodeUpdateEligibility:  handle((*writer).nodeUpdateEligibility),
+	MsgNodeUpdateDrain:        handle((*writer).nodeUpdateDrain),
+	MsgAllocUpdateDesired:     handle((*writer).allocUpdateDesired),
+	MsgPlanApply:              handle((*writer).planApply),
+	MsgAllocClientUpdate:      handle((*writer).allocClientUpdate),
+	MsgEvalUpsert:             handle((*writer).evalUpsert),
+	MsgEvalUpdateStatus:       handle((*writer).evalUpdateStatus),
+	MsgDeploymentUpsert:       handle((*writer).deploymentUpsert),
+	MsgDeploymentStatusUpdate: handle((*writer).deploymentStatusUpdate),
+	MsgSyncStatusUpsert:       handle((*writer).syncStatusUpsert),
+	MsgMemberUpsert:           handle((*writer).memberUpsert),
+	MsgDeploymentPromote:      handle((*writer).deploymentPromote),
+}
+
+// writer is one command's view of the FSM's write transaction.
+type writer struct {
+	txn     *memdb.Txn
+	index   uint64
+	touched []string
+}
+
+func (w *writer) begin(index uint64) {
+	w.index = index
+	w.touched = w.touched[:0]
+}
+
+// finish records the command's index as the latest of every table it
+// wrote, which is what blocking queries watch.
+func (w *writer) finish() error {
+	for _, t := range w.touched {
+		if err := w.txn.Insert(tableIndex, &indexEntry{Table: t, Index: w.index}); err != nil {
+			return fmt.Errorf("update index of %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) touch(table string) {
+	if !slices.Contains(w.touched, table) {
+		w.touched = append(w.touched, table)
+	}
+}
+
+func (w *writer) insert(table string, obj any) error {
+	w.touch(table)
+	if err := w.txn.Insert(table, obj); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+func (w *writer) delete(table string, obj any) error {
+	w.touch(table)
+	if err := w.txn.Delete(table, obj); err != nil {
+		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+// read gives commands the transaction's current state, including their
+// own earlier writes.
+func (w *writer) read() *Snapshot { return &Snapshot{txn: w.txn} }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func notFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
+}
+
+const defaultNamespace = "default"
+
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return defaultNamespace
+	}
+	return ns
+}
