@@ -175,6 +175,18 @@ func start(t testing.TB, d *Driver, cfg *drivers.TaskConfig) *drivers.TaskHandle
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = d.api.ContainerRemove(ctx, state(t, h).ContainerID, client.ContainerRemoveOptions{Force: true})
+		// The log stream may still be writing into the test's TempDir,
+		// whose removal runs next: wait for it to end.
+		d.mu.Lock()
+		tk := d.tasks[h.TaskID]
+		d.mu.Unlock()
+		if tk != nil {
+			select {
+			case <-tk.logsDone:
+			case <-ctx.Done():
+				t.Errorf("log stream of %s did not end after its container was removed", h.TaskID)
+			}
+		}
 	})
 	return h
 }
