@@ -34,6 +34,9 @@ const (
 	CommitApplied  = "applied"
 	CommitRejected = "rejected" // invalid: nothing from it was applied
 	CommitFailed   = "failed"   // applied, but its rollout failed
+	// CommitRollingOut: some of its jobs are submitted, others wait for
+	// the jobs they depend on (depends_on in drover.hcl).
+	CommitRollingOut = "rolling_out"
 )
 
 // CommitOutcome is what happened to one commit of a source.
@@ -44,6 +47,9 @@ type CommitOutcome struct {
 	Time    time.Time `json:"time"`
 	// Errors are the diagnostics that rejected it, "file:line:col: text".
 	Errors []string `json:"errors,omitempty"`
+	// Waiting says, while the commit rolls out in waves, which jobs wait
+	// for which: "web waits for api (deployment 1a2b3c4d running: ...)".
+	Waiting []string `json:"waiting,omitempty"`
 }
 
 // DriftEvent is a managed job found changed outside Git.

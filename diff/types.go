@@ -47,6 +47,9 @@ type Plan struct {
 	Jobs []*JobDiff
 	// Unchanged counts the jobs present and equal on both sides.
 	Unchanged int
+	// Waves is the rollout order that drover.hcl's depends_on gives the
+	// created and updated jobs; nil when they all start at once.
+	Waves []Wave
 }
 
 // Summary counts jobs by what the plan does to them.

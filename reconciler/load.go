@@ -27,6 +27,9 @@ type Desired struct {
 	Jobs      map[string]DesiredJob
 	Settings  Settings
 	Sensitive []string
+	// Deps orders rollouts: the job blocks of drover.hcl. nil orders
+	// nothing.
+	Deps *repo.Config
 	// Repo is the loaded repository, for plans and diagnostics.
 	Repo *repo.Repo
 }
@@ -58,7 +61,7 @@ func Load(ctx context.Context, loader *repo.Loader, hashes *HashCache, src repo.
 		e.Errors = errs
 		return nil, e
 	}
-	d := &Desired{Jobs: make(map[string]DesiredJob, len(r.Jobs)), Settings: SettingsFrom(r.Config), Sensitive: r.Config.Sensitive, Repo: r}
+	d := &Desired{Jobs: make(map[string]DesiredJob, len(r.Jobs)), Settings: SettingsFrom(r.Config), Sensitive: r.Config.Sensitive, Deps: r.Config, Repo: r}
 	files := make([]*jobspec.File, 0, len(r.Jobs))
 	jobs := make([]*jobspec.Job, 0, len(r.Jobs))
 	for _, f := range r.Jobs {

@@ -1,6 +1,9 @@
 package reconciler
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // DeployState is where the deploy of one commit stands, as reported to a
 // DeployNotifier.
@@ -61,6 +64,12 @@ func (r *Reconciler) notifyPass(res PassResult, old, tr *tracking) {
 			return
 		}
 		r.notify(res.Commit, DeployPending, "applied; rolling out")
+	case PassWaiting:
+		if len(res.Submitted) > 0 {
+			r.notify(res.Commit, DeployPending, "rolling out in waves; "+res.Holds[0].String())
+		}
+	case PassFailed:
+		r.notify(res.Commit, DeployFailure, strings.Join(res.Errors, "; "))
 	case PassRejected:
 		reason := "rejected"
 		if len(res.Errors) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ type Reconciler struct {
 	// base that tells a commit's own changes from drift.
 	prevSHA    string
 	prevHashes map[string]string
+	// inflight is what earlier passes submitted of a commit rolled out
+	// in waves, by job ID.
+	inflightSHA string
+	inflight    map[string]Submitted
 }
 
 // Options are a Reconciler's collaborators.
@@ -68,6 +73,12 @@ const (
 	PassUnchanged = "unchanged" // nothing to submit
 	PassHealed    = "healed"    // the commit was applied before; drift put back
 	PassHeld      = "held"      // the commit's rollout failed: not retried until a new commit
+	// PassWaiting: some jobs were submitted (or none yet), others wait
+	// for the rollout of jobs they depend on; the next pass goes on.
+	PassWaiting = cluster.CommitRollingOut
+	// PassFailed: a dependency's rollout failed, so the jobs that wait
+	// for it are not rolled out; the commit is recorded as failed.
+	PassFailed = cluster.CommitFailed
 )
 
 // PassResult is what one pass did.
@@ -80,6 +91,8 @@ type PassResult struct {
 	Submitted   []Submitted
 	// Errors are a rejected commit's reasons.
 	Errors []string
+	// Holds are the jobs that wait for their dependencies.
+	Holds []Hold
 }
 
 // Pass runs the steps once. Its error is a *StepError; failures are also
@@ -149,6 +162,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		// commit, a fix or a git revert, deploys normally.
 		res.Outcome, res.Errors = PassHeld, o.Errors
 		res.Decision = Decision{Unmanaged: d.Unmanaged, Managed: d.Managed}
+		st = r.withStopped(ctx, st, desired, d, jobs, c.SHA)
 		log.Debug("commit held: its rollout failed; waiting for a new commit", "reasons", strings.Join(o.Errors, "; "))
 		return res, st, nil
 	}
@@ -169,11 +183,30 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		Name: r.cfg.Name, Repo: gitsource.RedactURL(r.cfg.URL), Ref: r.cfg.Branch, Commit: c.SHA,
 		Author: c.Author, AuthorEmail: c.AuthorEmail, CommitTime: c.Time, Subject: c.Subject,
 	}
+	ready, holds, err := order(ctx, r.orderInput(desired, d, jobs, c.SHA))
+	if err != nil {
+		return res, st, err
+	}
+	d.Register = ready
 	done, err := Submit(ctx, r.cluster, d, prov)
-	res.Submitted = done
+	res.Submitted, res.Holds = done, holds
+	r.remember(c.SHA, done)
 	st = withDrift(st, d.Drift, c.SHA, now)
 	if err != nil {
 		return res, st, err
+	}
+	if len(holds) > 0 {
+		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRollingOut, Time: now, Waiting: holdStrings(holds)}
+		res.Outcome = PassWaiting
+		if holdsFailed(holds) {
+			o.Outcome, o.Waiting, o.Errors = cluster.CommitFailed, nil, o.Waiting
+			res.Outcome, res.Errors = PassFailed, o.Errors
+			log.Warn("rollout stopped: a dependency failed", "reasons", strings.Join(o.Errors, "; "))
+		} else if len(done) > 0 {
+			log.Info("rolling out in waves", "submitted", len(done), "waiting", strings.Join(o.Waiting, "; "))
+		}
+		st = withOutcome(st, o)
+		return res, st, nil
 	}
 	if st.LastApplied == c.SHA {
 		res.Outcome = PassUnchanged
@@ -212,6 +245,71 @@ func (r *Reconciler) previous(ctx context.Context, g *gitsource.Repository, last
 	}
 	r.prevSHA, r.prevHashes = lastApplied, hashesOf(d)
 	return r.prevHashes
+}
+
+// withStopped adds to a failed commit's reasons the jobs its failure
+// kept from rolling out: the server records a failed deployment before
+// the reconciler sees it, and a user reading `drover sync status` wants
+// to know that api and web were never started because postgres failed.
+func (r *Reconciler) withStopped(ctx context.Context, st cluster.SyncStatus, desired *Desired, d Decision, jobs []*cluster.Job, sha string) cluster.SyncStatus {
+	if len(d.Register) == 0 || desired.Deps == nil || len(desired.Deps.Jobs) == 0 {
+		return st
+	}
+	_, holds, err := order(ctx, r.orderInput(desired, d, jobs, sha))
+	if err != nil {
+		return st
+	}
+	for i := range st.Commits {
+		o := &st.Commits[i]
+		if o.Commit != sha {
+			continue
+		}
+		var extra []string
+		for _, h := range holds {
+			if len(h.Failed) > 0 && !slices.Contains(o.Errors, h.String()) {
+				extra = append(extra, h.String())
+			}
+		}
+		if len(extra) > 0 {
+			st.Commits = slices.Clone(st.Commits)
+			st.Commits[i].Errors = append(slices.Clone(o.Errors), extra...)
+		}
+		break
+	}
+	return st
+}
+
+// orderInput gathers what the order step needs for this pass.
+func (r *Reconciler) orderInput(desired *Desired, d Decision, jobs []*cluster.Job, sha string) orderInput {
+	in := orderInput{deps: desired.Deps, register: d.Register, commit: sha, source: r.cfg.Name, live: make(map[string]*cluster.Job, len(jobs))}
+	for _, j := range jobs {
+		in.live[j.ID] = j
+	}
+	if r.inflightSHA == sha {
+		in.submitted = r.inflight
+	}
+	if rr, ok := r.cluster.(RolloutReader); ok {
+		in.health = func(ctx context.Context, ns, id string, version uint64) (Health, error) {
+			ro, err := rr.Rollout(ctx, ns, id, version)
+			if err != nil {
+				return Health{}, err
+			}
+			return Assess(ro), nil
+		}
+	}
+	return in
+}
+
+// remember records the versions a pass submitted for the commit.
+func (r *Reconciler) remember(sha string, done []Submitted) {
+	if r.inflightSHA != sha {
+		r.inflightSHA, r.inflight = sha, make(map[string]Submitted)
+	}
+	for _, s := range done {
+		if !s.Unchanged && !s.Stop {
+			r.inflight[s.ID] = s
+		}
+	}
 }
 
 func hashesOf(d *Desired) map[string]string {

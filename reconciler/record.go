@@ -28,8 +28,16 @@ const (
 // is already what it says (a rejected commit is seen at every poll, and
 // recorded once). Pure.
 func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncStatus {
-	if len(st.Commits) > 0 && st.Commits[0].Commit == o.Commit && st.Commits[0].Outcome == o.Outcome {
-		return st
+	if len(st.Commits) > 0 && st.Commits[0].Commit == o.Commit {
+		switch {
+		case st.Commits[0].Outcome == cluster.CommitRollingOut:
+			// A rollout in waves updates its one entry, and ends it.
+			st.Commits = slices.Clone(st.Commits)
+			st.Commits[0] = o
+			return st
+		case st.Commits[0].Outcome == o.Outcome:
+			return st
+		}
 	}
 	st.Commits = append([]cluster.CommitOutcome{o}, st.Commits[:min(len(st.Commits), keepOutcomes-1)]...)
 	return st

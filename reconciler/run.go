@@ -50,6 +50,10 @@ func Jitter(d time.Duration, rnd func(int64) int64) time.Duration {
 // step gives up on it and records the commit as failed.
 const trackTimeout = 10 * time.Minute
 
+// waveRecheck is how often a commit rolling out in waves is looked at
+// again: a pass costs a ref listing and a few reads of the state.
+const waveRecheck = time.Second
+
 // tracking is the rollout the loop follows: the last applied commit's
 // submitted versions.
 type tracking struct {
@@ -75,6 +79,11 @@ func (r *Reconciler) Run(ctx context.Context, t *Trigger) {
 			wait = backoff
 		default:
 			backoff = 0
+		}
+		if res.Outcome == PassWaiting {
+			// Jobs wait for their dependencies' rollouts: look again soon
+			// rather than at the next poll.
+			wait = min(wait, waveRecheck)
 		}
 		old := tr
 		if res.Outcome == PassApplied || res.Outcome == PassHealed {

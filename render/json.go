@@ -27,10 +27,12 @@ func ToJSON(p *diff.Plan, m Meta) JSONPlan {
 		HasChanges:    p.HasChanges(),
 		Summary:       JSONSummary{Create: s.Create, Update: s.Update, Stop: s.Stop},
 		Jobs:          []JSONJob{},
+		Waves:         []JSONWave{},
 	}
 	if p == nil {
 		return out
 	}
+	out.Waves = jsonWaves(p.Waves)
 	out.Summary.Unchanged = p.Unchanged
 	for _, j := range p.Jobs {
 		jj := JSONJob{

@@ -38,6 +38,13 @@ func markdown(w io.Writer, p *diff.Plan, m Meta, limit int) error {
 	if !p.HasChanges() {
 		head.WriteString("No changes. The desired state matches.\n\n")
 	}
+	if len(p.Waves) > 0 {
+		head.WriteString("**" + wavesTitle + ":**\n\n")
+		for _, l := range waveLines(p.Waves) {
+			head.WriteString(html.EscapeString(l) + "\n")
+		}
+		head.WriteString("\n")
+	}
 	foot := footer(p)
 
 	// Keep every job that fits, in order; a job too large for what is

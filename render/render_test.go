@@ -100,7 +100,17 @@ func scenarios() []scenario {
 		{"secrets", diff.Compute(jobs(secOld), jobs(secNew), diff.Options{Sensitive: []string{"*_URL"}}), meta},
 		{"mixed", diff.Compute(jobs(webOld, cacheOld, stop, same), jobs(webNew, cacheNew, create, difftest.Clone(same)), diff.Options{}), meta},
 		{"big", bigPlan(), meta},
+		{"waves", wavesPlan(), meta},
 	}
+}
+
+// wavesPlan creates postgres, api and web, where web depends on api and
+// api on postgres: three waves.
+func wavesPlan() *diff.Plan {
+	p := diff.Compute(nil, jobs(difftest.Job("api"), difftest.Job("postgres"), difftest.Job("web")), diff.Options{})
+	requires := map[string][]string{"api": {"postgres"}, "web": {"api", "postgres"}}
+	p.SetWaves([][]string{{"postgres"}, {"api"}, {"web"}}, func(id string) []string { return requires[id] })
+	return p
 }
 
 func golden(t *testing.T, name string, got []byte) {

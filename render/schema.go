@@ -15,6 +15,9 @@ type JSONPlan struct {
 	HasChanges    bool        `json:"has_changes"`
 	Summary       JSONSummary `json:"summary"`
 	Jobs          []JSONJob   `json:"jobs"`
+	// Waves is the rollout order given by depends_on; empty when every
+	// job starts at once.
+	Waves []JSONWave `json:"waves"`
 }
 
 // JSONSummary counts jobs.

@@ -57,6 +57,13 @@ func Text(w io.Writer, p *diff.Plan, m Meta, color bool) error {
 		}
 		bw.WriteByte('\n')
 	}
+	if len(p.Waves) > 0 {
+		write(line{spans: []span{{wavesTitle + ":", bold}}})
+		for _, l := range waveLines(p.Waves) {
+			write(line{spans: []span{{text: "  " + l}}})
+		}
+		bw.WriteByte('\n')
+	}
 	write(line{spans: []span{{"Plan: " + summaryLine(p.Summary()) + ".", bold}}})
 	return bw.Flush()
 }

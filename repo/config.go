@@ -40,6 +40,9 @@ type Config struct {
 	// glob must not wipe a cluster.
 	AllowMassPrune bool
 
+	// Jobs are the job blocks: per-job settings, by job ID.
+	Jobs map[string]*JobConfig
+
 	// ranges are where each attribute was set, for diagnostics found after
 	// parsing (a var file that does not exist).
 	ranges map[string]hcl.Range
@@ -61,6 +64,9 @@ var configSchema = &hcl.BodySchema{
 		{Name: "prune"},
 		{Name: "self_heal"},
 		{Name: "allow_mass_prune"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "job", LabelNames: []string{"id"}},
 	},
 }
 
@@ -89,6 +95,9 @@ func ParseConfig(filename string, src []byte) (*Config, hcl.Diagnostics) {
 		// positioned error: settings are literal.
 		diags = append(diags, gohcl.DecodeExpression(attr.Expr, nil, fields[name])...)
 		cfg.ranges[name] = attr.Expr.Range()
+	}
+	for _, b := range content.Blocks {
+		diags = append(diags, cfg.decodeJobBlock(b)...)
 	}
 	if diags.HasErrors() {
 		return cfg, diags
@@ -134,6 +143,7 @@ func (c *Config) Validate() hcl.Diagnostics {
 			bad("sensitive", "Invalid pattern", fmt.Sprintf("%q in sensitive is not a valid glob.", s))
 		}
 	}
+	diags = append(diags, c.validateJobs()...)
 	sortDiagnostics(diags)
 	return diags
 }

@@ -48,7 +48,7 @@ func TestParseConfigErrors(t *testing.T) {
 		detail    string // substring
 	}{
 		{"unknown attribute", "paths = [\"a/**\"]\nvar_file = [\"x.hcl\"]\n", "Unsupported argument", 2, 1, `Did you mean "var_files"?`},
-		{"unknown block", "job \"x\" {}\n", "Unsupported block type", 1, 1, ""},
+		{"unknown block", "jobs \"x\" {}\n", "Unsupported block type", 1, 1, ""},
 		{"wrong type", "\nsensitive = \"X\"\n", "Unsuitable value type", 2, 0, "list of string required"},
 		{"variable", "paths = [var.x]\n", "Variables not allowed", 1, 10, ""},
 		{"syntax", "paths = [\n", "", 2, 0, ""},

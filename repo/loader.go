@@ -200,6 +200,14 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 		}
 		r.Sources[f.Path] = data
 	}
+	if !r.Diagnostics.HasErrors() {
+		// Only now: with a broken job file its job is missing, and an
+		// "unknown dependency" on it would only add noise.
+		r.Diagnostics = append(r.Diagnostics, r.Config.CheckJobs(func(id string) bool {
+			_, ok := r.Jobs[id]
+			return ok
+		})...)
+	}
 	return r.finish(), nil
 }
 
