@@ -6,12 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/gitsource/gittest"
-	"github.com/droverhq/drover/server"
 	"github.com/droverhq/drover/server/servertest"
 )
 
@@ -119,8 +117,7 @@ func TestDependsOnRollsOutInWaves(t *testing.T) {
 		}
 	}
 	first := r.Commit("Add postgres, api and web", files("1000"))
-	// The registered node does not heartbeat: a long TTL keeps it up.
-	s := servertest.Single(t, withSource("apps", r.Dir, secret), func(c *server.Config) { c.HeartbeatTTL = time.Hour })
+	s := servertest.Single(t, withSource("apps", r.Dir, secret), noHeartbeats)
 	c := s.Client
 	registerNodes(t, c, 1)
 

@@ -71,7 +71,7 @@ func TestRollingUpdateOverheadPerBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
 	}
-	s := servertest.Single(t)
+	s := servertest.Single(t, noHeartbeats)
 	c := s.Client
 	registerNodes(t, c, 5)
 	update := `update {
@@ -108,7 +108,7 @@ func TestRollingUpdateOverheadPerBatch(t *testing.T) {
 }
 
 func TestManualHealthMarkedByOperator(t *testing.T) {
-	s := servertest.Single(t)
+	s := servertest.Single(t, noHeartbeats)
 	c := s.Client
 	registerNodes(t, c, 1)
 	j := parseJob(t, webJob("manual", 2, `update {

@@ -93,7 +93,7 @@ func TestFailedCommitIsNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := r.Commit("Add web", map[string]string{"jobs/web.hcl": rolloutJob("1000")})
-	s := servertest.Single(t, withSource("apps", r.Dir, secret))
+	s := servertest.Single(t, withSource("apps", r.Dir, secret), noHeartbeats)
 	c := s.Client
 	registerNodes(t, c, 1)
 	waitSync(t, c, "apps", "the first commit", applied(first))

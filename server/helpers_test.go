@@ -14,6 +14,7 @@ import (
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/server"
 	"github.com/droverhq/drover/server/servertest"
 )
 
@@ -154,3 +155,9 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// noHeartbeats is a server option for tests whose nodes are registered
+// through the API and never heartbeat: under -race on a busy machine a
+// long test outlives the default TTL, and a node marked down loses its
+// allocations mid-test.
+func noHeartbeats(c *server.Config) { c.HeartbeatTTL = time.Hour }
