@@ -140,3 +140,33 @@ func holdStrings(holds []Hold) []string {
 	}
 	return out
 }
+
+// Waves splits a decision into the waves its registrations roll out in,
+// by depends_on: a caller that waits between waves (`drover reconcile
+// --once`) submits them one after the other. Stops go with the first
+// wave. A decision without dependencies is one wave.
+func Waves(deps *repo.Config, d Decision) []Decision {
+	if deps == nil || len(deps.Jobs) == 0 || len(d.Register) < 2 {
+		return []Decision{d}
+	}
+	byID := make(map[string][]Action, len(d.Register))
+	ids := make([]string, 0, len(d.Register))
+	for _, a := range d.Register {
+		if _, ok := byID[a.ID]; !ok {
+			ids = append(ids, a.ID)
+		}
+		byID[a.ID] = append(byID[a.ID], a)
+	}
+	var out []Decision
+	for i, wave := range deps.Waves(ids) {
+		w := Decision{Drift: d.Drift, Unmanaged: d.Unmanaged, KeptByNoPrune: d.KeptByNoPrune, Managed: d.Managed}
+		if i == 0 {
+			w.Stop = d.Stop
+		}
+		for _, id := range wave {
+			w.Register = append(w.Register, byID[id]...)
+		}
+		out = append(out, w)
+	}
+	return out
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/droverhq/drover/diff"
 )
 
 // JobConfig is a job block of drover.hcl: settings of one job that
@@ -265,4 +267,13 @@ func (c *Config) Waves(ids []string) [][]string {
 		waves = append(waves, wave)
 	}
 	return waves
+}
+
+// OrderPlan records in a plan the rollout waves its created and updated
+// jobs follow under these dependencies.
+func (c *Config) OrderPlan(p *diff.Plan) {
+	if p == nil || c == nil || len(c.Jobs) == 0 {
+		return
+	}
+	p.SetWaves(c.Waves(p.RolledOut()), c.Requires)
 }

@@ -264,6 +264,7 @@ func (s *Server) planPreview(ctx context.Context, j previewJob) (github.PlanComm
 	}
 	desired := r.JobMap()
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: r.Config.Sensitive})
+	r.Config.OrderPlan(pc.Plan)
 	now := time.Now()
 	for _, jd := range pc.Plan.Jobs {
 		spec := desired[jd.ID]

@@ -171,6 +171,7 @@ func plan(ctx context.Context, opts planOptions, io stdio) int {
 	}
 
 	p := diff.Compute(old, head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
+	head.repo.Config.OrderPlan(p)
 	meta := render.Meta{Base: base.label, Head: head.label}
 	switch {
 	case opts.json:

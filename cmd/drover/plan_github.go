@@ -206,6 +206,7 @@ func planPullRequest(ctx context.Context, opts planOptions, baseSHA, headSHA str
 	// Jobs that do not load on the base side are planned as new, as in
 	// drover plan.
 	pc.Plan = diff.Compute(base.repo.JobMap(), head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
+	head.repo.Config.OrderPlan(pc.Plan)
 	return pc, nil
 }
 
@@ -281,6 +282,7 @@ func planPullRequestLive(ctx context.Context, opts planOptions, number int, head
 	}
 	desired := head.repo.JobMap()
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: head.repo.Config.Sensitive})
+	head.repo.Config.OrderPlan(pc.Plan)
 	for _, jd := range pc.Plan.Jobs {
 		spec := desired[jd.ID]
 		if spec == nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/droverhq/drover/api"
@@ -155,18 +157,65 @@ func reconcileOnce(ctx context.Context, opts reconcileOptions, io stdio) int {
 	}
 	prov := cluster.Source{Name: opts.source, Repo: repoURL, Ref: opts.ref, Commit: commit.SHA, Author: commit.Author,
 		AuthorEmail: commit.AuthorEmail, CommitTime: commit.Time, Subject: commit.Subject}
-	submitted, err := reconciler.Submit(ctx, cl, d, prov)
-	if err != nil {
-		fmt.Fprintf(io.err, "Error: %v (%d of %d submitted)\n", errors.Unwrap(err), len(submitted), len(d.Register)+len(d.Stop))
-		return exitError
-	}
 	progress := io.err
 	if !opts.json && !opts.markdown {
 		progress = io.out
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
-	return waitRollouts(wctx, client, cl, submitted, opts, isTerminal(progress, io), progress)
+	// depends_on in drover.hcl: each wave is submitted once the previous
+	// one's rollouts are healthy; a failure stops the waves after it.
+	waves := reconciler.Waves(desired.Deps, d)
+	for i, w := range waves {
+		if len(waves) > 1 {
+			fmt.Fprintf(progress, "Wave %d/%d: %s\n", i+1, len(waves), waveText(w, desired.Deps, waveIDs(waves[:i])))
+		}
+		submitted, err := reconciler.Submit(ctx, cl, w, prov)
+		if err != nil {
+			fmt.Fprintf(io.err, "Error: %v (%d of %d submitted)\n", errors.Unwrap(err), len(submitted), len(w.Register)+len(w.Stop))
+			return exitError
+		}
+		if code := waitRollouts(wctx, client, cl, submitted, opts, isTerminal(progress, io), progress); code != exitOK {
+			if rest := waveIDs(waves[i+1:]); len(rest) > 0 {
+				fmt.Fprintf(progress, "Not started: %s (they depend on the rollout that failed).\n", strings.Join(rest, ", "))
+			}
+			return code
+		}
+	}
+	return exitOK
+}
+
+// waveText names a wave's jobs and the jobs of earlier waves each waited
+// for.
+func waveText(w reconciler.Decision, deps *repo.Config, earlier []string) string {
+	var parts []string
+	for _, a := range w.Register {
+		p := a.ID
+		var after []string
+		for _, dep := range deps.Requires(a.ID) {
+			if slices.Contains(earlier, dep) {
+				after = append(after, dep)
+			}
+		}
+		if len(after) > 0 {
+			p += " (after " + strings.Join(after, ", ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	for _, a := range w.Stop {
+		parts = append(parts, "stop "+a.ID)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func waveIDs(waves []reconciler.Decision) []string {
+	var ids []string
+	for _, w := range waves {
+		for _, a := range w.Register {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
 }
 
 // printReconcilePlan prints the plan: the cluster's specs of the
@@ -189,6 +238,7 @@ func printReconcilePlan(opts reconcileOptions, desired *reconciler.Desired, d re
 		old[a.ID] = live[a.ID].Spec
 	}
 	p := diff.Compute(old, next, diff.Options{Sensitive: desired.Sensitive})
+	desired.Deps.OrderPlan(p)
 	meta := render.Meta{Base: "cluster", Head: fmt.Sprintf("%s (%s)", opts.ref, shortSHA(c.SHA))}
 	var err error
 	switch {
