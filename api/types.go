@@ -74,6 +74,11 @@ type JobPlanResponse struct {
 	FailedTGAllocs map[string]*cluster.AllocMetric `json:"failed_tg_allocs,omitempty"`
 	// Explanations are FailedTGAllocs in words, per group (scheduler.Explain).
 	Explanations map[string][]string `json:"explanations,omitempty"`
+	// RolloutOrder is, per group with a rollout block, the nodes running
+	// the group's allocations in the order a destructive update replaces
+	// them (scheduler.CurrentRolloutOrder). A group without allocations
+	// has an empty list.
+	RolloutOrder map[string][]scheduler.OrderedNode `json:"rollout_order,omitempty"`
 	// JobModifyIndex is the current version's index, for a following
 	// submit with check_index (0: the job does not exist).
 	JobModifyIndex uint64   `json:"job_modify_index"`

@@ -25,6 +25,11 @@ func (f *filler) fill(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
+			// Fields left out of the JSON encoding (source positions)
+			// are not part of the job.
+			if v.Type().Field(i).Tag.Get("json") == "-" {
+				continue
+			}
 			f.fill(v.Field(i))
 		}
 	case reflect.Pointer:

@@ -43,7 +43,7 @@ func groupEqual(a, b *jobspec.Group) bool {
 	if a.Name != b.Name || a.Count != b.Count || !stringMapEqual(a.Meta, b.Meta) ||
 		!constraintsEqual(a.Constraints, b.Constraints) || !affinitiesEqual(a.Affinities, b.Affinities) ||
 		!spreadsEqual(a.Spreads, b.Spreads) || !ptrEqual(a.Update, b.Update) ||
-		!ptrEqual(a.Migrate, b.Migrate) || !ptrEqual(a.Reschedule, b.Reschedule) ||
+		!ptrEqual(a.Migrate, b.Migrate) || !ptrEqual(a.Reschedule, b.Reschedule) || !rolloutEqual(a.Rollout, b.Rollout) ||
 		!networksEqual(a.Networks, b.Networks) || !servicesEqual(a.Services, b.Services) ||
 		!ptrEqual(a.EphemeralDisk, b.EphemeralDisk) || len(a.Tasks) != len(b.Tasks) {
 		return false
@@ -121,6 +121,15 @@ func spreadsEqual(a, b []jobspec.Spread) bool {
 		}
 	}
 	return true
+}
+
+// rolloutEqual ignores Pos: where the block was written is not part of
+// the job.
+func rolloutEqual(a, b *jobspec.Rollout) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.OrderBy == b.OrderBy && stringsEqual(a.Order, b.Order)
 }
 
 func periodicEqual(a, b *jobspec.Periodic) bool {

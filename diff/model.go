@@ -102,6 +102,7 @@ func groupNodes(g *jobspec.Group, s secrets) []*node {
 		updateNode(g.Update),
 		migrateNode(g.Migrate),
 		rescheduleNode(g.Reschedule),
+		rolloutNode(g.Rollout),
 		ephemeralDiskNode(g.EphemeralDisk),
 	}
 	ns = append(ns, constraintNodes(g.Constraints)...)
@@ -398,6 +399,19 @@ func updateNode(u *jobspec.UpdateStrategy) *node {
 	as.add("AutoRevert", "auto_revert", fmtBool(u.AutoRevert), inPlace)
 	as.add("AutoPromote", "auto_promote", fmtBool(u.AutoPromote), inPlace)
 	return newNode("Update", "update", inPlace, as)
+}
+
+// rolloutNode is in place: the order only decides which allocations the
+// scheduler replaces first. Order is one attribute, its values joined,
+// because their order matters: ["a", "b"] and ["b", "a"] differ.
+func rolloutNode(r *jobspec.Rollout) *node {
+	if r == nil {
+		return nil
+	}
+	var as attrs
+	as.add("OrderBy", "order_by", r.OrderBy, inPlace)
+	as.add("Order", "order", strings.Join(r.Order, ", "), inPlace)
+	return newNode("Rollout", "rollout", inPlace, as)
 }
 
 func migrateNode(m *jobspec.Migrate) *node {

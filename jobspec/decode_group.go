@@ -83,6 +83,10 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 			if job.typ != JobTypeService {
 				ds = append(ds, notForType(blk, job.typ, "service"))
 			}
+		case "rollout":
+			if g.Rollout == nil {
+				g.Rollout, ds = decodeRollout(ev, blk, job.typ)
+			}
 		case "restart":
 			scope.restart, ds = restartFlat.decode(ev, blk)
 		case "ephemeral_disk":

@@ -16,6 +16,9 @@ type Group struct {
 	// deployments (batch, sysbatch).
 	Update  *UpdateStrategy `json:"update,omitempty"`
 	Migrate *Migrate        `json:"migrate,omitempty"`
+	// Rollout orders destructive updates across nodes; nil keeps the
+	// scheduler's order (by allocation index).
+	Rollout *Rollout `json:"rollout,omitempty"`
 	// Reschedule is the effective policy: per-type defaults, then job,
 	// then group. Nil for system and sysbatch jobs.
 	Reschedule *ReschedulePolicy `json:"reschedule,omitempty"`

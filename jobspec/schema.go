@@ -38,9 +38,9 @@ var groupSpec = newSpec("group", specOpts{
 	blocks: map[string]int{
 		"meta": 0, "constraint": 0, "affinity": 0, "spread": 0, "update": 0,
 		"restart": 0, "reschedule": 0, "migrate": 0, "network": 0, "service": 0,
-		"task": 1, "ephemeral_disk": 0,
+		"task": 1, "ephemeral_disk": 0, "rollout": 0,
 	},
-	single: []string{"meta", "update", "restart", "reschedule", "migrate", "network", "ephemeral_disk"},
+	single: []string{"meta", "update", "restart", "reschedule", "migrate", "network", "ephemeral_disk", "rollout"},
 	nomad: map[string]string{
 		"shutdown_delay": "Set shutdown_delay on the tasks.", "stop_after_client_disconnect": "",
 		"max_client_disconnect": "", "prevent_reschedule_on_lost": "",

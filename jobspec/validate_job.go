@@ -95,6 +95,7 @@ func ValidateJob(j *Job) []error {
 				}
 			}
 		}
+		validateRollout(g.Rollout, j.Type, gp+".rollout", add)
 		if len(g.Tasks) == 0 {
 			add(gp+".tasks", "at least one task is required")
 		}

@@ -69,8 +69,13 @@
 // the version has none yet; an older version's active deployment is
 // cancelled. Destructive updates per evaluation are capped at max_parallel
 // less the allocations of the active deployment whose health is unknown;
-// the rest wait for later evaluations (counted as Ignore). A failed or
-// cancelled deployment stops further destructive updates of its version.
+// the rest wait for later evaluations (counted as Ignore). A group's
+// rollout block picks which go first (rollout_order.go): allocations on
+// nodes whose order_by value (or name) is listed in rollout.order, in that
+// order, then the rest by node name; not for groups with canaries, and
+// for system jobs too. RolloutOrder computes the same order for display.
+// A failed or cancelled deployment stops further destructive updates of
+// its version.
 // Canaries are not implemented yet: DesiredCanaries stays 0 and updates
 // roll as if canary = 0. A delayed reschedule does not mark its failed
 // allocation with the follow-up evaluation's ID (Allocation has no such

@@ -300,6 +300,11 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 			return r
 		}
 	}
+	if g.Update == nil || g.Update.Canary == 0 {
+		// The group's rollout block picks which allocations go first
+		// within max_parallel; canaries keep the index order.
+		destructive = rolloutOrder(g, destructive, in.node)
+	}
 	for i, a := range destructive {
 		if limit >= 0 && i >= limit {
 			r.desired.Ignore++

@@ -130,6 +130,7 @@ func (s *systemSched) group(g *groupSel, allocs []*cluster.Allocation) {
 		}
 	}
 
+	destructive = rolloutOrder(g.group, destructive, s.st.Node)
 	limit := -1
 	if g.group.Update != nil && g.group.Update.MaxParallel > 0 {
 		limit = max(g.group.Update.MaxParallel-inFlight, 0)

@@ -289,6 +289,15 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	resp.Diff = render.ToJSON(diff.Compute(old, map[string]*jobspec.Job{spec.ID: spec}, diff.Options{}), meta)
+	for _, g := range spec.Groups {
+		if g.Rollout == nil {
+			continue
+		}
+		if resp.RolloutOrder == nil {
+			resp.RolloutOrder = map[string][]scheduler.OrderedNode{}
+		}
+		resp.RolloutOrder[g.Name] = scheduler.CurrentRolloutOrder(snap, ns, spec.ID, g)
+	}
 
 	if ok, why := launchable(spec); !ok {
 		resp.Warnings = append(resp.Warnings, why)

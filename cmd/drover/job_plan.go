@@ -13,6 +13,7 @@ import (
 	"github.com/droverhq/drover/diff"
 	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/render"
+	"github.com/droverhq/drover/scheduler"
 )
 
 const jobPlanHelp = `
@@ -23,6 +24,10 @@ diff against the version the cluster runs (and whether each change can be
 applied in place or forces allocations to be replaced), then what the
 scheduler would do with it on the cluster as it is now, including why
 placements would fail ("Constraint ... 3 nodes excluded by filter").
+
+For each group with a rollout block it prints the order in which a
+destructive update would replace the group's allocations, node by node,
+and warns when rollout.order names a node the cluster does not have.
 
 It ends with the job's modify index: 'drover job run -check-index N FILE'
 then submits the job only if nobody changed it since this plan.
@@ -81,6 +86,9 @@ func jobPlan(ctx context.Context, opts jobPlanOptions, io stdio) int {
 			return printAPIError(io, err, client.Address())
 		}
 	}
+	if code := warnRolloutNodes(ctx, client, job, io); code != exitOK {
+		return code
+	}
 	resp, err := client.Jobs().Plan(ctx, job)
 	if err != nil {
 		return printAPIError(io, err, client.Address())
@@ -104,6 +112,7 @@ func jobPlan(ctx context.Context, opts jobPlanOptions, io stdio) int {
 		return exitError
 	}
 	fmt.Fprintln(io.out)
+	renderRolloutOrder(io.out, job, resp.RolloutOrder)
 	renderDryRun(io.out, resp, runHint(opts.file))
 	if p.HasChanges() {
 		return exitChanges
@@ -165,6 +174,94 @@ job modify index given matches the server-side version. If the index has
 changed, another user has modified the job and the plan's results are
 potentially invalid.
 `, resp.JobModifyIndex, resp.JobModifyIndex, runCmd)
+}
+
+// warnRolloutNodes prints a warning, at its file:line:col, for every
+// node name in a rollout.order (without order_by) that the cluster does
+// not have. Nodes are listed only when some group orders by node name.
+func warnRolloutNodes(ctx context.Context, client *api.Client, job *jobspec.Job, io stdio) int {
+	if !ordersByNodeName(job) {
+		return exitOK
+	}
+	nodes, _, err := client.Nodes().List(ctx, nil)
+	if err != nil {
+		return printAPIError(io, err, client.Address())
+	}
+	diags := jobspec.CheckRolloutNodes(job, nodeNameSet(nodes))
+	if len(diags) > 0 {
+		_ = render.DiagnosticsText(io.err, diags, nil, isTerminal(io.err, io))
+	}
+	return exitOK
+}
+
+func ordersByNodeName(j *jobspec.Job) bool {
+	for _, g := range j.Groups {
+		if g.Rollout != nil && g.Rollout.OrderBy == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeNameSet(nodes []*api.NodeListStub) func(string) bool {
+	names := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		names[n.Name] = true
+	}
+	return func(name string) bool { return names[name] }
+}
+
+// renderRolloutOrder prints, for each group of job with a rollout block,
+// the nodes in the order a destructive update goes through them, as the
+// server computed it. A server that does not compute it sent nil: then
+// nothing is printed.
+//
+//	Rollout order for group "db" (order_by ${meta.role}):
+//	  1. node-b  follower
+//	  2. node-c  follower
+//	  3. node-a  leader
+func renderRolloutOrder(w io.Writer, job *jobspec.Job, orders map[string][]scheduler.OrderedNode) {
+	if orders == nil {
+		return
+	}
+	for _, g := range job.Groups {
+		order, ok := orders[g.Name]
+		if g.Rollout == nil || !ok {
+			continue
+		}
+		by := "by node name"
+		if g.Rollout.OrderBy != "" {
+			by = "order_by " + g.Rollout.OrderBy
+		}
+		if len(order) == 0 {
+			fmt.Fprintf(w, "Rollout order for group %q (%s): no allocations to replace yet.\n\n", g.Name, by)
+			continue
+		}
+		fmt.Fprintf(w, "Rollout order for group %q (%s):\n", g.Name, by)
+		if g.Update != nil && g.Update.Canary > 0 {
+			fmt.Fprintln(w, "  (not used while the group deploys canaries: they replace allocations by index)")
+		}
+		width := 0
+		for _, o := range order {
+			width = max(width, len(o.Node))
+		}
+		for i, o := range order {
+			var note string
+			switch {
+			case g.Rollout.OrderBy == "" && o.Listed:
+			case g.Rollout.OrderBy == "":
+				note = "(not in order: last)"
+			case o.Value == "":
+				note = "(unset: last)"
+			case o.Listed:
+				note = o.Value
+			default:
+				note = o.Value + " (not in order: last)"
+			}
+			fmt.Fprintf(w, "  %d. %s\n", i+1, strings.TrimRight(fmt.Sprintf("%-*s  %s", width, o.Node, note), " "))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // runHint repeats the plan's inputs for the suggested `job run`, so that

@@ -7,6 +7,9 @@ import (
 	"os"
 	"sort"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/render"
 	"github.com/droverhq/drover/repo"
 )
@@ -19,6 +22,11 @@ unsupported blocks and attributes, driver names, variables, and duplicate
 job IDs across files. Every problem is reported at once with its
 file:line:col.
 
+With -address, it also asks that server for its nodes and warns about
+node names in a rollout.order (without order_by) that the cluster does
+not have. Without -address (the default; DROVER_ADDR is not used here)
+nothing leaves this machine.
+
 A DIR is a job repository: every *.hcl, *.nomad.hcl and *.nomad file below
 it, with the settings of DIR/drover.hcl. Without arguments, the current
 directory is validated.
@@ -27,6 +35,7 @@ Examples:
   drover validate examples/jobs
   drover validate -var image=nginx:1.27 jobs/web.nomad.hcl
   drover validate -json . | jq '.diagnostics[]'
+  drover validate -address http://127.0.0.1:4747 jobs/db.nomad.hcl
 
 Exit codes: 0 valid, 1 invalid or an error.
 `
@@ -36,6 +45,8 @@ type validateOptions struct {
 	vars     map[string]string
 	varFiles []string
 	json     bool
+	// client.address empty: offline, no check against a cluster.
+	client clientOptions
 }
 
 func runValidate(ctx context.Context, args []string, io stdio) int {
@@ -44,6 +55,8 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs.Var(kvFlag(opts.vars), "var", "set a variable: `name=value` (repeatable)")
 	fs.Var((*listFlag)(&opts.varFiles), "var-file", "read variables from an HCL `file` (repeatable)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	fs.StringVar(&opts.client.address, "address", "", "check rollout.order node names against the nodes of the Drover server at `URL` (default: offline)")
+	fs.StringVar(&opts.client.token, "token", "", "the API `token` for -address (default $DROVER_TOKEN)")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
 		return code
@@ -75,6 +88,13 @@ func validate(ctx context.Context, opts validateOptions, io stdio) int {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	if opts.client.address != "" {
+		diags, code := clusterChecks(ctx, opts.client, r, ids, io)
+		if code != exitOK {
+			return code
+		}
+		r.Diagnostics = append(r.Diagnostics, diags...)
+	}
 
 	res := validateResult{Valid: !r.HasErrors(), Jobs: ids, Diagnostics: render.DiagnosticsJSON(r.Diagnostics)}
 	if opts.json {
@@ -95,6 +115,35 @@ func validate(ctx context.Context, opts validateOptions, io stdio) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// clusterChecks are the checks that need the cluster: rollout.order node
+// names against the server's nodes, asked for only when a job orders by
+// node name.
+func clusterChecks(ctx context.Context, c clientOptions, r *repo.Repo, ids []string, io stdio) (hcl.Diagnostics, int) {
+	var jobs []*jobspec.Job
+	for _, id := range ids {
+		if j := r.Jobs[id].Job; ordersByNodeName(j) {
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, exitOK
+	}
+	client, ok := c.newClient(io)
+	if !ok {
+		return nil, exitError
+	}
+	nodes, _, err := client.Nodes().List(ctx, nil)
+	if err != nil {
+		return nil, printAPIError(io, err, client.Address())
+	}
+	known := nodeNameSet(nodes)
+	var diags hcl.Diagnostics
+	for _, j := range jobs {
+		diags = append(diags, jobspec.CheckRolloutNodes(j, known)...)
+	}
+	return diags, exitOK
 }
 
 // validateSource turns the command line into what to load: one directory
