@@ -277,3 +277,26 @@ func (c *Config) OrderPlan(p *diff.Plan) {
 	}
 	p.SetWaves(c.Waves(p.RolledOut()), c.Requires)
 }
+
+// After returns the jobs among earlier that id waits for, leaving out
+// those another of them requires already: web waits for api, and so for
+// postgres, which need not be named.
+func (c *Config) After(id string, earlier []string) []string {
+	var waits []string
+	for _, dep := range c.Requires(id) {
+		if slices.Contains(earlier, dep) {
+			waits = append(waits, dep)
+		}
+	}
+	var out []string
+	for _, x := range waits {
+		implied := false
+		for _, y := range waits {
+			implied = implied || y != x && slices.Contains(c.Requires(y), x)
+		}
+		if !implied {
+			out = append(out, x)
+		}
+	}
+	return out
+}

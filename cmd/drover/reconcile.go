@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -191,13 +190,7 @@ func waveText(w reconciler.Decision, deps *repo.Config, earlier []string) string
 	var parts []string
 	for _, a := range w.Register {
 		p := a.ID
-		var after []string
-		for _, dep := range deps.Requires(a.ID) {
-			if slices.Contains(earlier, dep) {
-				after = append(after, dep)
-			}
-		}
-		if len(after) > 0 {
+		if after := deps.After(a.ID, earlier); len(after) > 0 {
 			p += " (after " + strings.Join(after, ", ") + ")"
 		}
 		parts = append(parts, p)
