@@ -20,7 +20,9 @@ func (s *Server) runDeployments(ctx context.Context) {
 	seen := map[string]int{} // deployment ID → verdicts the scheduler was told of
 	for ctx.Err() == nil {
 		snap := s.raft.Store().Snapshot()
-		index := snap.Index(state.TableDeployments, state.TableAllocs)
+		// At least 1: Blocking answers at once for index 0, which both
+		// tables have until their first write, and the loop would spin.
+		index := max(snap.Index(state.TableDeployments, state.TableAllocs), 1)
 		now := time.Now()
 		var next time.Time
 		wrote := false

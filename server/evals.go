@@ -30,7 +30,9 @@ func (s *Server) runEvals(ctx context.Context) {
 		if ni := snap.Index(state.TableNodes); ni != nodesIndex {
 			unblock, nodesIndex = true, ni
 		}
-		waitIndex := snap.Index(state.TableEvals, state.TableNodes)
+		// At least 1: a wait from index 0 returns at once, and until the
+		// first node or evaluation is written that would spin a core.
+		waitIndex := max(snap.Index(state.TableEvals, state.TableNodes), 1)
 		batch, next := runnableEvals(snap, time.Now(), unblock)
 		unblock = false
 

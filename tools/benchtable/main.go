@@ -20,6 +20,7 @@ func targets() map[string]string {
 		"BenchmarkLoadRepo":           "≤ 2 s (10,000 jobs, cold)",
 		"BenchmarkReloadOneChanged":   "≤ 20 ms (1 of 10,000 changed)",
 		"BenchmarkPlan":               "≤ 100 ms (10,000 jobs, 100 changed)",
+		"BenchmarkRollingUpdate100":   "≤ 100 ms per batch beyond health (100 allocs, max_parallel 10)",
 		"BenchmarkServiceScheduler":   "≤ 60 ms at 5,000 nodes / 25 racks / 1,200 allocs; spread ≤ 2× no-spread",
 		"BenchmarkStateApply":         "≥ 5,000 allocs/s",
 		"BenchmarkStoreMemory":        "≤ 500 MB (10,000 jobs, 50,000 allocs)",
