@@ -127,7 +127,7 @@ func Assess(r Rollout) Health {
 		}
 	}
 	if deploying != nil {
-		h.Reason = deploymentProgress(deploying)
+		h.Reason = deploymentProgress(deploying, j.Spec)
 		return h
 	}
 	if h.Ready >= h.Desired {
@@ -137,8 +137,10 @@ func Assess(r Rollout) Health {
 }
 
 // deploymentProgress says where a running deployment stands, per group:
-// "deployment 8e2b1c4d running: web 1/3 healthy (2 placed)".
-func deploymentProgress(d *cluster.Deployment) string {
+// its phase (canaries awaiting promotion, or the batch of max_parallel
+// being replaced) and its health, as
+// "deployment 8e2b1c4d running: web batch 2/3, 3/9 healthy (6 placed)".
+func deploymentProgress(d *cluster.Deployment, spec *jobspec.Job) string {
 	names := make([]string, 0, len(d.TaskGroups))
 	for name := range d.TaskGroups {
 		names = append(names, name)
@@ -147,9 +149,28 @@ func deploymentProgress(d *cluster.Deployment) string {
 	var parts []string
 	for _, name := range names {
 		g := d.TaskGroups[name]
-		p := fmt.Sprintf("%s %d/%d healthy (%d placed", name, g.HealthyAllocs, g.DesiredTotal, g.PlacedAllocs)
+		p := name + " "
+		maxParallel := 0
+		if tg := spec.Group(name); tg != nil && tg.Update != nil {
+			maxParallel = tg.Update.MaxParallel
+		}
+		switch {
+		case g.DesiredCanaries > 0 && !g.Promoted:
+			how := "drover deployment promote " + shortID(d.ID)
+			if g.AutoPromote {
+				how = "auto-promote once healthy"
+			}
+			p += fmt.Sprintf("canaries (%s), ", how)
+		case maxParallel > 0 && g.DesiredTotal > maxParallel:
+			batches := (g.DesiredTotal + maxParallel - 1) / maxParallel
+			p += fmt.Sprintf("batch %d/%d, ", min(g.HealthyAllocs/maxParallel+1, batches), batches)
+		}
+		p += fmt.Sprintf("%d/%d healthy (%d placed", g.HealthyAllocs, g.DesiredTotal, g.PlacedAllocs)
 		if g.DesiredCanaries > 0 {
 			p += fmt.Sprintf(", %d/%d canaries", len(g.PlacedCanaries), g.DesiredCanaries)
+		}
+		if g.UnhealthyAllocs > 0 {
+			p += fmt.Sprintf(", %d unhealthy", g.UnhealthyAllocs)
 		}
 		parts = append(parts, p+")")
 	}

@@ -47,3 +47,45 @@ func TestAssessFollowsDeployment(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressShowsPhase: the progress line names the batch of a rolling
+// update and the canary phase, which `drover reconcile --once` prints.
+func TestProgressShowsPhase(t *testing.T) {
+	spec := func(maxParallel int) *cluster.Job {
+		return &cluster.Job{ID: "web", Version: 2, Spec: &jobspec.Job{ID: "web", Type: jobspec.JobTypeService,
+			Groups: []*jobspec.Group{{Name: "g", Count: 9, Update: &jobspec.UpdateStrategy{MaxParallel: maxParallel}}}}}
+	}
+	dep := func(g cluster.DeploymentGroup) *cluster.Deployment {
+		return &cluster.Deployment{ID: "8e2b1c4d-0000", JobVersion: 2, Status: cluster.DeploymentRunning,
+			TaskGroups: map[string]*cluster.DeploymentGroup{"g": &g}}
+	}
+	tests := []struct {
+		name   string
+		job    *cluster.Job
+		d      *cluster.Deployment
+		reason string
+	}{
+		{"first batch", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, PlacedAllocs: 3}),
+			"deployment 8e2b1c4d running: g batch 1/3, 0/9 healthy (3 placed)"},
+		{"second batch", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, PlacedAllocs: 6, HealthyAllocs: 4}),
+			"deployment 8e2b1c4d running: g batch 2/3, 4/9 healthy (6 placed)"},
+		{"last batch", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, PlacedAllocs: 9, HealthyAllocs: 8, UnhealthyAllocs: 1}),
+			"deployment 8e2b1c4d running: g batch 3/3, 8/9 healthy (9 placed, 1 unhealthy)"},
+		{"one batch says none", spec(10), dep(cluster.DeploymentGroup{DesiredTotal: 9, PlacedAllocs: 9}),
+			"deployment 8e2b1c4d running: g 0/9 healthy (9 placed)"},
+		{"canaries waiting for promotion", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, DesiredCanaries: 1, PlacedCanaries: []string{"c1"}, PlacedAllocs: 1, HealthyAllocs: 1}),
+			"deployment 8e2b1c4d running: g canaries (drover deployment promote 8e2b1c4d), 1/9 healthy (1 placed, 1/1 canaries)"},
+		{"canaries with auto_promote", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, DesiredCanaries: 2, AutoPromote: true, PlacedAllocs: 1}),
+			"deployment 8e2b1c4d running: g canaries (auto-promote once healthy), 0/9 healthy (1 placed, 0/2 canaries)"},
+		{"promoted canaries roll on in batches", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, DesiredCanaries: 1, Promoted: true, PlacedCanaries: []string{"c1"}, PlacedAllocs: 4, HealthyAllocs: 3}),
+			"deployment 8e2b1c4d running: g batch 2/3, 3/9 healthy (4 placed, 1/1 canaries)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Assess(Rollout{Version: 2, Latest: tt.job, Deployment: tt.d})
+			if h.State != RolloutPending || h.Reason != tt.reason {
+				t.Errorf("got %v %q\nwant pending %q", h.State, h.Reason, tt.reason)
+			}
+		})
+	}
+}
