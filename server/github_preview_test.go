@@ -129,7 +129,17 @@ func prCommit(t *testing.T, r *gittest.Repo, msg string, files map[string]string
 func waitCalls(t *testing.T, gh *githubtest.Server, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for !slices.Equal(gh.CallStrings(), want) {
+	// A call is logged when it arrives; its effect (a status, a comment)
+	// is stored while it is answered: wait for the answers too.
+	done := func() bool {
+		for _, c := range gh.Calls() {
+			if c.Status == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for !slices.Equal(gh.CallStrings(), want) || !done() {
 		if time.Now().After(deadline) {
 			t.Fatalf("GitHub calls:\n  %s\nwant:\n  %s", strings.Join(gh.CallStrings(), "\n  "), strings.Join(want, "\n  "))
 		}
