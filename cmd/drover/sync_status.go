@@ -125,6 +125,9 @@ func writeSyncStatus(w io.Writer, st *cluster.SyncStatus, now time.Time) {
 		if len(o.Errors) > 0 {
 			state += " (" + o.Errors[0] + ")"
 		}
+	case rollingOut(st, st.LastSeen) != nil:
+		o := rollingOut(st, st.LastSeen)
+		state = fmt.Sprintf("rolling out %s in waves (depends_on): %d job(s) waiting, see below", shortSHA(o.Commit), len(o.Waiting))
 	case st.LastSeen != st.LastApplied:
 		state = "behind: the newest commit was not applied (see Commits)"
 	}
@@ -138,6 +141,12 @@ func writeSyncStatus(w io.Writer, st *cluster.SyncStatus, now time.Time) {
 		}
 		writeTable(w, []string{"Commit", "Outcome", "When", "Subject"}, rows)
 		for _, c := range st.Commits {
+			if len(c.Waiting) > 0 {
+				fmt.Fprintf(w, "\n%s rolling out, waiting:\n", shortSHA(c.Commit))
+				for _, x := range c.Waiting {
+					fmt.Fprintf(w, "  %s\n", x)
+				}
+			}
 			if len(c.Errors) == 0 || c.Outcome == cluster.CommitApplied {
 				continue
 			}
@@ -162,6 +171,15 @@ func writeSyncStatus(w io.Writer, st *cluster.SyncStatus, now time.Time) {
 	if len(st.Unmanaged) > 0 {
 		fmt.Fprintf(w, "\nUnmanaged jobs (submitted by hand, never touched): %s\n", strings.Join(st.Unmanaged, ", "))
 	}
+}
+
+// rollingOut returns the commit's newest outcome when it is rolling out
+// in waves.
+func rollingOut(st *cluster.SyncStatus, sha string) *cluster.CommitOutcome {
+	if len(st.Commits) > 0 && st.Commits[0].Commit == sha && st.Commits[0].Outcome == cluster.CommitRollingOut {
+		return &st.Commits[0]
+	}
+	return nil
 }
 
 // failedCommit returns the commit's newest outcome when it is failed.
