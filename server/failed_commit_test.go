@@ -42,45 +42,10 @@ func rolloutJob(version string) string {
 `, version)
 }
 
-// markDeployment waits for the deployment of the job version, marks its
-// allocations healthy or not, and returns it once it is done.
+// markDeployment is markJob for the job web.
 func markDeployment(t *testing.T, c *api.Client, version uint64, healthy bool) *cluster.Deployment {
 	t.Helper()
-	var d *cluster.Deployment
-	servertest.WaitFor(t, fmt.Sprintf("a deployment of web version %d with its allocation", version), func() bool {
-		ds, _, err := c.Jobs().Deployments(ctxT(t), "web", nil)
-		if err != nil {
-			return false
-		}
-		for _, x := range ds {
-			if x.JobVersion == version {
-				d = x
-			}
-		}
-		if d == nil {
-			return false
-		}
-		allocs, _, err := c.Jobs().Allocations(ctxT(t), "web", nil)
-		if err != nil {
-			return false
-		}
-		var ids []string
-		for _, a := range allocs {
-			if a.DeploymentID == d.ID && !a.Terminal() {
-				ids = append(ids, a.ID)
-			}
-		}
-		if len(ids) == 0 {
-			return false
-		}
-		req := &api.DeploymentAllocHealthRequest{Healthy: ids}
-		if !healthy {
-			req = &api.DeploymentAllocHealthRequest{Unhealthy: ids}
-		}
-		_, err = c.Deployments().SetAllocHealth(ctxT(t), d.ID, req)
-		return err == nil
-	})
-	return waitDeploymentDone(t, c, "web", version)
+	return markJob(t, c, "web", version, healthy)
 }
 
 // TestFailedCommitIsNotRetried: a commit whose deployment fails (and auto-
