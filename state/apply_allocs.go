@@ -161,7 +161,14 @@ func (w *writer) allocClientUpdate(req *AllocClientUpdateRequest) (any, error) {
 			a.TaskStates = u.TaskStates
 		}
 		if u.DeploymentStatus != nil {
-			a.DeploymentStatus = u.DeploymentStatus
+			ds := *u.DeploymentStatus
+			// Whether an allocation is a canary is the scheduler's call,
+			// made at placement; a client reporting health cannot undo it
+			// (else the scheduler would place the canaries again).
+			if prev.DeploymentStatus != nil && prev.DeploymentStatus.Canary {
+				ds.Canary = true
+			}
+			a.DeploymentStatus = &ds
 		}
 		a.ModifyIndex, a.ModifyTime = w.index, req.Now
 		if err := w.insert(TableAllocs, &a); err != nil {
