@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -153,6 +154,14 @@ job "hooks" {
 	for _, name := range []string{"main", "side"} {
 		if !hasEvent(allocs[0].TaskStates[name], "Killed", "Task successfully killed") {
 			t.Errorf("%s not killed:\n%s", name, describeAllocs(allocs))
+		}
+		// How the killed process ended is recorded before Killed.
+		var types []string
+		for _, e := range allocs[0].TaskStates[name].Events {
+			types = append(types, e.Type)
+		}
+		if i := slices.Index(types, "Terminated"); i < 0 || i > slices.Index(types, "Killed") {
+			t.Errorf("%s events %q: want Terminated (with the exit status) before Killed", name, types)
 		}
 	}
 }

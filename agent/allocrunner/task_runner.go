@@ -212,6 +212,11 @@ func (tr *taskRunner) run(ctx context.Context) {
 			}
 			tr.destroy(ctx, h)
 			if killed {
+				// How it ended matters even when we ended it: a task that
+				// ignores SIGTERM and is SIGKILLed after kill_timeout
+				// shows it here, as in Nomad.
+				now := tr.ar.now()
+				tr.update(func(st *cluster.TaskState) { appendEvent(st, exitEvent(now, res)) })
 				tr.killedFor("Task successfully killed")
 				return
 			}
