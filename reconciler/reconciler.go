@@ -112,6 +112,8 @@ func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
 	}
 	if !sameStatus(prev, st) {
 		if perr := r.status.PutSyncStatus(ctx, &st); perr != nil {
+			// A conflict (the deployment watcher recorded a failure
+			// meanwhile) is Waiting too: the next pass starts from it.
 			return res, errors.Join(err, stepErr("record", Waiting, perr))
 		}
 	}

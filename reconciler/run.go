@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -171,13 +172,22 @@ func (r *Reconciler) track(ctx context.Context, tr *tracking) *tracking {
 }
 
 func (r *Reconciler) recordFailed(ctx context.Context, tr *tracking, failures []string) {
-	prev, err := r.status.SyncStatus(ctx, r.cfg.Name)
-	if err != nil {
-		return
+	// The server's deployment watcher writes the same status: a conflict
+	// means it did, so read again and retry.
+	for range 5 {
+		prev, err := r.status.SyncStatus(ctx, r.cfg.Name)
+		if err != nil {
+			return
+		}
+		st := cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
+		st = withOutcome(st, cluster.CommitOutcome{Commit: tr.commit, Subject: tr.subject, Outcome: cluster.CommitFailed, Time: r.clock(), Errors: failures})
+		err = r.status.PutSyncStatus(ctx, &st)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			if err != nil {
+				r.logger.Warn("record failed rollout", "err", err)
+			}
+			return
+		}
 	}
-	st := cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
-	st = withOutcome(st, cluster.CommitOutcome{Commit: tr.commit, Subject: tr.subject, Outcome: cluster.CommitFailed, Time: r.clock(), Errors: failures})
-	if err := r.status.PutSyncStatus(ctx, &st); err != nil {
-		r.logger.Warn("record failed rollout", "err", err)
-	}
+	r.logger.Warn("record failed rollout: the sync status kept changing; giving up")
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -170,15 +171,25 @@ func (s *Server) recordFailedCommit(ctx context.Context, snap *state.Snapshot, d
 	if v == nil || v.Source == nil || v.Source.Commit == "" {
 		return
 	}
-	prev := snap.SyncStatus(v.Source.Name)
-	if prev == nil {
-		return
-	}
 	reason := fmt.Sprintf("job %s: deployment %s of version %d failed: %s", d.JobID, shortDeploymentID(d.ID), d.JobVersion, why)
-	st := reconciler.WithFailedCommit(prev, v.Source.Commit, v.Source.Subject, []string{reason}, time.Now())
-	if _, _, err := s.raft.Apply(ctx, state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &st, Now: time.Now()}); err != nil {
-		s.logger.Warn("record failed commit", "source", v.Source.Name, "commit", v.Source.Commit, "err", err)
-		return
+	// The source's reconciler writes the same status: check-and-set, and
+	// on a conflict start again from what it wrote.
+	for attempt := 0; ; attempt++ {
+		prev := snap.SyncStatus(v.Source.Name)
+		if prev == nil {
+			return
+		}
+		st := reconciler.WithFailedCommit(prev, v.Source.Commit, v.Source.Subject, []string{reason}, time.Now())
+		check := prev.ModifyIndex
+		_, _, err := s.raft.Apply(ctx, state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &st, Now: time.Now(), CheckIndex: &check})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, state.ErrCASConflict) || attempt == 4 {
+			s.logger.Warn("record failed commit", "source", v.Source.Name, "commit", v.Source.Commit, "err", err)
+			return
+		}
+		snap = s.raft.Store().Snapshot()
 	}
 	s.logger.Info("deployment failed; commit recorded as failed", "source", v.Source.Name, "commit", v.Source.Commit, "job", d.JobID)
 }

@@ -176,9 +176,13 @@ func (c *raftCluster) SyncStatus(ctx context.Context, name string) (*cluster.Syn
 	return c.s.raft.Store().Snapshot().SyncStatus(name), nil
 }
 
+// PutSyncStatus writes st only if the stored status is still the one st
+// was made from (st.ModifyIndex, 0 for none); else it returns an error
+// wrapping reconciler.ErrConflict.
 func (c *raftCluster) PutSyncStatus(ctx context.Context, st *cluster.SyncStatus) error {
-	_, _, err := c.s.raft.Apply(ctx, state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: st, Now: time.Now()})
-	return err
+	check := st.ModifyIndex
+	_, _, err := c.s.raft.Apply(ctx, state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: st, Now: time.Now(), CheckIndex: &check})
+	return conflict(err)
 }
 
 func (c *raftCluster) Rollout(ctx context.Context, ns, id string, version uint64) (reconciler.Rollout, error) {

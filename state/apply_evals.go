@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/droverhq/drover/cluster"
@@ -189,7 +190,17 @@ func (w *writer) syncStatusUpsert(req *SyncStatusRequest) (any, error) {
 	if s == nil || s.Source == "" {
 		return nil, invalid("sync status needs a source name")
 	}
-	if prev := w.read().SyncStatus(s.Source); prev != nil {
+	prev := w.read().SyncStatus(s.Source)
+	if req.CheckIndex != nil {
+		var have uint64
+		if prev != nil {
+			have = prev.ModifyIndex
+		}
+		if have != *req.CheckIndex {
+			return nil, fmt.Errorf("%w: sync status of %s has modify index %d, not %d", ErrCASConflict, s.Source, have, *req.CheckIndex)
+		}
+	}
+	if prev != nil {
 		s.CreateIndex = prev.CreateIndex
 	} else {
 		s.CreateIndex = w.index

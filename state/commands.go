@@ -274,4 +274,9 @@ type DeploymentPromoteRequest struct {
 type SyncStatusRequest struct {
 	Status *cluster.SyncStatus `json:"status"`
 	Now    time.Time           `json:"now"`
+	// CheckIndex, when set, makes the write conditional on the stored
+	// status's ModifyIndex (0: there is none): the reconciler and the
+	// deployment watcher both read-modify-write a source's status, and
+	// neither may drop what the other recorded.
+	CheckIndex *uint64 `json:"check_index,omitempty"`
 }

@@ -479,6 +479,30 @@ func TestSyncStatusUpsert(t *testing.T) {
 	}
 }
 
+// TestSyncStatusCheckAndSet: two writers that read the same status
+// cannot both write: the second gets a conflict and loses nothing of the
+// first's.
+func TestSyncStatusCheckAndSet(t *testing.T) {
+	h := newFSM(t)
+	u64 := func(v uint64) *uint64 { return &v }
+	if err, _ := h.apply(state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &cluster.SyncStatus{Source: "prod"}, CheckIndex: u64(7)}).(error); !errors.Is(err, state.ErrCASConflict) {
+		t.Fatalf("create with index 7: %v, want a conflict (none exists)", err)
+	}
+	h.must(state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &cluster.SyncStatus{Source: "prod", LastSeen: "a"}, CheckIndex: u64(0), Now: t0})
+	read := *h.snap().SyncStatus("prod")
+	failed := read
+	failed.Commits = []cluster.CommitOutcome{{Commit: "a", Outcome: cluster.CommitFailed}}
+	h.must(state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &failed, CheckIndex: u64(read.ModifyIndex), Now: t0})
+	stale := read
+	stale.LastApplied = "a"
+	if err, _ := h.apply(state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &stale, CheckIndex: u64(read.ModifyIndex), Now: t0}).(error); !errors.Is(err, state.ErrCASConflict) {
+		t.Fatalf("stale write: %v, want a conflict", err)
+	}
+	if got := h.snap().SyncStatus("prod"); len(got.Commits) != 1 || got.Commits[0].Outcome != cluster.CommitFailed || got.LastApplied != "" {
+		t.Errorf("after the stale write: %+v", got)
+	}
+}
+
 func TestApplyRejectsGarbage(t *testing.T) {
 	h := newFSM(t)
 	for name, data := range map[string][]byte{
