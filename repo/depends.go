@@ -173,28 +173,71 @@ func (c *Config) jobIDs() []string {
 // CheckJobs checks the job blocks against the repository's jobs: a block
 // or a dependency naming a job that no file declares is an error, since
 // it is a typo or a job deleted while others still wait for it.
-func (c *Config) CheckJobs(exists func(id string) bool) hcl.Diagnostics {
+//
+// ids lists the repository's job IDs, for a did-you-mean suggestion.
+func (c *Config) CheckJobs(ids []string) hcl.Diagnostics {
+	exists := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		exists[id] = true
+	}
 	var diags hcl.Diagnostics
 	for _, id := range c.jobIDs() {
 		jc := c.Jobs[id]
-		if !exists(id) {
+		if !exists[id] {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError, Summary: "Unknown job",
-				Detail:  fmt.Sprintf("drover.hcl configures job %q, but no job file declares it. Fix the ID or remove the block.", id),
+				Detail:  fmt.Sprintf("drover.hcl configures job %q, but no job file declares it.%s Fix the ID or remove the block.", id, didYouMean(id, ids)),
 				Subject: jc.depRange(-1),
 			})
 		}
 		for i, dep := range jc.DependsOn {
-			if !exists(dep) {
+			if !exists[dep] {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError, Summary: "Unknown dependency",
-					Detail:  fmt.Sprintf("Job %q depends on %q, but no job file declares a job %q.", id, dep, dep),
+					Detail:  fmt.Sprintf("Job %q depends on %q, but no job file declares a job %q.%s", id, dep, dep, didYouMean(dep, ids)),
 					Subject: jc.depRange(i),
 				})
 			}
 		}
 	}
 	return diags
+}
+
+// didYouMean suggests the job ID nearest to a misspelt one, if one is
+// close: at most two edits, or a third of the name for long ones.
+func didYouMean(name string, ids []string) string {
+	best, bestDist := "", max(2, len(name)/3)+1
+	for _, id := range ids {
+		if d := editDistance(name, id); d < bestDist || d == bestDist && id < best {
+			best, bestDist = id, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, by bytes:
+// job IDs are ASCII in practice.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // DependsOn returns the jobs that id depends on directly.

@@ -122,6 +122,22 @@ func TestWaves(t *testing.T) {
 	}
 }
 
+func TestDidYouMean(t *testing.T) {
+	ids := []string{"api", "postgres", "web", "worker"}
+	for name, want := range map[string]string{
+		"postgress": ` Did you mean "postgres"?`,
+		"postgers":  ` Did you mean "postgres"?`,
+		"wbe":       ` Did you mean "web"?`,
+		"cache":     "",
+		"":          "",
+		"workers":   ` Did you mean "worker"?`,
+	} {
+		if got := didYouMean(name, ids); got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestLoadUnknownDependency(t *testing.T) {
 	parserReady(t)
 	dir := t.TempDir()
@@ -135,7 +151,7 @@ func TestLoadUnknownDependency(t *testing.T) {
 	if d == nil || d.Subject == nil || d.Subject.Filename != "drover.hcl" || d.Subject.Start.Line != 2 || d.Subject.Start.Column != 29 {
 		t.Fatalf("unknown dependency diagnostic = %v, want at drover.hcl:2:29 (%v)", d, r.Diagnostics)
 	}
-	if !strings.Contains(d.Detail, `"postgress"`) {
+	if !strings.Contains(d.Detail, `"postgress"`) || !strings.Contains(d.Detail, `Did you mean "postgres"?`) {
 		t.Errorf("detail = %q", d.Detail)
 	}
 	if d := findDiag(r.Diagnostics, "Unknown job"); d == nil || d.Subject.Start.Line != 4 {

@@ -200,13 +200,15 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 		}
 		r.Sources[f.Path] = data
 	}
-	if !r.Diagnostics.HasErrors() {
+	if len(r.Config.Jobs) > 0 && !r.Diagnostics.HasErrors() {
 		// Only now: with a broken job file its job is missing, and an
 		// "unknown dependency" on it would only add noise.
-		r.Diagnostics = append(r.Diagnostics, r.Config.CheckJobs(func(id string) bool {
-			_, ok := r.Jobs[id]
-			return ok
-		})...)
+		ids := make([]string, 0, len(r.Jobs))
+		for id := range r.Jobs {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		r.Diagnostics = append(r.Diagnostics, r.Config.CheckJobs(ids)...)
 	}
 	return r.finish(), nil
 }
