@@ -127,7 +127,10 @@ func Assess(r Rollout) Health {
 		}
 	}
 	if deploying != nil {
-		h.Reason = deploymentProgress(deploying, j.Spec)
+		// A first deployment places every allocation at once: batches
+		// are only a rolling update's, when older versions run.
+		rolling := slices.ContainsFunc(r.Allocs, func(a *cluster.Allocation) bool { return a.JobVersion != r.Version })
+		h.Reason = deploymentProgress(deploying, j.Spec, rolling)
 		return h
 	}
 	if h.Ready >= h.Desired {
@@ -140,7 +143,7 @@ func Assess(r Rollout) Health {
 // its phase (canaries awaiting promotion, or the batch of max_parallel
 // being replaced) and its health, as
 // "deployment 8e2b1c4d running: web batch 2/3, 3/9 healthy (6 placed)".
-func deploymentProgress(d *cluster.Deployment, spec *jobspec.Job) string {
+func deploymentProgress(d *cluster.Deployment, spec *jobspec.Job, rolling bool) string {
 	names := make([]string, 0, len(d.TaskGroups))
 	for name := range d.TaskGroups {
 		names = append(names, name)
@@ -161,7 +164,7 @@ func deploymentProgress(d *cluster.Deployment, spec *jobspec.Job) string {
 				how = "auto-promote once healthy"
 			}
 			p += fmt.Sprintf("canaries (%s), ", how)
-		case maxParallel > 0 && g.DesiredTotal > maxParallel:
+		case rolling && maxParallel > 0 && g.DesiredTotal > maxParallel:
 			batches := (g.DesiredTotal + maxParallel - 1) / maxParallel
 			p += fmt.Sprintf("batch %d/%d, ", min(g.HealthyAllocs/maxParallel+1, batches), batches)
 		}

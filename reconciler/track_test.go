@@ -80,9 +80,15 @@ func TestProgressShowsPhase(t *testing.T) {
 		{"promoted canaries roll on in batches", spec(3), dep(cluster.DeploymentGroup{DesiredTotal: 9, DesiredCanaries: 1, Promoted: true, PlacedCanaries: []string{"c1"}, PlacedAllocs: 4, HealthyAllocs: 3}),
 			"deployment 8e2b1c4d running: g batch 2/3, 3/9 healthy (4 placed, 1/1 canaries)"},
 	}
+	// A first deployment (no older version) has no batches.
+	first := Assess(Rollout{Version: 2, Latest: spec(3), Deployment: dep(cluster.DeploymentGroup{DesiredTotal: 9, PlacedAllocs: 9})})
+	if want := "deployment 8e2b1c4d running: g 0/9 healthy (9 placed)"; first.Reason != want {
+		t.Errorf("first deployment: %q, want %q", first.Reason, want)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := Assess(Rollout{Version: 2, Latest: tt.job, Deployment: tt.d})
+			old := []*cluster.Allocation{{ID: "o1", JobVersion: 1, DesiredStatus: "stop", ClientStatus: "complete"}}
+			h := Assess(Rollout{Version: 2, Latest: tt.job, Deployment: tt.d, Allocs: old})
 			if h.State != RolloutPending || h.Reason != tt.reason {
 				t.Errorf("got %v %q\nwant pending %q", h.State, h.Reason, tt.reason)
 			}
