@@ -25,11 +25,9 @@ func (d *Driver) RemoveOrphans(ctx context.Context, live map[string]bool) ([]str
 		return nil, fmt.Errorf("docker: list containers: %w", err)
 	}
 	tracked := map[string]bool{}
-	d.mu.Lock()
-	for _, t := range d.tasks {
+	for _, t := range d.tasks.All() {
 		tracked[t.st.ContainerID] = true
 	}
-	d.mu.Unlock()
 
 	var removed []string
 	var errs []error

@@ -99,10 +99,8 @@ type Driver struct {
 	log *slog.Logger
 	api *client.Client
 
-	wg sync.WaitGroup // every task's watcher and log streamer
-
-	mu    sync.Mutex
-	tasks map[string]*task
+	wg    sync.WaitGroup // every task's watcher and log streamer
+	tasks *drivers.TaskTable[*task]
 }
 
 // New returns a docker driver. It does not contact the daemon: that
@@ -130,7 +128,7 @@ func New(cfg Config) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, log: log.With("driver", Name), api: api, tasks: map[string]*task{}}, nil
+	return &Driver{cfg: cfg, log: log.With("driver", Name), api: api, tasks: drivers.NewTaskTable[*task](Name)}, nil
 }
 
 // Name implements drivers.Driver.
@@ -140,12 +138,9 @@ func (d *Driver) Name() string { return Name }
 // touching them, as an agent that shuts down must: the containers run on
 // and a new driver Recovers them. It waits for its goroutines.
 func (d *Driver) Close() error {
-	d.mu.Lock()
-	for id, t := range d.tasks {
+	for _, t := range d.tasks.Clear() {
 		t.abandon()
-		delete(d.tasks, id)
 	}
-	d.mu.Unlock()
 	d.wg.Wait()
 	return d.api.Close()
 }

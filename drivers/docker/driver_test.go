@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 )
 
 func TestFingerprint(t *testing.T) {
@@ -147,7 +148,7 @@ func TestRecoverWithNewDriver(t *testing.T) {
 
 	d2 := newDriver(t)
 	// The handle as the agent persisted it: JSON and back.
-	h2 := roundTrip(t, h)
+	h2 := driverstest.RoundTrip(t, h)
 	if err := d2.Recover(testCtx(t), h2); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
@@ -189,7 +190,7 @@ func TestRecoverExitedWhileDown(t *testing.T) {
 	if _, err := d2.api.ContainerKill(t.Context(), state(t, h).ContainerID, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d2.Recover(testCtx(t), roundTrip(t, h)); err != nil {
+	if err := d2.Recover(testCtx(t), driverstest.RoundTrip(t, h)); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
 	res, err := d2.Wait(testCtx(t), h)
@@ -265,9 +266,7 @@ func TestStartReplacesLeftover(t *testing.T) {
 	ensureTestImage(t, d)
 	cfg, _ := httpTask(t, "left1")
 	h1 := start(t, d, cfg)
-	d.mu.Lock()
-	delete(d.tasks, cfg.ID) // forget it, as a crashed agent would
-	d.mu.Unlock()
+	d.tasks.Delete(cfg.ID) // forget it, as a crashed agent would
 	h2 := start(t, d, cfg)
 	if state(t, h1).ContainerID == state(t, h2).ContainerID {
 		t.Fatal("same container")

@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 	"github.com/droverhq/drover/logrotate"
 )
 
@@ -41,7 +40,7 @@ func newDriver(t testing.TB, mod ...func(*Config)) *Driver {
 	cfg := DefaultConfig()
 	cfg.NodeID = "test-" + strings.ReplaceAll(t.Name(), "/", "-")
 	if _, bench := t.(*testing.B); !bench {
-		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = driverstest.Logger(t)
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -56,13 +55,6 @@ func newDriver(t testing.TB, mod ...func(*Config)) *Driver {
 		t.Skipf("SKIP: no Docker daemon: %s. These tests need a running Docker Engine (CI has one).", fp.Description)
 	}
 	return d
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // ensureTestImage builds testImage once per test binary: a static build
@@ -177,10 +169,7 @@ func start(t testing.TB, d *Driver, cfg *drivers.TaskConfig) *drivers.TaskHandle
 		_, _ = d.api.ContainerRemove(ctx, state(t, h).ContainerID, client.ContainerRemoveOptions{Force: true})
 		// The log stream may still be writing into the test's TempDir,
 		// whose removal runs next: wait for it to end.
-		d.mu.Lock()
-		tk := d.tasks[h.TaskID]
-		d.mu.Unlock()
-		if tk != nil {
+		if tk, ok := d.tasks.Get(h.TaskID); ok {
 			select {
 			case <-tk.logsDone:
 			case <-ctx.Done():
@@ -193,11 +182,7 @@ func start(t testing.TB, d *Driver, cfg *drivers.TaskConfig) *drivers.TaskHandle
 
 func state(t testing.TB, h *drivers.TaskHandle) handleState {
 	t.Helper()
-	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return driverstest.State[handleState](t, h)
 }
 
 // get polls url until it answers 200, and returns the body.
@@ -264,18 +249,4 @@ func logFiles(t testing.TB, cfg *drivers.TaskConfig, stream string) []string {
 		names[i] = filepath.Base(f.Path)
 	}
 	return names
-}
-
-// roundTrip is a handle as a restarted agent reads it back from disk.
-func roundTrip(t testing.TB, h *drivers.TaskHandle) *drivers.TaskHandle {
-	t.Helper()
-	b, err := json.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out drivers.TaskHandle
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return &out
 }

@@ -44,17 +44,7 @@ type task struct {
 	ctx      context.Context
 	abandon  context.CancelFunc
 	logsDone chan struct{}
-	exited   chan struct{} // closed once result is set
-	result   drivers.ExitResult
-}
-
-func (t *task) isExited() bool {
-	select {
-	case <-t.exited:
-		return true
-	default:
-		return false
-	}
+	exit     drivers.TaskExit
 }
 
 // Start implements drivers.Driver. It returns once the container runs:
@@ -72,10 +62,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	_, dup := d.tasks[cfg.ID]
-	d.mu.Unlock()
-	if dup {
+	if _, dup := d.tasks.Get(cfg.ID); dup {
 		return nil, fmt.Errorf("docker: task %q is already running", cfg.ID)
 	}
 	if err := d.ensureImage(ctx, cfg.ID, spec); err != nil {
@@ -149,14 +136,11 @@ func (d *Driver) removeQuietly(ctx context.Context, id string) {
 // keep its values.
 func (d *Driver) track(ctx context.Context, id string, st handleState, gone *drivers.ExitResult) *task {
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t := &task{id: id, st: st, ctx: tctx, abandon: cancel, logsDone: make(chan struct{}), exited: make(chan struct{})}
-	d.mu.Lock()
-	d.tasks[id] = t
-	d.mu.Unlock()
+	t := &task{id: id, st: st, ctx: tctx, abandon: cancel, logsDone: make(chan struct{})}
+	d.tasks.Put(id, t)
 	if gone != nil {
 		close(t.logsDone)
-		t.result = *gone
-		close(t.exited)
+		t.exit.Set(*gone)
 		return t
 	}
 	d.wg.Go(func() { d.streamLogs(t) })
@@ -180,8 +164,7 @@ func (d *Driver) watch(t *task) {
 	case <-t.ctx.Done():
 		return
 	}
-	t.result = res
-	close(t.exited)
+	t.exit.Set(res)
 }
 
 // waitStopped blocks until the container is not running. It reports false
@@ -217,31 +200,13 @@ func (d *Driver) waitStopped(t *task) (drivers.ExitResult, bool) {
 	}
 }
 
-func (d *Driver) lookup(h *drivers.TaskHandle) (*task, error) {
-	if h == nil {
-		return nil, errors.New("docker: nil task handle")
-	}
-	d.mu.Lock()
-	t, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("docker: task %q: %w", h.TaskID, drivers.ErrTaskNotFound)
-	}
-	return t, nil
-}
-
 // Wait implements drivers.Driver.
 func (d *Driver) Wait(ctx context.Context, h *drivers.TaskHandle) (drivers.ExitResult, error) {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return drivers.ExitResult{}, err
 	}
-	select {
-	case <-t.exited:
-		return t.result, nil
-	case <-ctx.Done():
-		return drivers.ExitResult{}, ctx.Err()
-	}
+	return t.exit.Wait(ctx)
 }
 
 // Stop implements drivers.Driver: signal (default the task's kill_signal,
@@ -249,23 +214,15 @@ func (d *Driver) Wait(ctx context.Context, h *drivers.TaskHandle) (drivers.ExitR
 // process, SIGKILL after timeout.
 // The container stays, with its logs, until Destroy.
 func (d *Driver) Stop(ctx context.Context, h *drivers.TaskHandle, signal string, timeout time.Duration) error {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return err
 	}
-	if signal == "" && h.Config != nil {
-		signal = h.Config.KillSignal
-	}
+	signal, timeout = drivers.StopDefaults(h, signal, timeout, defaultKillTimeout)
 	if signal == "" {
 		signal = d.stopSignal(ctx, t)
 	}
-	if timeout <= 0 && h.Config != nil {
-		timeout = h.Config.KillTimeout
-	}
-	if timeout <= 0 {
-		timeout = defaultKillTimeout
-	}
-	if t.isExited() {
+	if t.exit.Exited() {
 		return nil
 	}
 	// Kill-then-wait rather than ContainerStop: stop's signal parameter
@@ -273,14 +230,8 @@ func (d *Driver) Stop(ctx context.Context, h *drivers.TaskHandle, signal string,
 	if err := d.signal(ctx, t, signal); err != nil {
 		return fmt.Errorf("docker: stop %s: %w", h.TaskID, err)
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-t.exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
+	if exited, err := t.exit.WaitTimeout(ctx, timeout); exited || err != nil {
+		return err
 	}
 	d.log.Info("container outlived its kill timeout; killing it", "task", h.TaskID, "signal", signal, "timeout", timeout)
 	return d.kill(ctx, t)
@@ -309,35 +260,22 @@ func (d *Driver) kill(ctx context.Context, t *task) error {
 	if err := d.signal(ctx, t, "SIGKILL"); err != nil {
 		return err
 	}
-	select {
-	case <-t.exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := t.exit.Wait(ctx)
+	return err
 }
 
 // Recover implements drivers.Driver: it re-attaches to the container
 // named in the handle, resuming its log stream after the last line
 // written. A container that is gone is recovered as an exit nobody saw.
 func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
-	if h == nil {
-		return errors.New("docker: nil task handle")
-	}
-	if h.Driver != "" && h.Driver != Name {
-		return fmt.Errorf("docker: handle of task %q belongs to driver %q", h.TaskID, h.Driver)
-	}
 	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		return fmt.Errorf("docker: recover %s: bad handle state: %w", h.TaskID, err)
+	if err := drivers.DecodeState(Name, h, &st); err != nil {
+		return err
 	}
 	if st.ContainerID == "" {
 		return fmt.Errorf("docker: recover %s: handle state has no container ID", h.TaskID)
 	}
-	d.mu.Lock()
-	_, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if ok {
+	if _, ok := d.tasks.Get(h.TaskID); ok {
 		return nil
 	}
 	info, err := d.api.ContainerInspect(ctx, st.ContainerID, client.ContainerInspectOptions{})
@@ -359,26 +297,18 @@ func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
 // anonymous volumes. A handle this driver does not know is recovered
 // first, so a restarted agent cleans up all the same.
 func (d *Driver) Destroy(ctx context.Context, h *drivers.TaskHandle) error {
-	t, err := d.lookup(h)
-	if errors.Is(err, drivers.ErrTaskNotFound) {
-		if err := d.Recover(ctx, h); err != nil {
-			return err
-		}
-		t, err = d.lookup(h)
-	}
+	t, err := d.tasks.LookupOrRecover(ctx, h, d.Recover)
 	if err != nil {
 		return err
 	}
-	if !t.isExited() {
+	if !t.exit.Exited() {
 		if err := d.kill(ctx, t); err != nil {
 			return fmt.Errorf("docker: destroy %s: %w", h.TaskID, err)
 		}
 	}
 	t.abandon()
 	<-t.logsDone // its deferred position flush must not outlive the removal below
-	d.mu.Lock()
-	delete(d.tasks, h.TaskID)
-	d.mu.Unlock()
+	d.tasks.Delete(h.TaskID)
 	var errs []error
 	if _, err := d.api.ContainerRemove(ctx, t.st.ContainerID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("docker: remove container %s: %w", t.st.ContainerName, err))

@@ -78,8 +78,7 @@ type Driver struct {
 	cgOnce sync.Once
 	cg     cgroupSupport
 
-	mu    sync.Mutex
-	tasks map[string]*task
+	tasks *drivers.TaskTable[*task]
 	wg    sync.WaitGroup // watchers
 }
 
@@ -113,7 +112,7 @@ func New(cfg Config) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: map[string]*task{}}, nil
+	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: drivers.NewTaskTable[*task](Name)}, nil
 }
 
 // Name implements drivers.Driver.

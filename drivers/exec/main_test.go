@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 )
 
 // The test binary doubles as the shim and as a throwaway agent, the way
@@ -73,7 +73,7 @@ func testConfig(log *slog.Logger) Config {
 
 func newDriver(t testing.TB) *Driver {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := driverstest.Logger(t)
 	if _, bench := t.(*testing.B); bench {
 		log = nil // a log line per iteration drowns the result
 	}
@@ -83,13 +83,6 @@ func newDriver(t testing.TB) *Driver {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // shTask is a task running script with /bin/sh in a fresh alloc dir.
@@ -140,11 +133,7 @@ func wait(t testing.TB, d *Driver, h *drivers.TaskHandle) drivers.ExitResult {
 
 func state(t testing.TB, h *drivers.TaskHandle) handleState {
 	t.Helper()
-	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return driverstest.State[handleState](t, h)
 }
 
 // waitFor polls a condition of the outside world (a file the task

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 )
 
 // startInAgent starts cfg from a separate agent process and kills that
@@ -30,7 +31,7 @@ func startInAgent(t *testing.T, cfg *drivers.TaskConfig) *drivers.TaskHandle {
 	}
 	agent := osexec.Command(exe, "-test.run=^$")
 	agent.Env = append(os.Environ(), agentEnvVar+"="+string(b))
-	agent.Stderr = testWriter{t}
+	agent.Stderr = driverstest.LogWriter(t)
 	out, err := agent.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -33,10 +33,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 		}
 		return nil, fmt.Errorf("%w: %s", drivers.ErrInvalidConfig, strings.Join(msgs, "; "))
 	}
-	d.mu.Lock()
-	_, dup := d.tasks[cfg.ID]
-	d.mu.Unlock()
-	if dup {
+	if _, dup := d.tasks.Get(cfg.ID); dup {
 		return nil, fmt.Errorf("exec: task %q is already running", cfg.ID)
 	}
 

@@ -26,11 +26,11 @@ const clockTicks = 100
 // process of the task; without one only the task's main process, because
 // its children cannot be found reliably once they leave its process group.
 func (d *Driver) Stats(ctx context.Context, h *drivers.TaskHandle) (*drivers.TaskStats, error) {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return nil, err
 	}
-	if t.isExited() || !running(t.st.PID, t.st.StartTime) {
+	if t.exit.Exited() || !running(t.st.PID, t.st.StartTime) {
 		return nil, fmt.Errorf("exec: stats of %s: task is not running", h.TaskID)
 	}
 	s := &drivers.TaskStats{Time: time.Now()}

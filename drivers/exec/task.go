@@ -2,7 +2,6 @@ package exec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,27 +20,15 @@ type task struct {
 
 	stop     chan struct{} // closed to abandon watching (Destroy, Close)
 	stopOnce sync.Once
-	exited   chan struct{} // closed once result is set
-	result   drivers.ExitResult
+	exit     drivers.TaskExit
 }
 
 func (t *task) abandon() { t.stopOnce.Do(func() { close(t.stop) }) }
 
-func (t *task) isExited() bool {
-	select {
-	case <-t.exited:
-		return true
-	default:
-		return false
-	}
-}
-
 // track records a task and starts the goroutine that learns how it ended.
 func (d *Driver) track(id string, st handleState, proc *os.Process) *task {
-	t := &task{st: st, proc: proc, stop: make(chan struct{}), exited: make(chan struct{})}
-	d.mu.Lock()
-	d.tasks[id] = t
-	d.mu.Unlock()
+	t := &task{st: st, proc: proc, stop: make(chan struct{})}
+	d.tasks.Put(id, t)
 	d.wg.Go(func() { d.watch(t) })
 	return t
 }
@@ -59,8 +46,7 @@ func (d *Driver) watch(t *task) {
 	}
 	st, err := readStatus(t.st.StatusPath)
 	if err == nil {
-		t.result = drivers.ExitResult{ExitCode: st.ExitCode, Signal: st.Signal, OOMKilled: st.OOMKilled}
-		close(t.exited)
+		t.exit.Set(drivers.ExitResult{ExitCode: st.ExitCode, Signal: st.Signal, OOMKilled: st.OOMKilled})
 		return
 	}
 	if running(t.st.PID, t.st.StartTime) {
@@ -69,74 +55,41 @@ func (d *Driver) watch(t *task) {
 	if !waitGone(t.stop, t.st.PID, t.st.StartTime) {
 		return
 	}
-	t.result = drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("%w: the exec shim recorded no exit status (%v)", drivers.ErrExitUnknown, err)}
-	close(t.exited)
-}
-
-func (d *Driver) lookup(h *drivers.TaskHandle) (*task, error) {
-	if h == nil {
-		return nil, errors.New("exec: nil task handle")
-	}
-	d.mu.Lock()
-	t, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("exec: task %q: %w", h.TaskID, drivers.ErrTaskNotFound)
-	}
-	return t, nil
+	t.exit.Set(drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("%w: the exec shim recorded no exit status (%v)", drivers.ErrExitUnknown, err)})
 }
 
 // Wait implements drivers.Driver.
 func (d *Driver) Wait(ctx context.Context, h *drivers.TaskHandle) (drivers.ExitResult, error) {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return drivers.ExitResult{}, err
 	}
-	select {
-	case <-t.exited:
-		return t.result, nil
-	case <-ctx.Done():
-		return drivers.ExitResult{}, ctx.Err()
-	}
+	return t.exit.Wait(ctx)
 }
 
 // Stop implements drivers.Driver. Signals go to the task's process group,
 // so a shell's children get them too; a task that outlives timeout is
 // SIGKILLed, group and cgroup.
 func (d *Driver) Stop(ctx context.Context, h *drivers.TaskHandle, signal string, timeout time.Duration) error {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return err
 	}
+	signal, timeout = drivers.StopDefaults(h, signal, timeout, defaultKillTimeout)
 	sig := defaultKillSignal
-	if signal == "" && h.Config != nil {
-		signal = h.Config.KillSignal
-	}
 	if signal != "" {
 		if sig, err = parseSignal(signal); err != nil {
 			return fmt.Errorf("exec: stop %s: %w", h.TaskID, err)
 		}
 	}
-	if timeout <= 0 && h.Config != nil {
-		timeout = h.Config.KillTimeout
-	}
-	if timeout <= 0 {
-		timeout = defaultKillTimeout
-	}
-	if t.isExited() {
+	if t.exit.Exited() {
 		return nil
 	}
 	if _, err := signalGroup(t.st.PID, t.st.StartTime, sig); err != nil {
 		return fmt.Errorf("exec: stop %s: %w", h.TaskID, err)
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-t.exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
+	if exited, err := t.exit.WaitTimeout(ctx, timeout); exited || err != nil {
+		return err
 	}
 	d.log.Info("task outlived its kill timeout; killing it", "task", h.TaskID, "signal", sig, "timeout", timeout)
 	return d.kill(ctx, t)
@@ -148,12 +101,8 @@ func (d *Driver) kill(ctx context.Context, t *task) error {
 		return err
 	}
 	killCgroup(t.st.Cgroup)
-	select {
-	case <-t.exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := t.exit.Wait(ctx)
+	return err
 }
 
 // Recover implements drivers.Driver. It never signals anything: a handle
@@ -161,23 +110,14 @@ func (d *Driver) kill(ctx context.Context, t *task) error {
 // that exited, and Wait reports what its status file says, or
 // ErrExitUnknown.
 func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
-	if h == nil {
-		return errors.New("exec: nil task handle")
-	}
-	if h.Driver != "" && h.Driver != Name {
-		return fmt.Errorf("exec: handle of task %q belongs to driver %q", h.TaskID, h.Driver)
-	}
 	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		return fmt.Errorf("exec: recover %s: bad handle state: %w", h.TaskID, err)
+	if err := drivers.DecodeState(Name, h, &st); err != nil {
+		return err
 	}
 	if st.PID <= 0 || st.ShimPID <= 0 || st.StatusPath == "" {
 		return fmt.Errorf("exec: recover %s: handle state lacks pids or status path", h.TaskID)
 	}
-	d.mu.Lock()
-	_, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if ok {
+	if _, ok := d.tasks.Get(h.TaskID); ok {
 		return nil
 	}
 	d.track(h.TaskID, st, nil)
@@ -189,25 +129,17 @@ func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
 // (the agent restarted and never recovered it) is recovered first, so its
 // processes and cgroup are cleaned up all the same.
 func (d *Driver) Destroy(ctx context.Context, h *drivers.TaskHandle) error {
-	t, err := d.lookup(h)
-	if errors.Is(err, drivers.ErrTaskNotFound) {
-		if err := d.Recover(ctx, h); err != nil {
-			return err
-		}
-		t, err = d.lookup(h)
-	}
+	t, err := d.tasks.LookupOrRecover(ctx, h, d.Recover)
 	if err != nil {
 		return err
 	}
-	if !t.isExited() {
+	if !t.exit.Exited() {
 		if err := d.kill(ctx, t); err != nil {
 			return fmt.Errorf("exec: destroy %s: %w", h.TaskID, err)
 		}
 	}
 	t.abandon()
-	d.mu.Lock()
-	delete(d.tasks, h.TaskID)
-	d.mu.Unlock()
+	d.tasks.Delete(h.TaskID)
 	var errs []error
 	if err := removeCgroup(t.st.Cgroup); err != nil {
 		errs = append(errs, err)
@@ -222,12 +154,9 @@ func (d *Driver) Destroy(ctx context.Context, h *drivers.TaskHandle) error {
 // down (or is upgraded) must: the tasks run on and a new driver Recovers
 // them. It waits for the watcher goroutines.
 func (d *Driver) Close() error {
-	d.mu.Lock()
-	for id, t := range d.tasks {
+	for _, t := range d.tasks.Clear() {
 		t.abandon()
-		delete(d.tasks, id)
 	}
-	d.mu.Unlock()
 	d.wg.Wait()
 	return nil
 }

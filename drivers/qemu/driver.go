@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/droverhq/drover/drivers"
@@ -64,11 +63,9 @@ func (c Config) Validate() error {
 // Driver is the qemu driver. Create it with New; its zero value is not
 // usable.
 type Driver struct {
-	cfg Config
-	log *slog.Logger
-
-	mu    sync.Mutex
-	tasks map[string]*task
+	cfg   Config
+	log   *slog.Logger
+	tasks *drivers.TaskTable[*task]
 }
 
 // New returns a qemu driver. It touches nothing on the host until
@@ -87,7 +84,7 @@ func New(cfg Config) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: map[string]*task{}}, nil
+	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: drivers.NewTaskTable[*task](Name)}, nil
 }
 
 // Name implements drivers.Driver.

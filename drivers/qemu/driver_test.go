@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 	"github.com/droverhq/drover/drivers/qemu/qemutest"
 )
 
@@ -67,7 +67,7 @@ func TestBootServeRecoverGracefulStop(t *testing.T) {
 	// The agent goes away; a new one re-attaches from the persisted handle.
 	r1.Close()
 	d2, _ := newDriver(t)
-	h2 := roundTrip(t, h)
+	h2 := driverstest.RoundTrip(t, h)
 	if err := d2.Recover(testCtx(t, 10*time.Second), h2); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
@@ -197,11 +197,7 @@ func TestStartErrors(t *testing.T) {
 
 func stateOf(t testing.TB, h *drivers.TaskHandle) handleState {
 	t.Helper()
-	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return driverstest.State[handleState](t, h)
 }
 
 func accel(t testing.TB, h *drivers.TaskHandle) string { return stateOf(t, h).Accelerator }

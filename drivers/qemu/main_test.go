@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/driverstest"
 	execdriver "github.com/droverhq/drover/drivers/exec"
 )
 
@@ -42,7 +41,7 @@ func newRunner(t testing.TB) *execdriver.Driver {
 	cfg.ShimCommand = []string{exe}
 	cfg.ShimEnv = []string{shimEnvVar + "=1", "GORACE=atexit_sleep_ms=0"}
 	cfg.CgroupParent = "drover-qemu-test"
-	cfg.Logger = testLogger(t)
+	cfg.Logger = driverstest.Logger(t)
 	r, err := execdriver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +56,7 @@ func newDriver(t testing.TB, mod ...func(*Config)) (*Driver, *execdriver.Driver)
 	t.Helper()
 	r := newRunner(t)
 	cfg := DefaultConfig(r)
-	cfg.Logger = testLogger(t)
+	cfg.Logger = driverstest.Logger(t)
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -73,17 +72,6 @@ func requireQEMU(t testing.TB) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("SKIP: qemu-system-x86_64 is not installed; install qemu-system-x86 (apt-get install qemu-system-x86)")
 	}
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // vmTask is a task with a blank disk image in its directory and one
@@ -158,26 +146,10 @@ func console(t testing.TB, cfg *drivers.TaskConfig) string {
 	return string(all)
 }
 
-func roundTrip(t testing.TB, h *drivers.TaskHandle) *drivers.TaskHandle {
-	t.Helper()
-	b, err := json.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out drivers.TaskHandle
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return &out
-}
-
 // qemuPID is the qemu process's pid, from the runner's handle state.
 func qemuPID(t testing.TB, h *drivers.TaskHandle) int {
 	t.Helper()
-	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := stateOf(t, h)
 	var rs struct {
 		PID int `json:"pid"`
 	}

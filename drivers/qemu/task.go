@@ -62,10 +62,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	_, dup := d.tasks[cfg.ID]
-	d.mu.Unlock()
-	if dup {
+	if _, dup := d.tasks.Get(cfg.ID); dup {
 		return nil, fmt.Errorf("qemu: task %q is already running", cfg.ID)
 	}
 	// A socket left by an earlier run would answer as this VM's.
@@ -89,9 +86,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	d.tasks[cfg.ID] = &task{st: st}
-	d.mu.Unlock()
+	d.tasks.Put(cfg.ID, &task{st: st})
 	d.log.Info("vm started", "task", cfg.ID, "accelerator", spec.Accelerator, "qmp", qmpPath)
 	return &drivers.TaskHandle{Driver: Name, TaskID: cfg.ID, Config: cfg, StartedAt: time.Now(), State: raw}, nil
 }
@@ -211,23 +206,10 @@ func stderrTail(cfg *drivers.TaskConfig) string {
 	return strings.TrimSpace(string(b))
 }
 
-func (d *Driver) lookup(h *drivers.TaskHandle) (*task, error) {
-	if h == nil {
-		return nil, errors.New("qemu: nil task handle")
-	}
-	d.mu.Lock()
-	t, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("qemu: task %q: %w", h.TaskID, drivers.ErrTaskNotFound)
-	}
-	return t, nil
-}
-
 // Wait implements drivers.Driver: the qemu process's exit, as the runner
 // recorded it.
 func (d *Driver) Wait(ctx context.Context, h *drivers.TaskHandle) (drivers.ExitResult, error) {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return drivers.ExitResult{}, err
 	}
@@ -240,19 +222,11 @@ func (d *Driver) Wait(ctx context.Context, h *drivers.TaskHandle) (drivers.ExitR
 // task's kill_signal, else SIGTERM, which ends the VM at once) and kills
 // it after timeout.
 func (d *Driver) Stop(ctx context.Context, h *drivers.TaskHandle, signal string, timeout time.Duration) error {
-	t, err := d.lookup(h)
+	t, err := d.tasks.Lookup(h)
 	if err != nil {
 		return err
 	}
-	if timeout <= 0 && h.Config != nil {
-		timeout = h.Config.KillTimeout
-	}
-	if timeout <= 0 {
-		timeout = defaultKillTimeout
-	}
-	if signal == "" && h.Config != nil {
-		signal = h.Config.KillSignal
-	}
+	signal, timeout = drivers.StopDefaults(h, signal, timeout, defaultKillTimeout)
 	if signal == "" {
 		signal = "SIGTERM"
 	}
@@ -282,53 +256,34 @@ func (d *Driver) Stop(ctx context.Context, h *drivers.TaskHandle, signal string,
 // Recover implements drivers.Driver: the runner re-attaches to the qemu
 // process; the QMP socket path comes from the handle.
 func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
-	if h == nil {
-		return errors.New("qemu: nil task handle")
-	}
-	if h.Driver != "" && h.Driver != Name {
-		return fmt.Errorf("qemu: handle of task %q belongs to driver %q", h.TaskID, h.Driver)
-	}
 	var st handleState
-	if err := json.Unmarshal(h.State, &st); err != nil {
-		return fmt.Errorf("qemu: recover %s: bad handle state: %w", h.TaskID, err)
+	if err := drivers.DecodeState(Name, h, &st); err != nil {
+		return err
 	}
 	if st.Runner == nil || st.QMPPath == "" {
 		return fmt.Errorf("qemu: recover %s: handle state lacks the process handle or QMP socket", h.TaskID)
 	}
-	d.mu.Lock()
-	_, ok := d.tasks[h.TaskID]
-	d.mu.Unlock()
-	if ok {
+	if _, ok := d.tasks.Get(h.TaskID); ok {
 		return nil
 	}
 	if err := d.cfg.Runner.Recover(ctx, st.Runner); err != nil {
 		return fmt.Errorf("qemu: recover %s: %w", h.TaskID, err)
 	}
-	d.mu.Lock()
-	d.tasks[h.TaskID] = &task{st: st}
-	d.mu.Unlock()
+	d.tasks.Put(h.TaskID, &task{st: st})
 	return nil
 }
 
 // Destroy implements drivers.Driver: the runner kills QEMU if it still
 // runs; the QMP socket goes with it.
 func (d *Driver) Destroy(ctx context.Context, h *drivers.TaskHandle) error {
-	t, err := d.lookup(h)
-	if errors.Is(err, drivers.ErrTaskNotFound) {
-		if err := d.Recover(ctx, h); err != nil {
-			return err
-		}
-		t, err = d.lookup(h)
-	}
+	t, err := d.tasks.LookupOrRecover(ctx, h, d.Recover)
 	if err != nil {
 		return err
 	}
 	if err := d.cfg.Runner.Destroy(ctx, t.st.Runner); err != nil {
 		return fmt.Errorf("qemu: destroy %s: %w", h.TaskID, err)
 	}
-	d.mu.Lock()
-	delete(d.tasks, h.TaskID)
-	d.mu.Unlock()
+	d.tasks.Delete(h.TaskID)
 	if err := os.Remove(t.st.QMPPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
