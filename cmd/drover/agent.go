@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -61,9 +60,9 @@ type agentOptions struct {
 }
 
 func runAgent(ctx context.Context, args []string, io stdio) int {
-	opts := agentOptions{meta: kvFlag{}, set: map[string]bool{}}
+	opts := agentOptions{meta: kvFlag{}}
 	fs := newFlagSet("agent", agentHelp, io)
-	fs.StringVar(&opts.configFile, "config", "", "read settings from this HCL `file`; flags override it")
+	declareDaemonFlags(fs, &opts.configFile, &opts.logLevel, &opts.logJSON)
 	fs.StringVar(&opts.servers, "servers", "", "comma-separated HTTP `addresses` of servers")
 	fs.StringVar(&opts.dataDir, "data-dir", "", "keep local state and allocation directories in `dir`")
 	fs.StringVar(&opts.nodeName, "node-name", "", "the node's `name` (default: the hostname)")
@@ -74,17 +73,11 @@ func runAgent(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.tokenFile, "token-file", "", "read the API token from `file`")
 	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve task logs on `host:port` (default 127.0.0.1 and a free port)")
 	fs.StringVar(&opts.networkIP, "network-ip", "", "the `IP` tasks' ports are reachable at (default 127.0.0.1)")
-	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	fs.BoolVar(&opts.logJSON, "log-json", false, "log JSON lines instead of text")
-	pos, code, done := parseFlags(fs, args, io)
+	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(io.err, "drover agent: unexpected argument %q\n", pos[0])
-		return exitError
-	}
-	fs.Visit(func(f *flag.Flag) { opts.set[f.Name] = true })
+	opts.set = set
 	cfg, err := agentConfig(opts, io)
 	if err != nil {
 		fmt.Fprintf(io.err, "drover agent: %v\n", err)
@@ -98,21 +91,17 @@ func runAgent(ctx context.Context, args []string, io stdio) int {
 func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 	cfg := agent.DefaultConfig()
 	tokenFile := ""
-	if opts.configFile != "" {
-		src, err := os.ReadFile(opts.configFile)
-		if err != nil {
-			return cfg, err
-		}
-		if tokenFile, err = agent.ParseConfigFile(&cfg, opts.configFile, src); err != nil {
-			return cfg, err
-		}
+	err := readConfigFile(opts.configFile, func(filename string, src []byte) (err error) {
+		tokenFile, err = agent.ParseConfigFile(&cfg, filename, src)
+		return err
+	})
+	if err != nil {
+		return cfg, err
 	}
-	if tok := strings.TrimSpace(io.getenv("DROVER_TOKEN")); tok != "" {
+	if tok := envToken(io); tok != "" {
 		cfg.Token = tok
 	}
-	if opts.set["token-file"] {
-		tokenFile = opts.tokenFile
-	}
+	override(opts.set, "token-file", &tokenFile, opts.tokenFile)
 	if tokenFile != "" && !opts.set["token"] {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
@@ -122,9 +111,7 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 			return cfg, fmt.Errorf("token file %s is empty", tokenFile)
 		}
 	}
-	if opts.set["token"] {
-		cfg.Token = opts.token
-	}
+	override(opts.set, "token", &cfg.Token, opts.token)
 	if opts.set["servers"] {
 		cfg.Servers = nil
 		for _, s := range strings.Split(opts.servers, ",") {
@@ -133,24 +120,12 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 			}
 		}
 	}
-	if opts.set["data-dir"] {
-		cfg.DataDir = opts.dataDir
-	}
-	if opts.set["node-name"] {
-		cfg.NodeName = opts.nodeName
-	}
-	if opts.set["datacenter"] {
-		cfg.Datacenter = opts.datacenter
-	}
-	if opts.set["node-class"] {
-		cfg.NodeClass = opts.nodeClass
-	}
-	if opts.set["http-addr"] {
-		cfg.HTTPAddr = opts.httpAddr
-	}
-	if opts.set["network-ip"] {
-		cfg.NetworkIP = opts.networkIP
-	}
+	override(opts.set, "data-dir", &cfg.DataDir, opts.dataDir)
+	override(opts.set, "node-name", &cfg.NodeName, opts.nodeName)
+	override(opts.set, "datacenter", &cfg.Datacenter, opts.datacenter)
+	override(opts.set, "node-class", &cfg.NodeClass, opts.nodeClass)
+	override(opts.set, "http-addr", &cfg.HTTPAddr, opts.httpAddr)
+	override(opts.set, "network-ip", &cfg.NetworkIP, opts.networkIP)
 	if len(opts.meta) > 0 && cfg.Meta == nil {
 		cfg.Meta = map[string]string{}
 	}

@@ -34,47 +34,32 @@ unreachable server).
 `
 
 type allocStatusOptions struct {
-	client clientOptions
-	alloc  string
-	json   bool
-	now    time.Time // zero: the current time
+	queryOptions
+	alloc string
 }
 
 func runAllocStatus(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("alloc status", allocStatusHelp, io)
 	var opts allocStatusOptions
-	opts.client.register(fs)
-	fs.BoolVar(&opts.json, "json", false, "print the allocation as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	opts.register(fs, "print the allocation as JSON")
+	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one allocation ID or prefix: drover alloc status ALLOC")
 	if done {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(io.err, "Error: give exactly one allocation ID or prefix: drover alloc status ALLOC")
-		return exitError
 	}
 	opts.alloc = pos[0]
 	return allocStatus(ctx, opts, io)
 }
 
 func allocStatus(ctx context.Context, opts allocStatusOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
+	client, now, ok := opts.connect(io)
 	if !ok {
 		return exitError
-	}
-	now := opts.now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	a, _, err := client.Allocations().Info(ctx, opts.alloc, nil)
 	if err != nil {
 		return allocLookupError(ctx, client, opts.alloc, err, now, io)
 	}
-	if opts.json {
-		return jsonExit(writeJSON(io.out, a))
-	}
-	renderAllocStatus(io.out, a, now)
-	return exitOK
+	return opts.output(io, a, func() { renderAllocStatus(io.out, a, now) })
 }
 
 // allocLookupError explains a failed lookup: an unknown ID, or a prefix

@@ -188,6 +188,21 @@ func parseFlags(fs *flag.FlagSet, args []string, io stdio) (positional []string,
 	}
 }
 
+// parseArgs parses flags and positional arguments and checks that there
+// are from minArgs to maxArgs of the latter; else it prints wrongCount,
+// which names the command's usage.
+func parseArgs(fs *flag.FlagSet, args []string, io stdio, minArgs, maxArgs int, wrongCount string) (positional []string, code int, done bool) {
+	pos, code, done := parseFlags(fs, args, io)
+	if done {
+		return nil, code, true
+	}
+	if len(pos) < minArgs || len(pos) > maxArgs {
+		fmt.Fprintln(io.err, wrongCount)
+		return nil, exitError, true
+	}
+	return pos, exitOK, false
+}
+
 // kvFlag collects repeated -var name=value flags.
 type kvFlag map[string]string
 

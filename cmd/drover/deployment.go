@@ -50,37 +50,26 @@ Exit codes: 0 success, 1 an error (an unreachable server).
 `
 
 type deploymentListOptions struct {
-	client clientOptions
-	job    string
-	json   bool
-	now    time.Time
+	queryOptions
+	job string
 }
 
 func runDeploymentList(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("deployment list", deploymentListHelp, io)
 	var opts deploymentListOptions
-	opts.client.register(fs)
+	opts.register(fs, "print the deployments as JSON")
 	fs.StringVar(&opts.job, "job", "", "only this job's deployments")
-	fs.BoolVar(&opts.json, "json", false, "print the deployments as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	_, code, done := parseArgs(fs, args, io, 0, 0, "Error: drover deployment list takes no arguments (use -job JOB)")
 	if done {
 		return code
-	}
-	if len(pos) != 0 {
-		fmt.Fprintln(io.err, "Error: drover deployment list takes no arguments (use -job JOB)")
-		return exitError
 	}
 	return deploymentList(ctx, opts, io)
 }
 
 func deploymentList(ctx context.Context, opts deploymentListOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
+	client, now, ok := opts.connect(io)
 	if !ok {
 		return exitError
-	}
-	now := opts.now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	q := &api.QueryOptions{}
 	if opts.job != "" {
@@ -91,11 +80,7 @@ func deploymentList(ctx context.Context, opts deploymentListOptions, io stdio) i
 		return printAPIError(io, err, client.Address())
 	}
 	sortDeployments(ds)
-	if opts.json {
-		return jsonExit(writeJSON(io.out, ds))
-	}
-	renderDeploymentList(io.out, ds, now)
-	return exitOK
+	return opts.output(io, ds, func() { renderDeploymentList(io.out, ds, now) })
 }
 
 func sortDeployments(ds []*cluster.Deployment) {
@@ -137,10 +122,8 @@ unreachable server).
 `
 
 type deploymentStatusOptions struct {
-	client     clientOptions
+	queryOptions
 	deployment string
-	json       bool
-	now        time.Time
 }
 
 // deploymentStatusView is what `deployment status` shows, and its -json.
@@ -152,28 +135,19 @@ type deploymentStatusView struct {
 func runDeploymentStatus(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("deployment status", deploymentStatusHelp, io)
 	var opts deploymentStatusOptions
-	opts.client.register(fs)
-	fs.BoolVar(&opts.json, "json", false, "print the deployment and its allocations as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	opts.register(fs, "print the deployment and its allocations as JSON")
+	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one deployment ID or prefix: drover deployment status DEPLOYMENT")
 	if done {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(io.err, "Error: give exactly one deployment ID or prefix: drover deployment status DEPLOYMENT")
-		return exitError
 	}
 	opts.deployment = pos[0]
 	return deploymentStatus(ctx, opts, io)
 }
 
 func deploymentStatus(ctx context.Context, opts deploymentStatusOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
+	client, now, ok := opts.connect(io)
 	if !ok {
 		return exitError
-	}
-	now := opts.now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	v, err := fetchDeploymentStatus(ctx, client, opts.deployment)
 	if err != nil {
@@ -183,11 +157,7 @@ func deploymentStatus(ctx context.Context, opts deploymentStatusOptions, io stdi
 		}
 		return printAPIError(io, err, client.Address())
 	}
-	if opts.json {
-		return jsonExit(writeJSON(io.out, v))
-	}
-	renderDeploymentStatus(io.out, v, now)
-	return exitOK
+	return opts.output(io, v, func() { renderDeploymentStatus(io.out, v, now) })
 }
 
 func fetchDeploymentStatus(ctx context.Context, client *api.Client, id string) (*deploymentStatusView, error) {
@@ -309,18 +279,13 @@ var deploymentActionAbout = map[string]string{
 func runDeploymentAction(action string) func(context.Context, []string, stdio) int {
 	return func(ctx context.Context, args []string, io stdio) int {
 		fs := newFlagSet("deployment "+action, fmt.Sprintf(deploymentActionHelp, action, deploymentActionAbout[action]), io)
-		var client clientOptions
-		client.register(fs)
-		asJSON := fs.Bool("json", false, "print the deployment as JSON")
-		pos, code, done := parseFlags(fs, args, io)
+		var opts queryOptions
+		opts.register(fs, "print the deployment as JSON")
+		pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one deployment ID or prefix: drover deployment "+action+" DEPLOYMENT")
 		if done {
 			return code
 		}
-		if len(pos) != 1 {
-			fmt.Fprintf(io.err, "Error: give exactly one deployment ID or prefix: drover deployment %s DEPLOYMENT\n", action)
-			return exitError
-		}
-		c, ok := client.newClient(io)
+		c, ok := opts.client.newClient(io)
 		if !ok {
 			return exitError
 		}
@@ -332,10 +297,8 @@ func runDeploymentAction(action string) func(context.Context, []string, stdio) i
 		if err != nil {
 			return printAPIError(io, err, c.Address())
 		}
-		if *asJSON {
-			return jsonExit(writeJSON(io.out, d))
-		}
-		fmt.Fprintf(io.out, "Deployment %s: %s (%s)\n", shortID(d.ID), d.Status, orNone(d.StatusDescription))
-		return exitOK
+		return opts.output(io, d, func() {
+			fmt.Fprintf(io.out, "Deployment %s: %s (%s)\n", shortID(d.ID), d.Status, orNone(d.StatusDescription))
+		})
 	}
 }

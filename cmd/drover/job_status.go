@@ -35,24 +35,17 @@ Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
 `
 
 type jobStatusOptions struct {
-	client clientOptions
-	jobID  string // empty: list
-	json   bool
-	now    time.Time // zero: the current time
+	queryOptions
+	jobID string // empty: list
 }
 
 func runJobStatus(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("job status", jobStatusHelp, io)
 	var opts jobStatusOptions
-	opts.client.register(fs)
-	fs.BoolVar(&opts.json, "json", false, "print the API objects as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	opts.register(fs, "print the API objects as JSON")
+	pos, code, done := parseArgs(fs, args, io, 0, 1, "Error: give at most one job: drover job status [JOB]")
 	if done {
 		return code
-	}
-	if len(pos) > 1 {
-		fmt.Fprintln(io.err, "Error: give at most one job: drover job status [JOB]")
-		return exitError
 	}
 	if len(pos) == 1 {
 		opts.jobID = pos[0]
@@ -72,24 +65,16 @@ type jobStatusView struct {
 }
 
 func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
+	client, now, ok := opts.connect(io)
 	if !ok {
 		return exitError
-	}
-	now := opts.now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	if opts.jobID == "" {
 		jobs, _, err := client.Jobs().List(ctx, nil)
 		if err != nil {
 			return printAPIError(io, err, client.Address())
 		}
-		if opts.json {
-			return jsonExit(writeJSON(io.out, jobs))
-		}
-		renderJobList(io.out, jobs, now)
-		return exitOK
+		return opts.output(io, jobs, func() { renderJobList(io.out, jobs, now) })
 	}
 
 	stub, code := findJob(ctx, client, opts.jobID, now, io)
@@ -100,11 +85,7 @@ func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
 	if err != nil {
 		return printAPIError(io, err, client.Address())
 	}
-	if opts.json {
-		return jsonExit(writeJSON(io.out, v))
-	}
-	renderJobStatus(io.out, v, now)
-	return exitOK
+	return opts.output(io, v, func() { renderJobStatus(io.out, v, now) })
 }
 
 // findJob resolves an ID or a unique prefix of one to a job, as Nomad
@@ -158,13 +139,6 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 		}
 	}
 	return v, nil
-}
-
-func jsonExit(err error) int {
-	if err != nil {
-		return exitError
-	}
-	return exitOK
 }
 
 // renderJobList prints the job list table.

@@ -36,24 +36,17 @@ Exit codes: 0 success, 1 an error (an unknown node, an unreachable server).
 `
 
 type nodeStatusOptions struct {
-	client clientOptions
-	node   string // empty: list
-	json   bool
-	now    time.Time // zero: the current time
+	queryOptions
+	node string // empty: list
 }
 
 func runNodeStatus(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("node status", nodeStatusHelp, io)
 	var opts nodeStatusOptions
-	opts.client.register(fs)
-	fs.BoolVar(&opts.json, "json", false, "print the API objects as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	opts.register(fs, "print the API objects as JSON")
+	pos, code, done := parseArgs(fs, args, io, 0, 1, "Error: give at most one node: drover node status [NODE]")
 	if done {
 		return code
-	}
-	if len(pos) > 1 {
-		fmt.Fprintln(io.err, "Error: give at most one node: drover node status [NODE]")
-		return exitError
 	}
 	if len(pos) == 1 {
 		opts.node = pos[0]
@@ -68,24 +61,16 @@ type nodeStatusView struct {
 }
 
 func nodeStatus(ctx context.Context, opts nodeStatusOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
+	client, now, ok := opts.connect(io)
 	if !ok {
 		return exitError
-	}
-	now := opts.now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	if opts.node == "" {
 		nodes, _, err := client.Nodes().List(ctx, nil)
 		if err != nil {
 			return printAPIError(io, err, client.Address())
 		}
-		if opts.json {
-			return jsonExit(writeJSON(io.out, nodes))
-		}
-		renderNodeList(io.out, nodes)
-		return exitOK
+		return opts.output(io, nodes, func() { renderNodeList(io.out, nodes) })
 	}
 	node, code := findNode(ctx, client, opts.node, io)
 	if node == nil {
@@ -96,11 +81,7 @@ func nodeStatus(ctx context.Context, opts nodeStatusOptions, io stdio) int {
 		return printAPIError(io, err, client.Address())
 	}
 	v := &nodeStatusView{Node: node, Allocations: allocs}
-	if opts.json {
-		return jsonExit(writeJSON(io.out, v))
-	}
-	renderNodeStatus(io.out, v, now)
-	return exitOK
+	return opts.output(io, v, func() { renderNodeStatus(io.out, v, now) })
 }
 
 // findNode resolves an ID, a unique ID prefix or a name to a node; it

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -60,9 +59,9 @@ type serverOptions struct {
 }
 
 func runServer(ctx context.Context, args []string, io stdio) int {
-	opts := serverOptions{set: map[string]bool{}}
+	var opts serverOptions
 	fs := newFlagSet("server", serverHelp, io)
-	fs.StringVar(&opts.configFile, "config", "", "read settings from this HCL `file`; flags override it")
+	declareDaemonFlags(fs, &opts.configFile, &opts.logLevel, &opts.logJSON)
 	fs.StringVar(&opts.dataDir, "data-dir", "", "keep the server ID, Raft log and snapshots in `dir`")
 	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve the API on `host:port` (default 127.0.0.1:4747)")
 	fs.StringVar(&opts.raftAddr, "raft-addr", "", "talk Raft to the other servers on `host:port` (default 127.0.0.1:4647)")
@@ -70,17 +69,11 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.Var(&opts.join, "join", "HTTP `address` of another server (repeatable)")
 	fs.StringVar(&opts.nodeName, "node-name", "", "the server's `name` (default: the hostname)")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "require the API token in `file` (else DROVER_TOKEN)")
-	fs.StringVar(&opts.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	fs.BoolVar(&opts.logJSON, "log-json", false, "log JSON lines instead of text")
-	pos, code, done := parseFlags(fs, args, io)
+	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(io.err, "drover server: unexpected argument %q\n", pos[0])
-		return exitError
-	}
-	fs.Visit(func(f *flag.Flag) { opts.set[f.Name] = true })
+	opts.set = set
 	return serve(ctx, opts, io)
 }
 
@@ -89,36 +82,21 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	cfg := server.DefaultConfig()
 	cfg.Version = version
-	if opts.configFile != "" {
-		src, err := os.ReadFile(opts.configFile)
-		if err != nil {
-			return cfg, err
-		}
-		if err := server.ParseConfigFile(&cfg, opts.configFile, src); err != nil {
-			return cfg, err
-		}
+	err := readConfigFile(opts.configFile, func(filename string, src []byte) error {
+		return server.ParseConfigFile(&cfg, filename, src)
+	})
+	if err != nil {
+		return cfg, err
 	}
-	if tok := strings.TrimSpace(io.getenv("DROVER_TOKEN")); tok != "" {
+	if tok := envToken(io); tok != "" {
 		cfg.Token = tok
 	}
-	if opts.set["data-dir"] {
-		cfg.DataDir = opts.dataDir
-	}
-	if opts.set["http-addr"] {
-		cfg.HTTPAddr = opts.httpAddr
-	}
-	if opts.set["raft-addr"] {
-		cfg.RaftAddr = opts.raftAddr
-	}
-	if opts.set["bootstrap-expect"] {
-		cfg.BootstrapExpect = opts.bootstrapExpect
-	}
-	if opts.set["join"] {
-		cfg.Join = opts.join
-	}
-	if opts.set["node-name"] {
-		cfg.Name = opts.nodeName
-	}
+	override(opts.set, "data-dir", &cfg.DataDir, opts.dataDir)
+	override(opts.set, "http-addr", &cfg.HTTPAddr, opts.httpAddr)
+	override(opts.set, "raft-addr", &cfg.RaftAddr, opts.raftAddr)
+	override(opts.set, "bootstrap-expect", &cfg.BootstrapExpect, opts.bootstrapExpect)
+	override(opts.set, "join", &cfg.Join, []string(opts.join))
+	override(opts.set, "node-name", &cfg.Name, opts.nodeName)
 	if opts.set["token-file"] {
 		// An explicit file wins over the environment.
 		cfg.Token, cfg.TokenFile = "", opts.tokenFile
