@@ -111,8 +111,11 @@ func (r rollout) deploymentID(created *cluster.Deployment) string {
 
 // newDeployment returns the deployment to create for the job's version,
 // or nil: only a service job's version that has no deployment yet, and
-// whose groups with an update strategy get placements or destructive
-// updates in this plan, gets one.
+// whose groups with an update strategy get placements, destructive or
+// in-place updates in this plan, gets one. In-place updates count as in
+// Nomad: an auto-revert that only moves healthy allocations back to the
+// stable spec then ends in a successful deployment of its own, so the
+// job's latest deployment is not the failed one it reverted.
 func (r rollout) newDeployment(job *cluster.Job, results []*groupResult, newID func() string, now time.Time) *cluster.Deployment {
 	if job == nil || job.Stop || job.Spec.Type != jobspec.JobTypeService || r.active != nil || r.frozen || r.rolledOut {
 		return nil
@@ -120,7 +123,7 @@ func (r rollout) newDeployment(job *cluster.Job, results []*groupResult, newID f
 	needed := false
 	for _, res := range results {
 		g := job.Spec.Group(res.name)
-		if g != nil && hasStrategy(g) && (res.desired.Place > 0 || res.desired.DestructiveUpdate > 0 || res.desired.Canary > 0) {
+		if g != nil && hasStrategy(g) && (res.desired.Place > 0 || res.desired.DestructiveUpdate > 0 || res.desired.Canary > 0 || res.desired.InPlaceUpdate > 0) {
 			needed = true
 		}
 	}

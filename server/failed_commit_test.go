@@ -85,6 +85,12 @@ func TestFailedCommitIsNotRetried(t *testing.T) {
 		j := job(t, c, "web")
 		return j.Version == 2 && j.Source != nil && j.Source.Commit == first
 	})
+	// The revert rolls out in a deployment of its own (manual health
+	// here): `drover job status` then shows the job healthy on the
+	// reverted version, not a failed latest deployment.
+	if d := markDeployment(t, c, 2, true); d.Status != cluster.DeploymentSuccessful {
+		t.Errorf("deployment of the reverted version: %s (%s), want successful", d.Status, d.StatusDescription)
+	}
 
 	// A further pass (kicked, and seen through the unmanaged job it
 	// lists) submits nothing: the failed commit is not retried.

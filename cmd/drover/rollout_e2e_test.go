@@ -643,6 +643,15 @@ progress_deadline = "10s"`
 	if u := job.Spec.Groups[0].Update; u == nil || u.HealthyDeadline != 30*time.Second {
 		t.Errorf("job after the revert: update %+v, want v1's (healthy_deadline 30s)", u)
 	}
+	// The revert updated the old allocations in place, in a deployment of
+	// its own that their health completes: the job's latest deployment is
+	// a successful one, not the failed canary's.
+	waitUntil(t, "the revert's deployment to succeed", func() bool {
+		ds, _, err := rc.Client.Deployments().List(context.Background(), &api.QueryOptions{Params: map[string]string{"job": "web"}})
+		return err == nil && slices.ContainsFunc(ds, func(d *cluster.Deployment) bool {
+			return d.JobVersion == 2 && d.Status == cluster.DeploymentSuccessful
+		})
+	})
 	for _, old := range before {
 		i := slices.IndexFunc(allocs, func(a *cluster.Allocation) bool { return a.ID == old.ID })
 		if i < 0 {
