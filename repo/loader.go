@@ -164,7 +164,7 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 	for _, v := range r.Config.VarFiles {
 		isVarFile[v] = true
 	}
-	var jobFiles []File
+	jobFiles := make([]File, 0, len(files))
 	for _, f := range files {
 		if explicit || r.Config.selectsJob(f.Path, isVarFile) {
 			jobFiles = append(jobFiles, f)

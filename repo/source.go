@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -129,18 +128,5 @@ func (fileSource) explicitJobFiles() {}
 type explicitSource interface{ explicitJobFiles() }
 
 func readOSFile(name string) ([]byte, error) {
-	fh, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		// A FIFO or device would block or never end.
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	return readLimited(fh, fi.Size(), name)
+	return readRegular(name)
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,72 @@ func TestDirSourceMissing(t *testing.T) {
 	_, err := DirSource(filepath.Join(t.TempDir(), "nope")).Files(context.Background())
 	if err == nil {
 		t.Fatal("listing a missing folder succeeded")
+	}
+}
+
+// The sorted view of the hash cache must hold exactly the map's content
+// after every listing, whether it was patched or rebuilt.
+func TestDirSourceCachedView(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.hcl": "a", "b/c.hcl": "c", "d.hcl": "d"})
+	ageFiles(t, dir)
+	src := DirSource(dir).(*dirSource)
+	check := func(step string) {
+		t.Helper()
+		listPaths(t, src)
+		want := make([]cachedFile, 0, len(src.cache))
+		for rel, c := range src.cache {
+			want = append(want, cachedFile{rel, c})
+		}
+		slices.SortFunc(want, func(a, b cachedFile) int { return strings.Compare(a.rel, b.rel) })
+		if !reflect.DeepEqual(src.cached, want) {
+			t.Errorf("%s: sorted view %v, map %v", step, src.cached, want)
+		}
+	}
+	check("first listing")
+	writeTree(t, dir, map[string]string{"b/c.hcl": "cc"}) // racy: leaves the cache
+	check("racy edit")
+	ageFiles(t, dir)
+	check("aged again")
+	writeTree(t, dir, map[string]string{"b/b.hcl": "b", "c.hcl": "c"})
+	ageFiles(t, dir)
+	check("files added")
+	if err := os.Remove(filepath.Join(dir, "a.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	check("file removed")
+	if len(src.cached) != 4 {
+		t.Errorf("%d files cached, want 4", len(src.cached))
+	}
+}
+
+// A folder's entries are reused while its stat is unchanged; adding or
+// removing a file changes it, and the next listing reads the folder.
+func TestDirSourceFolderCache(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.hcl": "a", "jobs/b.hcl": "b"})
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"a.hcl", "jobs/b.hcl", "jobs", "."} {
+		if err := os.Chtimes(filepath.Join(dir, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := DirSource(dir).(*dirSource)
+	listPaths(t, src)
+	if _, ok := src.folders["jobs"]; !ok {
+		t.Fatalf("an old folder's entries were not kept: %v", src.folders)
+	}
+	writeTree(t, dir, map[string]string{"jobs/c.hcl": "c"})
+	if got := listPaths(t, src); got["jobs/c.hcl"] != BlobHash([]byte("c")) {
+		t.Errorf("a file added to a cached folder was not listed: %v", got)
+	}
+	if _, ok := src.folders["jobs"]; ok {
+		t.Error("a folder changed just now was kept")
+	}
+	if err := os.Remove(filepath.Join(dir, "jobs/b.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if got := listPaths(t, src); len(got) != 2 || got["jobs/b.hcl"] != "" {
+		t.Errorf("after removing jobs/b.hcl: %v", got)
 	}
 }
