@@ -35,6 +35,13 @@ type Reconciler struct {
 	// in waves, by job ID.
 	inflightSHA string
 	inflight    map[string]Submitted
+	// lastFetch is reused by a pass that only re-checks a rollout in
+	// waves (reuseFetch): looking at the remote every second for the
+	// length of a rollout would be a ref listing a second against the
+	// forge. A kick or the poll interval fetches again.
+	lastFetch   *Fetched
+	lastFetchAt time.Time
+	reuseFetch  bool
 }
 
 // Options are a Reconciler's collaborators.
@@ -126,10 +133,18 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	st := cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
 	now := r.clock()
 
-	f, err := r.fetcher.Fetch(ctx)
-	if err != nil {
-		return PassResult{}, st, err
+	f := r.lastFetch
+	if !r.reuseFetch || f == nil || now.Sub(r.lastFetchAt) >= r.cfg.PollInterval {
+		var err error
+		if f, err = r.fetcher.Fetch(ctx); err != nil {
+			r.lastFetch = nil
+			return PassResult{}, st, err
+		}
+		r.lastFetch, r.lastFetchAt = f, now
+	} else {
+		f = &Fetched{Repo: f.Repo, Commit: f.Commit, Files: f.Files} // nothing transferred this time
 	}
+	r.reuseFetch = false
 	c := f.Commit
 	res := PassResult{Commit: c.SHA, Subject: c.Subject, Transferred: f.Transferred}
 	st.LastSeen = c.SHA
@@ -139,6 +154,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	if err != nil {
 		if !IsRejected(err) {
 			r.fetcher.Reset()
+			r.lastFetch = nil
 			return res, st, err
 		}
 		var se *StepError

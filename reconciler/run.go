@@ -91,13 +91,15 @@ func (r *Reconciler) Run(ctx context.Context, t *Trigger) {
 			tr = r.startTracking(res)
 		}
 		r.notifyPass(res, old, tr)
-		r.wait(ctx, t, wait, &tr)
+		kicked := r.wait(ctx, t, wait, &tr)
+		r.reuseFetch = res.Outcome == PassWaiting && !kicked
 	}
 }
 
 // wait sleeps until a kick, the timer or the end of ctx, running the
-// track step every second meanwhile while a rollout is followed.
-func (r *Reconciler) wait(ctx context.Context, t *Trigger, d time.Duration, tr **tracking) {
+// track step every second meanwhile while a rollout is followed. It
+// reports whether a kick ended it.
+func (r *Reconciler) wait(ctx context.Context, t *Trigger, d time.Duration, tr **tracking) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	ticker := time.NewTicker(time.Second)
@@ -109,11 +111,11 @@ func (r *Reconciler) wait(ctx context.Context, t *Trigger, d time.Duration, tr *
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-t.C():
-			return
+			return true
 		case <-timer.C:
-			return
+			return false
 		case <-tick:
 			*tr = r.track(ctx, *tr)
 		}

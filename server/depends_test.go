@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
@@ -163,5 +164,35 @@ func TestDependsOnRollsOutInWaves(t *testing.T) {
 		if v := jobVersion(t, c, id); v != 0 {
 			t.Errorf("%s is at version %d, want 0: a failed dependency must stop its rollout", id, v)
 		}
+	}
+}
+
+// TestWavesDoNotPollTheRemote: while a commit of a remote source rolls
+// out in waves, the reconciler re-checks the rollout every second
+// without listing the remote's refs each time (a forge would see a
+// request a second for the length of the rollout), and still submits the
+// next wave as soon as the first is healthy.
+func TestWavesDoNotPollTheRemote(t *testing.T) {
+	w := gittest.New(t)
+	sha := w.Commit("Add postgres and api", map[string]string{
+		"drover.hcl":        "job \"api\" {\n  depends_on = [\"postgres\"]\n}\n",
+		"jobs/postgres.hcl": orderedJob("postgres", "1000"),
+		"jobs/api.hcl":      orderedJob("api", "1000"),
+	})
+	bare := w.Bare()
+	hs := gittest.ServeHTTP(t, filepath.Dir(bare), "", "")
+	s := servertest.Single(t, withSource("apps", hs.URL+"/remote.git", ""), noHeartbeats)
+	c := s.Client
+	registerNodes(t, c, 1)
+	waitSync(t, c, "apps", "wave 1 submitted", waiting(sha, "api waits for postgres (deployment"))
+	lists := hs.Lists.Load()
+	time.Sleep(3500 * time.Millisecond) // three re-checks at least
+	if n := hs.Lists.Load() - lists; n > 0 {
+		t.Errorf("the remote's refs were listed %d more times while the commit waited", n)
+	}
+	markJob(t, c, "postgres", 0, true)
+	waitSync(t, c, "apps", "wave 2 submitted", applied(sha))
+	if jobVersion(t, c, "api") != 0 {
+		t.Error("api was not submitted after postgres was healthy")
 	}
 }
