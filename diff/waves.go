@@ -16,49 +16,24 @@ type WaveJob struct {
 
 // SetWaves records the rollout order of the plan's created and updated
 // jobs, from waves of job IDs (as repo.Config.Waves returns them) and
-// requires, which lists every job a job depends on. A single wave is no
-// order worth showing and leaves Waves nil.
-func (p *Plan) SetWaves(waves [][]string, requires func(id string) []string) {
+// after, which names the jobs among earlier ones that a job waits for
+// (repo.Config.After). A single wave is no order worth showing and leaves
+// Waves nil.
+func (p *Plan) SetWaves(waves [][]string, after func(id string, earlier []string) []string) {
 	p.Waves = nil
 	if len(waves) < 2 {
 		return
 	}
-	earlier := make(map[string]bool)
+	var earlier []string
 	for _, ids := range waves {
 		var w Wave
 		for _, id := range ids {
-			wj := WaveJob{ID: id}
-			for _, dep := range requires(id) {
-				if earlier[dep] {
-					wj.After = append(wj.After, dep)
-				}
-			}
-			wj.After = direct(wj.After, requires)
+			wj := WaveJob{ID: id, After: slices.Sorted(slices.Values(after(id, earlier)))}
 			w.Jobs = append(w.Jobs, wj)
 		}
-		for _, id := range ids {
-			earlier[id] = true
-		}
+		earlier = append(earlier, ids...)
 		p.Waves = append(p.Waves, w)
 	}
-}
-
-// direct drops from after the jobs that another job of after requires
-// already: web waits for api, and so for postgres, which need not be
-// named.
-func direct(after []string, requires func(string) []string) []string {
-	var out []string
-	for _, x := range after {
-		implied := false
-		for _, y := range after {
-			implied = implied || y != x && slices.Contains(requires(y), x)
-		}
-		if !implied {
-			out = append(out, x)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // RolledOut returns the IDs of the jobs the plan creates or updates: the

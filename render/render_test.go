@@ -108,8 +108,8 @@ func scenarios() []scenario {
 // api on postgres: three waves.
 func wavesPlan() *diff.Plan {
 	p := diff.Compute(nil, jobs(difftest.Job("api"), difftest.Job("postgres"), difftest.Job("web")), diff.Options{})
-	requires := map[string][]string{"api": {"postgres"}, "web": {"api", "postgres"}}
-	p.SetWaves([][]string{{"postgres"}, {"api"}, {"web"}}, func(id string) []string { return requires[id] })
+	after := map[string][]string{"api": {"postgres"}, "web": {"api"}}
+	p.SetWaves([][]string{{"postgres"}, {"api"}, {"web"}}, func(id string, _ []string) []string { return after[id] })
 	return p
 }
 

@@ -318,7 +318,7 @@ func (c *Config) OrderPlan(p *diff.Plan) {
 	if p == nil || c == nil || len(c.Jobs) == 0 {
 		return
 	}
-	p.SetWaves(c.Waves(p.RolledOut()), c.Requires)
+	p.SetWaves(c.Waves(p.RolledOut()), c.After)
 }
 
 // After returns the jobs among earlier that id waits for, leaving out
