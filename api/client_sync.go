@@ -65,3 +65,23 @@ func (s *Sync) Deployments(ctx context.Context, q *QueryOptions) ([]*cluster.Dep
 	meta, err := s.c.query(ctx, "/v1/deployments", q, &out)
 	return out, meta, err
 }
+
+// SyncRetryResponse answers POST /v1/sync/{source}/retry.
+type SyncRetryResponse struct {
+	// Commit is the failed commit that will be applied again.
+	Commit string `json:"commit"`
+	// Attempt is the retry's number: 1 for the first retry of a commit.
+	Attempt int    `json:"attempt"`
+	Index   uint64 `json:"index"`
+}
+
+// Retry asks the source's reconciler to apply its newest commit again
+// after its rollout failed (Argo CD's sync retry). A source whose newest
+// commit did not fail answers 409 (IsConflict) saying why.
+func (s *Sync) Retry(ctx context.Context, source string) (*SyncRetryResponse, error) {
+	var out SyncRetryResponse
+	if err := s.c.write(ctx, http.MethodPost, "/v1/sync/"+esc(source)+"/retry", nil, struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -53,4 +53,8 @@ type Source struct {
 	CommitTime  time.Time `json:"commit_time"`
 	Subject     string    `json:"subject"`
 	Path        string    `json:"path"`
+	// Retry numbers `drover sync retry` attempts of the commit: 0 for its
+	// first application. A retry registers a new version even when the
+	// spec is unchanged, so the rollout runs again.
+	Retry int `json:"retry,omitempty"`
 }

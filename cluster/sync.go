@@ -20,6 +20,12 @@ type SyncStatus struct {
 	// Unmanaged lists the jobs submitted by hand that no file of the
 	// source declares, as of the last pass: never touched.
 	Unmanaged []string `json:"unmanaged,omitempty"`
+	// NotLaunched lists the source's periodic and parameterized jobs, as
+	// of the last pass: stored, but Drover does not launch them yet.
+	NotLaunched []string `json:"not_launched,omitempty"`
+	// Retry, when set, asks the reconciler to apply a failed commit
+	// again (`drover sync retry`); it clears it once it has.
+	Retry *SyncRetry `json:"retry,omitempty"`
 	// Error is why the last pass did not complete (an unreachable remote,
 	// a deleted branch, wrong credentials); empty once one does.
 	Error   string    `json:"error,omitempty"`
@@ -50,6 +56,41 @@ type CommitOutcome struct {
 	// Waiting says, while the commit rolls out in waves, which jobs wait
 	// for which: "web waits for api (deployment 1a2b3c4d running: ...)".
 	Waiting []string `json:"waiting,omitempty"`
+	// Health is an applied commit's rollout: progressing until every
+	// job version it submitted is healthy, then healthy. Empty for
+	// other outcomes, and when nothing follows the rollout.
+	Health string `json:"health,omitempty"`
+	// Rollouts are the job versions an applied commit submitted, kept
+	// while it is progressing so that a new leader follows them on.
+	Rollouts []JobVersionRef `json:"rollouts,omitempty"`
+	// Retry numbers the attempts of `drover sync retry`: 0 for the
+	// commit's first application.
+	Retry int `json:"retry,omitempty"`
+	// Corrected says why an earlier record of this commit was wrong and
+	// what it said ("recorded failed at ...; then deployment ... succeeded").
+	Corrected string `json:"corrected,omitempty"`
+}
+
+// Health of an applied commit's rollout.
+const (
+	HealthProgressing = "progressing"
+	HealthHealthy     = "healthy"
+	// HealthSuperseded: a newer commit was applied before this one's
+	// rollout was healthy; it was not followed further.
+	HealthSuperseded = "superseded"
+)
+
+// JobVersionRef names one version of a job.
+type JobVersionRef struct {
+	Namespace string `json:"namespace,omitempty"`
+	ID        string `json:"id"`
+	Version   uint64 `json:"version"`
+}
+
+// SyncRetry is an operator's request to apply a failed commit again.
+type SyncRetry struct {
+	Commit      string    `json:"commit"`
+	RequestedAt time.Time `json:"requested_at"`
 }
 
 // DriftEvent is a managed job found changed outside Git.

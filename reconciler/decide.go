@@ -16,6 +16,7 @@ const (
 	ReasonHeal   = "heal"   // changed outside Git; put back (self_heal)
 	ReasonResume = "resume" // an earlier pass of ours did not finish
 	ReasonPrune  = "prune"  // its file was removed
+	ReasonRetry  = "retry"  // `drover sync retry`: its rollout failed; run it again
 )
 
 // Action is one job to submit or stop.
@@ -52,6 +53,10 @@ type Input struct {
 	Previous map[string]string
 	// Cluster is the latest version of every job in the cluster.
 	Cluster []*cluster.Job
+	// Retry holds the keys of jobs to register again although their spec
+	// equals the live version: a `drover sync retry` of the commit whose
+	// rollout of them failed.
+	Retry map[string]bool
 }
 
 // Decision is what a pass does.
@@ -99,7 +104,7 @@ func Decide(in Input) Decision {
 	for _, k := range sortedKeys(in.Desired.Jobs) {
 		want := in.Desired.Jobs[k]
 		cur := live[k]
-		if cur != nil && !cur.Stop && cur.Hash == want.Hash {
+		if cur != nil && !cur.Stop && cur.Hash == want.Hash && !in.Retry[k] {
 			continue
 		}
 		a := Action{Key: k, Namespace: namespaceOf(want.Spec), ID: want.Spec.ID, Job: want.Spec, Path: want.Path}
@@ -109,6 +114,8 @@ func Decide(in Input) Decision {
 		prevHash, inPrev := in.Previous[k]
 		changed := in.Previous == nil || !inPrev || prevHash != want.Hash
 		switch {
+		case in.Retry[k] && cur != nil && !cur.Stop && cur.Hash == want.Hash:
+			a.Reason = ReasonRetry
 		case changed && (cur == nil || cur.Stop):
 			a.Reason = ReasonCreate
 		case changed && cur.Source == nil:

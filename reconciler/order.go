@@ -35,8 +35,11 @@ type orderInput struct {
 	register []Action
 	// live is the cluster's latest version of each job, by ID.
 	live map[string]*cluster.Job
-	// commit and source say which live versions are the commit's own.
+	// commit and source say which live versions are the commit's own;
+	// retry is the attempt (`drover sync retry`): an earlier attempt's
+	// versions are not this one's.
 	commit, source string
+	retry          int
 	// submitted are the versions this reconciler submitted for the commit
 	// in earlier passes, by ID: a dependency reverted since is still
 	// judged by its own version.
@@ -68,7 +71,7 @@ func order(ctx context.Context, in orderInput) (ready []Action, holds []Hold, er
 		ns, version, ours := "", uint64(0), false
 		if s, ok := in.submitted[dep]; ok {
 			ns, version, ours = s.Namespace, s.Version, true
-		} else if j := in.live[dep]; j != nil && !j.Stop && j.Source != nil && j.Source.Name == in.source && j.Source.Commit == in.commit {
+		} else if j := in.live[dep]; j != nil && !j.Stop && j.Source != nil && j.Source.Name == in.source && j.Source.Commit == in.commit && j.Source.Retry >= in.retry {
 			ns, version, ours = j.Namespace, j.Version, true
 		}
 		// The commit's own version first: one that failed and was

@@ -33,7 +33,7 @@ type Reconciler struct {
 	prevHashes map[string]string
 	// inflight is what earlier passes submitted of a commit rolled out
 	// in waves, by job ID.
-	inflightSHA string
+	inflightSHA string // inflightKey of the commit and attempt
 	inflight    map[string]Submitted
 	// lastFetch is reused by a pass that only re-checks a rollout in
 	// waves (reuseFetch): looking at the remote every second for the
@@ -100,6 +100,16 @@ type PassResult struct {
 	Errors []string
 	// Holds are the jobs that wait for their dependencies.
 	Holds []Hold
+	// Retry numbers the `drover sync retry` attempt the pass applied (0:
+	// the commit's first application).
+	Retry int
+	// Progressing is the applied commit's outcome while its rollout is
+	// not yet healthy: the loop follows its Rollouts (also after a new
+	// leader took over).
+	Progressing *cluster.CommitOutcome
+	// Corrected is set when the pass found a commit recorded failed
+	// healthy after all, and corrected the record.
+	Corrected string
 }
 
 // Pass runs the steps once. Its error is a *StepError; failures are also
@@ -149,6 +159,9 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	res := PassResult{Commit: c.SHA, Subject: c.Subject, Transferred: f.Transferred}
 	st.LastSeen = c.SHA
 	log := r.logger.With("commit", shortSHA(c.SHA))
+	if st.Retry != nil && st.Retry.Commit != c.SHA {
+		st.Retry = nil // a newer commit arrived: it is applied instead
+	}
 
 	desired, err := Load(ctx, r.loader, r.hashes, f.Files, r.cfg.Path)
 	if err != nil {
@@ -165,15 +178,46 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		return res, st, err
 	}
 
+	st.NotLaunched = notLaunched(desired)
 	previous := r.previous(ctx, f.Repo, st.LastApplied, c.SHA, desired)
 	jobs, err := Observe(ctx, r.cluster)
 	if err != nil {
 		return res, st, err
 	}
-	d := Decide(Input{Source: r.cfg.Name, Desired: desired, Previous: previous, Cluster: jobs})
+	// A retry asked for by `drover sync retry` is for the newest commit's
+	// failure only. It stays asked for until an outcome of the new
+	// attempt is recorded, so a pass that fails midway does not lose it.
+	retryAsked := false
+	attempt := 0
+	if o := commitOutcome(st.Commits, c.SHA); o != nil {
+		attempt = o.Retry
+		if o.Outcome == cluster.CommitFailed {
+			retryAsked = st.Retry != nil && st.Retry.Commit == c.SHA
+			switch {
+			case retryAsked:
+				attempt = maxRetry(st.Commits, c.SHA) + 1
+				log.Info("retrying the failed commit", "attempt", attempt)
+			default:
+				if why := r.healthyAfterAll(ctx, desired, jobs, c.SHA); why != "" {
+					st = withCorrection(st, c.SHA, why, now)
+					res.Corrected = why
+					log.Info("a commit recorded failed is healthy after all; record corrected", "why", why)
+				}
+			}
+		}
+	}
+	if !retryAsked {
+		st.Retry = nil
+	}
+	res.Retry = attempt
+	retry, err := r.retrySet(ctx, desired, jobs, c.SHA, attempt)
+	if err != nil {
+		return res, st, err
+	}
+	d := Decide(Input{Source: r.cfg.Name, Desired: desired, Previous: previous, Cluster: jobs, Retry: retry})
 	res.Decision = d
 	st.Unmanaged = d.Unmanaged
-	if o := commitOutcome(st.Commits, c.SHA); o != nil && o.Outcome == cluster.CommitFailed {
+	if o := commitOutcome(st.Commits, c.SHA); o != nil && o.Outcome == cluster.CommitFailed && !retryAsked {
 		// Like an applied commit, a failed one is not submitted again:
 		// its rollout failed (and was perhaps reverted), and resubmitting
 		// it at every pass would fail it again and again. The next
@@ -199,22 +243,22 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 
 	prov := cluster.Source{
 		Name: r.cfg.Name, Repo: gitsource.RedactURL(r.cfg.URL), Ref: r.cfg.Branch, Commit: c.SHA,
-		Author: c.Author, AuthorEmail: c.AuthorEmail, CommitTime: c.Time, Subject: c.Subject,
+		Author: c.Author, AuthorEmail: c.AuthorEmail, CommitTime: c.Time, Subject: c.Subject, Retry: attempt,
 	}
-	ready, holds, err := order(ctx, r.orderInput(desired, d, jobs, c.SHA))
+	ready, holds, err := order(ctx, r.orderInput(desired, d, jobs, c.SHA, attempt))
 	if err != nil {
 		return res, st, err
 	}
 	d.Register = ready
 	done, err := Submit(ctx, r.cluster, d, prov)
 	res.Submitted, res.Holds = done, holds
-	r.remember(c.SHA, done)
+	r.remember(c.SHA, attempt, done)
 	st = withDrift(st, d.Drift, c.SHA, now)
 	if err != nil {
 		return res, st, err
 	}
 	if len(holds) > 0 {
-		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRollingOut, Time: now, Waiting: holdStrings(holds)}
+		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRollingOut, Time: now, Waiting: holdStrings(holds), Retry: attempt}
 		res.Outcome = PassWaiting
 		if holdsFailed(holds) {
 			o.Outcome, o.Waiting, o.Errors = cluster.CommitFailed, nil, o.Waiting
@@ -223,22 +267,123 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		} else if len(done) > 0 {
 			log.Info("rolling out in waves", "submitted", len(done), "waiting", strings.Join(o.Waiting, "; "))
 		}
+		st.Retry = nil
 		st = withOutcome(st, o)
 		return res, st, nil
 	}
-	if st.LastApplied == c.SHA {
+	// Applied already, unless this is a retry or the last wave of a
+	// rollout in waves (its newest outcome is then rolling_out).
+	if o := commitOutcome(st.Commits, c.SHA); st.LastApplied == c.SHA && (o == nil || o.Outcome == cluster.CommitApplied) {
 		res.Outcome = PassUnchanged
 		if len(done) > 0 {
 			res.Outcome = PassHealed
 		}
+		res.Progressing = progressing(st.Commits, c.SHA)
 		return res, st, nil
 	}
 	res.Outcome = PassApplied
 	st.LastApplied, st.LastAppliedAt = c.SHA, now
-	st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now})
+	o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now, Retry: attempt}
+	if _, ok := r.cluster.(RolloutReader); ok {
+		// The track step follows these until healthy (Run): the record
+		// says progressing until then, and keeps the versions so that a
+		// new leader follows them on.
+		o.Health, o.Rollouts = cluster.HealthHealthy, rolloutRefs(done)
+		if len(o.Rollouts) > 0 {
+			o.Health = cluster.HealthProgressing
+		}
+	}
+	st.Retry = nil
+	st = withOutcome(superseded(st), o)
+	res.Progressing = progressing(st.Commits, c.SHA)
 	r.prevSHA, r.prevHashes = c.SHA, hashesOf(desired)
-	log.Info("commit applied", "subject", c.Subject, "registered", len(d.Register), "stopped", len(d.Stop))
+	log.Info("commit applied", "subject", c.Subject, "registered", len(d.Register), "stopped", len(d.Stop), "retry", attempt)
 	return res, st, nil
+}
+
+// rolloutRefs are the job versions a pass wrote: the rollouts to follow.
+func rolloutRefs(done []Submitted) []cluster.JobVersionRef {
+	var out []cluster.JobVersionRef
+	for _, s := range done {
+		if !s.Unchanged {
+			out = append(out, cluster.JobVersionRef{Namespace: s.Namespace, ID: s.ID, Version: s.Version})
+		}
+	}
+	slices.SortFunc(out, func(a, b cluster.JobVersionRef) int {
+		return strings.Compare(a.Namespace+"/"+a.ID, b.Namespace+"/"+b.ID)
+	})
+	return out
+}
+
+// retrySet returns the jobs a retry attempt registers again although the
+// cluster runs their spec: those whose live version came from an earlier
+// attempt of the commit and whose rollout failed.
+func (r *Reconciler) retrySet(ctx context.Context, desired *Desired, jobs []*cluster.Job, sha string, attempt int) (map[string]bool, error) {
+	rr, ok := r.cluster.(RolloutReader)
+	if attempt == 0 || !ok {
+		return nil, nil
+	}
+	live := make(map[string]*cluster.Job, len(jobs))
+	for _, j := range jobs {
+		live[jobKey(j.Namespace, j.ID)] = j
+	}
+	out := map[string]bool{}
+	for k, want := range desired.Jobs {
+		cur := live[k]
+		if cur == nil || cur.Stop || cur.Hash != want.Hash || cur.Source == nil || cur.Source.Name != r.cfg.Name ||
+			cur.Source.Commit != sha || cur.Source.Retry >= attempt {
+			continue
+		}
+		ro, err := rr.Rollout(ctx, cur.Namespace, cur.ID, cur.Version)
+		if err != nil {
+			return nil, stepErr("retry", Waiting, fmt.Errorf("rollout of %s: %w", cur.ID, err))
+		}
+		if Assess(ro).State == RolloutFailed {
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// healthyAfterAll returns why a commit recorded failed is healthy after
+// all, or "" when it is not: every job of the commit runs its spec, and
+// every version of it that the commit submitted is healthy now (a
+// deployment that was waiting for a promotion, or a rollout an older
+// Drover judged failed on a single allocation's failure that the
+// scheduler then rescheduled). A job reverted, held back or still
+// failing keeps the record as it is.
+func (r *Reconciler) healthyAfterAll(ctx context.Context, desired *Desired, jobs []*cluster.Job, sha string) string {
+	rr, ok := r.cluster.(RolloutReader)
+	if !ok {
+		return ""
+	}
+	live := make(map[string]*cluster.Job, len(jobs))
+	for _, j := range jobs {
+		live[jobKey(j.Namespace, j.ID)] = j
+	}
+	var proof []string
+	for _, k := range sortedKeys(desired.Jobs) {
+		cur := live[k]
+		if cur == nil || cur.Stop || cur.Hash != desired.Jobs[k].Hash {
+			return ""
+		}
+		if cur.Source == nil || cur.Source.Name != r.cfg.Name || cur.Source.Commit != sha {
+			continue // the commit did not change it
+		}
+		ro, err := rr.Rollout(ctx, cur.Namespace, cur.ID, cur.Version)
+		if err != nil {
+			return ""
+		}
+		h := Assess(ro)
+		if h.State != RolloutHealthy {
+			return ""
+		}
+		proof = append(proof, fmt.Sprintf("job %s version %d: %s", cur.ID, cur.Version, h.Reason))
+	}
+	if len(proof) == 0 {
+		return ""
+	}
+	return strings.Join(proof, "; ")
 }
 
 // previous returns the job hashes of the last applied commit: cached when
@@ -273,7 +418,7 @@ func (r *Reconciler) withStopped(ctx context.Context, st cluster.SyncStatus, des
 	if len(d.Register) == 0 || desired.Deps == nil || len(desired.Deps.Jobs) == 0 {
 		return st
 	}
-	_, holds, err := order(ctx, r.orderInput(desired, d, jobs, sha))
+	_, holds, err := order(ctx, r.orderInput(desired, d, jobs, sha, 0))
 	if err != nil {
 		return st
 	}
@@ -298,12 +443,12 @@ func (r *Reconciler) withStopped(ctx context.Context, st cluster.SyncStatus, des
 }
 
 // orderInput gathers what the order step needs for this pass.
-func (r *Reconciler) orderInput(desired *Desired, d Decision, jobs []*cluster.Job, sha string) orderInput {
-	in := orderInput{deps: desired.Deps, register: d.Register, commit: sha, source: r.cfg.Name, live: make(map[string]*cluster.Job, len(jobs))}
+func (r *Reconciler) orderInput(desired *Desired, d Decision, jobs []*cluster.Job, sha string, attempt int) orderInput {
+	in := orderInput{deps: desired.Deps, register: d.Register, commit: sha, retry: attempt, source: r.cfg.Name, live: make(map[string]*cluster.Job, len(jobs))}
 	for _, j := range jobs {
 		in.live[j.ID] = j
 	}
-	if r.inflightSHA == sha {
+	if r.inflightSHA == inflightKey(sha, attempt) {
 		in.submitted = r.inflight
 	}
 	if rr, ok := r.cluster.(RolloutReader); ok {
@@ -318,16 +463,23 @@ func (r *Reconciler) orderInput(desired *Desired, d Decision, jobs []*cluster.Jo
 	return in
 }
 
-// remember records the versions a pass submitted for the commit.
-func (r *Reconciler) remember(sha string, done []Submitted) {
-	if r.inflightSHA != sha {
-		r.inflightSHA, r.inflight = sha, make(map[string]Submitted)
+// remember records the versions a pass submitted for the commit's
+// attempt.
+func (r *Reconciler) remember(sha string, attempt int, done []Submitted) {
+	if key := inflightKey(sha, attempt); r.inflightSHA != key {
+		r.inflightSHA, r.inflight = key, make(map[string]Submitted)
 	}
 	for _, s := range done {
 		if !s.Unchanged && !s.Stop {
 			r.inflight[s.ID] = s
 		}
 	}
+}
+
+// inflightKey names an attempt at a commit: a retry starts its waves
+// afresh.
+func inflightKey(sha string, attempt int) string {
+	return fmt.Sprintf("%s#%d", sha, attempt)
 }
 
 func hashesOf(d *Desired) map[string]string {

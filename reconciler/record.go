@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/droverhq/drover/cluster"
@@ -32,6 +33,13 @@ func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncSta
 		switch {
 		case st.Commits[0].Outcome == cluster.CommitRollingOut:
 			// A rollout in waves updates its one entry, and ends it.
+			st.Commits = slices.Clone(st.Commits)
+			st.Commits[0] = o
+			return st
+		case st.Commits[0].Outcome == cluster.CommitApplied && st.Commits[0].Health == cluster.HealthProgressing && o.Outcome == cluster.CommitFailed:
+			// The rollout the entry followed failed: one entry per
+			// attempt, which says how it ended.
+			o.Retry = st.Commits[0].Retry
 			st.Commits = slices.Clone(st.Commits)
 			st.Commits[0] = o
 			return st
@@ -91,6 +99,12 @@ func sameStatus(prev *cluster.SyncStatus, next cluster.SyncStatus) bool {
 	if len(b.Unmanaged) == 0 {
 		b.Unmanaged = nil
 	}
+	if len(a.NotLaunched) == 0 {
+		a.NotLaunched = nil
+	}
+	if len(b.NotLaunched) == 0 {
+		b.NotLaunched = nil
+	}
 	return reflect.DeepEqual(a, b)
 }
 
@@ -101,7 +115,107 @@ func cloneStatus(st *cluster.SyncStatus, name, repoURL, ref string) cluster.Sync
 		out.Commits = slices.Clone(st.Commits)
 		out.Drift = slices.Clone(st.Drift)
 		out.Unmanaged = slices.Clone(st.Unmanaged)
+		out.NotLaunched = slices.Clone(st.NotLaunched)
 	}
 	out.Source, out.Repo, out.Ref = name, repoURL, ref
+	return out
+}
+
+// maxRetry is the highest retry attempt recorded for the commit.
+func maxRetry(outcomes []cluster.CommitOutcome, sha string) int {
+	n := 0
+	for _, o := range outcomes {
+		if o.Commit == sha {
+			n = max(n, o.Retry)
+		}
+	}
+	return n
+}
+
+// progressing returns a copy of the commit's newest outcome when it is
+// applied and its rollout is still followed, else nil.
+func progressing(outcomes []cluster.CommitOutcome, sha string) *cluster.CommitOutcome {
+	o := commitOutcome(outcomes, sha)
+	if o == nil || o.Outcome != cluster.CommitApplied || o.Health != cluster.HealthProgressing || len(o.Rollouts) == 0 {
+		return nil
+	}
+	c := *o
+	c.Rollouts = slices.Clone(o.Rollouts)
+	return &c
+}
+
+// superseded returns st with every progressing outcome ended: a newer
+// commit is being applied, and only its rollout is followed.
+func superseded(st cluster.SyncStatus) cluster.SyncStatus {
+	for i := range st.Commits {
+		if st.Commits[i].Health == cluster.HealthProgressing {
+			st.Commits = slices.Clone(st.Commits)
+			for j := range st.Commits {
+				if st.Commits[j].Health == cluster.HealthProgressing {
+					st.Commits[j].Health, st.Commits[j].Rollouts = cluster.HealthSuperseded, nil
+				}
+			}
+			break
+		}
+	}
+	return st
+}
+
+// withHealth returns st with the commit's newest outcome, if applied and
+// progressing, marked healthy. Pure.
+func withHealth(st cluster.SyncStatus, sha string) (cluster.SyncStatus, bool) {
+	for i := range st.Commits {
+		if st.Commits[i].Commit != sha {
+			continue
+		}
+		if st.Commits[i].Outcome != cluster.CommitApplied || st.Commits[i].Health != cluster.HealthProgressing {
+			return st, false
+		}
+		st.Commits = slices.Clone(st.Commits)
+		st.Commits[i].Health, st.Commits[i].Rollouts = cluster.HealthHealthy, nil
+		return st, true
+	}
+	return st, false
+}
+
+// withCorrection returns st with the commit's newest outcome, recorded
+// failed, corrected to applied and healthy: why says what proved the
+// record wrong, and the correction keeps what the record said. Pure.
+func withCorrection(st cluster.SyncStatus, sha, why string, now time.Time) cluster.SyncStatus {
+	for i := range st.Commits {
+		o := st.Commits[i]
+		if o.Commit != sha {
+			continue
+		}
+		if o.Outcome != cluster.CommitFailed {
+			return st
+		}
+		was := "recorded failed " + o.Time.UTC().Format(time.RFC3339)
+		if len(o.Errors) > 0 {
+			was += " (" + strings.Join(o.Errors, "; ") + ")"
+		}
+		st.Commits = slices.Clone(st.Commits)
+		st.Commits[i] = cluster.CommitOutcome{
+			Commit: sha, Subject: o.Subject, Outcome: cluster.CommitApplied, Health: cluster.HealthHealthy, Time: now, Retry: o.Retry,
+			Corrected: was + "; corrected " + now.UTC().Format(time.RFC3339) + ": " + why,
+		}
+		return st
+	}
+	return st
+}
+
+// notLaunched lists the commit's periodic and parameterized jobs, which
+// Drover stores but does not launch yet.
+func notLaunched(d *Desired) []string {
+	var out []string
+	for _, j := range d.Jobs {
+		switch {
+		case j.Spec.Periodic != nil:
+			out = append(out, j.Spec.ID+" (periodic)")
+		case j.Spec.Parameterized != nil:
+			out = append(out, j.Spec.ID+" (parameterized)")
+		}
+	}
+	slices.Sort(out)
 	return out
 }

@@ -47,9 +47,14 @@ func Jitter(d time.Duration, rnd func(int64) int64) time.Duration {
 	return d + time.Duration(rnd(int64(d)/10+1))
 }
 
-// trackTimeout is how long a rollout may stay pending before the track
-// step gives up on it and records the commit as failed.
-const trackTimeout = 10 * time.Minute
+// trackPatience is how long a rollout may stay pending before the track
+// step says so in the log and looks at it less often. It does not fail
+// the commit: only the cluster does that (a failed deployment, or an
+// allocation with no reschedule left), see Assess.
+const trackPatience = 10 * time.Minute
+
+// slowTrack is how often a rollout pending past trackPatience is looked at.
+const slowTrack = 10 * time.Second
 
 // waveRecheck is how often a commit rolling out in waves is looked at
 // again: a pass costs a ref listing and a few reads of the state.
@@ -62,6 +67,12 @@ type tracking struct {
 	subject string
 	since   time.Time
 	jobs    []Submitted
+	// heal: the versions put back drift of a commit applied before; a
+	// commit's record changes only if they fail.
+	heal bool
+	// slow is set once the rollout was pending past trackPatience.
+	slow     bool
+	lastLook time.Time
 }
 
 // Run reconciles until ctx ends: at once, on every kick of t, at the poll
@@ -87,8 +98,15 @@ func (r *Reconciler) Run(ctx context.Context, t *Trigger) {
 			wait = min(wait, waveRecheck)
 		}
 		old := tr
-		if res.Outcome == PassApplied || res.Outcome == PassHealed {
+		switch {
+		case res.Outcome == PassApplied:
 			tr = r.startTracking(res)
+		case res.Outcome == PassHealed && (tr == nil || tr.heal):
+			tr = r.startTracking(res)
+		case res.Progressing != nil && (tr == nil || tr.commit != res.Commit):
+			// Recorded progressing but not followed here: a new leader,
+			// or a restart. Follow it on.
+			tr = r.resumeTracking(res)
 		}
 		r.notifyPass(res, old, tr)
 		kicked := r.wait(ctx, t, wait, &tr)
@@ -135,15 +153,34 @@ func (r *Reconciler) startTracking(res PassResult) *tracking {
 	if len(jobs) == 0 {
 		return nil
 	}
-	return &tracking{commit: res.Commit, subject: res.Subject, since: r.clock(), jobs: jobs}
+	return &tracking{commit: res.Commit, subject: res.Subject, since: r.clock(), jobs: jobs, heal: res.Outcome == PassHealed}
+}
+
+func (r *Reconciler) resumeTracking(res PassResult) *tracking {
+	if _, ok := r.cluster.(RolloutReader); !ok {
+		return nil
+	}
+	o := res.Progressing
+	tr := &tracking{commit: o.Commit, subject: o.Subject, since: o.Time}
+	for _, v := range o.Rollouts {
+		tr.jobs = append(tr.jobs, Submitted{Namespace: v.Namespace, ID: v.ID, Version: v.Version})
+	}
+	r.logger.Info("following the rollout of an applied commit", "commit", shortSHA(o.Commit), "jobs", len(tr.jobs))
+	return tr
 }
 
 // track is the track step of the loop: it assesses every tracked
-// rollout and returns nil once all are healthy, or one failed (recorded).
+// rollout and returns nil once all are healthy (recorded), or one failed
+// (recorded). A rollout that stays pending is followed on, however long:
+// a deployment waiting for `drover deployment promote` is not a failure.
 func (r *Reconciler) track(ctx context.Context, tr *tracking) *tracking {
+	now := r.clock()
+	if tr.slow && now.Sub(tr.lastLook) < slowTrack {
+		return tr
+	}
+	tr.lastLook = now
 	rr := r.cluster.(RolloutReader)
-	var failures []string
-	pending := false
+	var failures, waits []string
 	for _, s := range tr.jobs {
 		ro, err := rr.Rollout(ctx, s.Namespace, s.ID, s.Version)
 		if err != nil {
@@ -153,43 +190,64 @@ func (r *Reconciler) track(ctx context.Context, tr *tracking) *tracking {
 		case RolloutFailed:
 			failures = append(failures, "job "+s.ID+": "+h.Reason)
 		case RolloutPending:
-			pending = true
+			waits = append(waits, "job "+s.ID+": "+pendingText(h))
 		}
 	}
-	if len(failures) == 0 && pending && r.clock().Sub(tr.since) < trackTimeout {
+	if len(failures) == 0 && len(waits) > 0 {
+		if !tr.slow && now.Sub(tr.since) >= trackPatience {
+			tr.slow = true
+			r.logger.Warn("rollout still progressing; following it on", "commit", shortSHA(tr.commit),
+				"after", trackPatience.String(), "waiting", strings.Join(waits, "; "))
+		}
 		return tr
-	}
-	if len(failures) == 0 && pending {
-		failures = []string{"the rollout was not healthy after " + trackTimeout.String()}
 	}
 	if len(failures) > 0 {
 		r.logger.Warn("rollout failed", "commit", shortSHA(tr.commit), "reasons", strings.Join(failures, "; "))
 		r.recordFailed(ctx, tr, failures)
 		r.notify(tr.commit, DeployFailure, strings.Join(failures, "; "))
-	} else {
-		r.logger.Info("rollout healthy", "commit", shortSHA(tr.commit), "jobs", len(tr.jobs))
-		r.notify(tr.commit, DeploySuccess, "every rollout is healthy")
+		return nil
 	}
+	r.logger.Info("rollout healthy", "commit", shortSHA(tr.commit), "jobs", len(tr.jobs))
+	if !tr.heal {
+		r.recordHealthy(ctx, tr)
+	}
+	r.notify(tr.commit, DeploySuccess, "every rollout is healthy")
 	return nil
 }
 
-func (r *Reconciler) recordFailed(ctx context.Context, tr *tracking, failures []string) {
-	// The server's deployment watcher writes the same status: a conflict
-	// means it did, so read again and retry.
+// updateStatus applies change to the source's status and writes it with
+// check-and-set: the server's deployment watcher writes the same status,
+// so a conflict reads again and retries. change reports whether there is
+// anything to write.
+func (r *Reconciler) updateStatus(ctx context.Context, what string, change func(cluster.SyncStatus) (cluster.SyncStatus, bool)) {
 	for range 5 {
 		prev, err := r.status.SyncStatus(ctx, r.cfg.Name)
 		if err != nil {
 			return
 		}
-		st := cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch)
-		st = withOutcome(st, cluster.CommitOutcome{Commit: tr.commit, Subject: tr.subject, Outcome: cluster.CommitFailed, Time: r.clock(), Errors: failures})
+		st, ok := change(cloneStatus(prev, r.cfg.Name, gitsource.RedactURL(r.cfg.URL), r.cfg.Branch))
+		if !ok {
+			return
+		}
 		err = r.status.PutSyncStatus(ctx, &st)
 		if err == nil || !errors.Is(err, ErrConflict) {
 			if err != nil {
-				r.logger.Warn("record failed rollout", "err", err)
+				r.logger.Warn("record "+what, "err", err)
 			}
 			return
 		}
 	}
-	r.logger.Warn("record failed rollout: the sync status kept changing; giving up")
+	r.logger.Warn("record " + what + ": the sync status kept changing; giving up")
+}
+
+func (r *Reconciler) recordFailed(ctx context.Context, tr *tracking, failures []string) {
+	r.updateStatus(ctx, "failed rollout", func(st cluster.SyncStatus) (cluster.SyncStatus, bool) {
+		return withOutcome(st, cluster.CommitOutcome{Commit: tr.commit, Subject: tr.subject, Outcome: cluster.CommitFailed, Time: r.clock(), Errors: failures}), true
+	})
+}
+
+func (r *Reconciler) recordHealthy(ctx context.Context, tr *tracking) {
+	r.updateStatus(ctx, "healthy rollout", func(st cluster.SyncStatus) (cluster.SyncStatus, bool) {
+		return withHealth(st, tr.commit)
+	})
 }

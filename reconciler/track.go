@@ -7,6 +7,7 @@ import (
 
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/scheduler"
 )
 
 // RolloutState is where the rollout of one job version stands.
@@ -46,17 +47,23 @@ type Health struct {
 	Desired int
 }
 
-// Assess says whether a rollout is healthy. Pure: it reads only r.
+// Assess says whether a rollout is healthy. Pure: it reads only r. It is
+// the one rule for the servers' reconciler (a commit's outcome in
+// `drover sync status`) and `drover reconcile --once`.
 //
-// A version rolled out by a deployment is what its deployment says:
-// successful is healthy, failed is failed (with the watcher's reason), and
-// running or paused is pending with the deployment's progress, even once
-// every allocation runs: the agents' health checks and min_healthy_time
-// decide, not the task states. Without a deployment, healthy means every
-// allocation of the version is running (service, system) or complete
-// (batch). A failed allocation or a restarted task fails the rollout
-// either way: a task that keeps crashing is not a successful deploy, even
-// while the agent restarts it.
+// A rollout fails only when the cluster has given up on it:
+//   - a version rolled out by a deployment is what its deployment says:
+//     successful is healthy, failed is failed (with the watcher's reason,
+//     after its own reschedules and progress_deadline), and running or
+//     paused is pending with the deployment's progress, whatever single
+//     allocations do meanwhile: the deployment watcher decides, not one
+//     task's exit;
+//   - without a deployment, an allocation fails the rollout only when it
+//     failed for good: not replaced, and its group's reschedule policy
+//     allows no further attempt. A failed allocation that will be (or
+//     was) rescheduled, a lost one that will be replaced, and a task the
+//     agent is restarting are pending. Healthy is every allocation of
+//     the version running (service, system) or complete (batch).
 func Assess(r Rollout) Health {
 	// A failed deployment of the version fails it even once superseded:
 	// auto_revert registers the stable version right after the failure.
@@ -82,8 +89,6 @@ func Assess(r Rollout) Health {
 	var deploying *cluster.Deployment
 	if d := r.Deployment; d != nil && d.JobVersion == r.Version {
 		switch d.Status {
-		case cluster.DeploymentFailed:
-			return Health{State: RolloutFailed, Reason: "deployment failed: " + d.StatusDescription}
 		case cluster.DeploymentSuccessful:
 			n := 0
 			for _, g := range d.TaskGroups {
@@ -95,35 +100,52 @@ func Assess(r Rollout) Health {
 		}
 	}
 	batch := j.Spec.Type == jobspec.JobTypeBatch || j.Spec.Type == jobspec.JobTypeSysBatch
-	h := Health{}
 	system := j.Spec.Type == jobspec.JobTypeSystem || j.Spec.Type == jobspec.JobTypeSysBatch
+	h := Health{}
 	if !system {
 		for _, g := range j.Spec.Groups {
 			h.Desired += g.Count
 		}
 	}
+	var handling []string // why the rollout is not healthy yet
 	for _, a := range r.Allocs {
-		if a.JobVersion != r.Version {
+		if a.JobVersion != r.Version || a.DesiredStatus != cluster.AllocDesiredRun {
 			continue
 		}
-		if a.ClientStatus == cluster.AllocClientFailed {
-			return Health{State: RolloutFailed, Reason: fmt.Sprintf("allocation %s (%s) failed%s", shortID(a.ID), a.Name, lastEvent(a))}
-		}
-		if a.DesiredStatus != cluster.AllocDesiredRun {
-			continue
-		}
-		if !batch {
-			for name, ts := range a.TaskStates {
-				if ts.Restarts > 0 || ts.Failed {
-					return Health{State: RolloutFailed, Reason: fmt.Sprintf("task %s of allocation %s (%s) restarted %d time(s)%s", name, shortID(a.ID), a.Name, ts.Restarts, lastEvent(a))}
-				}
+		switch a.ClientStatus {
+		case cluster.AllocClientFailed:
+			if a.NextAllocation != "" {
+				continue // replaced: its replacement counts
 			}
+			var policy *jobspec.ReschedulePolicy
+			if g := j.Spec.Group(a.TaskGroup); g != nil {
+				policy = g.Reschedule
+			}
+			if deploying == nil && !scheduler.Reschedulable(a, policy) {
+				return Health{State: RolloutFailed, Reason: fmt.Sprintf("allocation %s (%s) failed and its reschedule policy allows no further attempt%s",
+					shortID(a.ID), a.Name, lastEvent(a))}
+			}
+			handling = append(handling, fmt.Sprintf("allocation %s (%s) failed; rescheduling", shortID(a.ID), a.Name))
+			if system {
+				h.Desired++
+			}
+			continue
+		case cluster.AllocClientLost:
+			if a.NextAllocation == "" {
+				handling = append(handling, fmt.Sprintf("allocation %s (%s) lost; replacing", shortID(a.ID), a.Name))
+			}
+			continue
 		}
 		if system {
 			h.Desired++
 		}
 		if a.ClientStatus == cluster.AllocClientRunning && !batch || a.ClientStatus == cluster.AllocClientComplete {
 			h.Ready++
+		}
+		for name, ts := range a.TaskStates {
+			if ts.Restarts > 0 && !batch && a.ClientStatus != cluster.AllocClientRunning {
+				handling = append(handling, fmt.Sprintf("task %s of allocation %s (%s) restarting (%d so far)", name, shortID(a.ID), a.Name, ts.Restarts))
+			}
 		}
 	}
 	if deploying != nil {
@@ -133,8 +155,13 @@ func Assess(r Rollout) Health {
 		h.Reason = deploymentProgress(deploying, j.Spec, rolling)
 		return h
 	}
-	if h.Ready >= h.Desired {
+	if h.Ready >= h.Desired && len(handling) == 0 {
 		h.State = RolloutHealthy
+		return h
+	}
+	if len(handling) > 0 {
+		slices.Sort(handling)
+		h.Reason = fmt.Sprintf("%d/%d ready; %s", h.Ready, h.Desired, strings.Join(handling, "; "))
 	}
 	return h
 }

@@ -96,3 +96,10 @@ func nextDelay(a *cluster.Allocation, policy *jobspec.ReschedulePolicy, failed t
 	}
 	return d
 }
+
+// Reschedulable reports whether the group's reschedule policy allows the
+// failed allocation another attempt: whether the scheduler will replace
+// it (perhaps after a delay), so that a failure is not yet final.
+func Reschedulable(a *cluster.Allocation, policy *jobspec.ReschedulePolicy) bool {
+	return decideReschedule(a, policy).eligible
+}

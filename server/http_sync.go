@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -14,6 +15,7 @@ import (
 func (s *Server) sourceRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/sync", s.read(s.syncList))
 	mux.Handle("GET /v1/sync/{source}", s.read(s.syncGet))
+	mux.Handle("POST /v1/sync/{source}/retry", s.write(s.syncRetry))
 	mux.Handle("POST /v1/job/{id}/deregister", s.write(s.jobStopWithSource))
 	// Webhooks are served by the leader, whose reconcilers they kick;
 	// followers forward them with the body and signature untouched.
@@ -54,6 +56,76 @@ func (s *Server) syncGet(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil, errorf(http.StatusNotFound, "no source %q", name)
 	})
+}
+
+// syncRetry is POST /v1/sync/{source}/retry: `drover sync retry`. It
+// records in the source's status that its newest commit, whose rollout
+// failed, is to be applied again, and kicks the reconciler, which
+// consumes the request. Only a failed commit is retried: a rejected one
+// has invalid files, and an applied one has nothing to retry.
+func (s *Server) syncRetry(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("source")
+	src := s.sources.byName[name]
+	if src == nil {
+		return errorf(http.StatusNotFound, "no source %q", name)
+	}
+	for attempt := 0; ; attempt++ {
+		prev := s.raft.Store().Snapshot().SyncStatus(name)
+		commit, n, err := retryable(prev)
+		if err != nil {
+			return err
+		}
+		st := *prev
+		st.Retry = &cluster.SyncRetry{Commit: commit, RequestedAt: time.Now()}
+		check := prev.ModifyIndex
+		idx, _, err := s.raft.Apply(r.Context(), state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &st, Now: time.Now(), CheckIndex: &check})
+		if errors.Is(err, state.ErrCASConflict) && attempt < 4 {
+			continue // the reconciler wrote meanwhile: look again
+		}
+		if err != nil {
+			return err
+		}
+		src.trigger.Kick()
+		s.logger.Info("sync retry requested", "source", name, "commit", commit, "attempt", n)
+		return s.reply(w, idx, &api.SyncRetryResponse{Commit: commit, Attempt: n, Index: idx})
+	}
+}
+
+// retryable returns the commit a retry would apply again and the
+// attempt's number, or an error saying why there is nothing to retry.
+func retryable(st *cluster.SyncStatus) (string, int, error) {
+	if st == nil || st.LastSeen == "" {
+		return "", 0, errorf(http.StatusConflict, "nothing to retry: the source has not synced a commit yet")
+	}
+	short := st.LastSeen[:min(len(st.LastSeen), 7)]
+	n := 0
+	var newest *cluster.CommitOutcome
+	for i := range st.Commits {
+		if o := &st.Commits[i]; o.Commit == st.LastSeen {
+			if newest == nil {
+				newest = o
+			}
+			n = max(n, o.Retry)
+		}
+	}
+	switch {
+	case newest == nil:
+		return "", 0, errorf(http.StatusConflict, "nothing to retry: %s has no recorded outcome yet (see drover sync status)", short)
+	case newest.Outcome == cluster.CommitRejected:
+		return "", 0, errorf(http.StatusConflict, "%s was rejected (invalid files or a refused prune) and would be again: push a fix", short)
+	case newest.Outcome != cluster.CommitFailed:
+		return "", 0, errorf(http.StatusConflict, "nothing to retry: %s is %s, not failed", short, describeOutcome(newest))
+	case st.Retry != nil && st.Retry.Commit == st.LastSeen:
+		return "", 0, errorf(http.StatusConflict, "a retry of %s is already under way (asked %s)", short, st.Retry.RequestedAt.UTC().Format(time.RFC3339))
+	}
+	return st.LastSeen, n + 1, nil
+}
+
+func describeOutcome(o *cluster.CommitOutcome) string {
+	if o.Health != "" {
+		return o.Outcome + " (" + o.Health + ")"
+	}
+	return o.Outcome
 }
 
 // jobStopWithSource is POST /v1/job/{id}/deregister: DELETE /v1/job/{id}

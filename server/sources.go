@@ -111,7 +111,7 @@ func (c *raftCluster) Register(ctx context.Context, spec *jobspec.Job, src *clus
 	}
 	ns := jobNamespace(spec)
 	hash := spec.Hash()
-	if cur := c.s.raft.Store().Snapshot().Job(ns, spec.ID); cur != nil && !cur.Stop && cur.Hash == hash {
+	if cur := c.s.raft.Store().Snapshot().Job(ns, spec.ID); cur != nil && !cur.Stop && cur.Hash == hash && !newAttempt(cur.Source, src) {
 		return reconciler.Submitted{Version: cur.Version, Unchanged: true}, nil
 	}
 	cmd := &state.JobRegisterRequest{
@@ -163,6 +163,17 @@ func (c *raftCluster) Deregister(ctx context.Context, ns, id string, src *cluste
 		out.EvalID = cmd.Eval.ID
 	}
 	return out, nil
+}
+
+// newAttempt reports whether src is a `drover sync retry` attempt at a
+// commit that the live version does not come from yet: the retry
+// registers a new version with the same spec, so the scheduler rolls it
+// out again in a new deployment.
+func newAttempt(cur, src *cluster.Source) bool {
+	if src == nil || src.Retry == 0 {
+		return false
+	}
+	return cur == nil || cur.Name != src.Name || cur.Commit != src.Commit || cur.Retry < src.Retry
 }
 
 func conflict(err error) error {
