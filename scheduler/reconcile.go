@@ -266,6 +266,12 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 			r.desired.Migrate++
 		case holdFailed:
 			switch {
+			case !h.resch.eligible && a.JobVersion != in.job.Version:
+				// A failed allocation with no attempt left is replaced
+				// by a new version of the job, as Nomad's destructive
+				// updates do: a fix, a revert or `drover sync retry`
+				// must not find the group stuck on its dead allocations.
+				destructive = append(destructive, a)
 			case !h.resch.eligible:
 				r.desired.Ignore++
 			case !h.resch.at.After(in.now.Add(rescheduleWindow)):

@@ -33,7 +33,7 @@ func (s *Server) runDeployments(ctx context.Context) {
 				continue
 			}
 			dec := deploymentwatcher.Decide(deploymentwatcher.Input{
-				Deployment: d, Versions: snap.JobVersions(d.Namespace, d.JobID), Now: now,
+				Deployment: d, Versions: snap.JobVersions(d.Namespace, d.JobID), Allocs: snap.AllocsByDeployment(d.ID), Now: now,
 			})
 			if !dec.Next.IsZero() && (next.IsZero() || dec.Next.Before(next)) {
 				next = dec.Next

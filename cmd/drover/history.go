@@ -8,6 +8,7 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/reconciler"
 )
 
 const historyHelp = `
@@ -63,6 +64,11 @@ type historyEntry struct {
 	SubmitTime time.Time       `json:"submit_time"`
 	Source     *cluster.Source `json:"source,omitempty"`
 	Outcome    string          `json:"outcome"`
+	// CommitOutcome is what the source's sync status records for the
+	// version's commit and attempt ("applied, healthy", "failed"), and
+	// Corrected why an earlier record of it was corrected.
+	CommitOutcome string `json:"commit_outcome,omitempty"`
+	Corrected     string `json:"corrected,omitempty"`
 }
 
 func history(ctx context.Context, opts historyOptions, io stdio) int {
@@ -89,6 +95,12 @@ func history(ctx context.Context, opts historyOptions, io stdio) int {
 		}
 		entries = append(entries, es...)
 	}
+	// The sources' records of each commit: a retry or a corrected record
+	// shows beside the versions it concerns. A server without sources
+	// (or an older one) has none; history stands without them.
+	if statuses, _, err := client.Sync().List(ctx, nil); err == nil {
+		annotateHistory(entries, statuses)
+	}
 	if opts.json {
 		if entries == nil {
 			entries = []historyEntry{}
@@ -104,12 +116,19 @@ func history(ctx context.Context, opts historyOptions, io stdio) int {
 		commit, author, subject, when := "unmanaged", "", "", formatTime(e.SubmitTime, now)
 		if s := e.Source; s != nil {
 			commit, author, subject, when = shortSHA(s.Commit), s.Author, s.Subject, formatTime(s.CommitTime, now)
+			if s.Retry > 0 {
+				commit += fmt.Sprintf(" (retry %d)", s.Retry)
+			}
+		}
+		outcome := e.Outcome
+		if e.Corrected != "" {
+			outcome += " (commit record corrected: was failed)"
 		}
 		v := fmt.Sprint(e.Version)
 		if e.Stop {
 			v += " (stop)"
 		}
-		rows = append(rows, []string{e.JobID, v, commit, author, when, e.Outcome, subject})
+		rows = append(rows, []string{e.JobID, v, commit, author, when, outcome, subject})
 	}
 	writeTable(io.out, []string{"Job", "Version", "Commit", "Author", "Time", "Rollout", "Subject"}, rows)
 	return exitOK
@@ -139,6 +158,27 @@ func jobHistory(ctx context.Context, c *api.Client, id string) ([]historyEntry, 
 	return out, nil
 }
 
+// annotateHistory adds to each Git-managed version what its source
+// records of the commit's attempt that produced it.
+func annotateHistory(entries []historyEntry, statuses []*cluster.SyncStatus) {
+	bySource := make(map[string]*cluster.SyncStatus, len(statuses))
+	for _, st := range statuses {
+		bySource[st.Source] = st
+	}
+	for i := range entries {
+		src := entries[i].Source
+		if src == nil || bySource[src.Name] == nil {
+			continue
+		}
+		for _, o := range bySource[src.Name].Commits {
+			if o.Commit == src.Commit && o.Retry == src.Retry {
+				entries[i].CommitOutcome, entries[i].Corrected = outcomeText(o), o.Corrected
+				break
+			}
+		}
+	}
+}
+
 // rolloutOutcome words how a version's rollout went: its deployment's
 // status when it has one, else its allocations' client statuses.
 func rolloutOutcome(v *cluster.Job, latest bool, deps []*cluster.Deployment, allocs []*cluster.Allocation) string {
@@ -154,9 +194,21 @@ func rolloutOutcome(v *cluster.Job, latest bool, deps []*cluster.Deployment, all
 	if v.Stop {
 		return "stopped"
 	}
+	if latest {
+		// The rule the reconciler judges commits by: a failure the
+		// scheduler is still handling (a reschedule to come) is pending.
+		switch h := reconciler.Assess(reconciler.Rollout{Version: v.Version, Latest: v, Allocs: allocs}); h.State {
+		case reconciler.RolloutFailed:
+			return "failed: " + h.Reason
+		case reconciler.RolloutPending:
+			if h.Reason != "" {
+				return "pending: " + h.Reason
+			}
+		}
+	}
 	counts := map[string]int{}
 	for _, a := range allocs {
-		if a.JobVersion == v.Version {
+		if a.JobVersion == v.Version && (a.ClientStatus != cluster.AllocClientFailed || a.NextAllocation == "") {
 			counts[a.ClientStatus]++
 		}
 	}

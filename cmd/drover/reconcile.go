@@ -36,9 +36,13 @@ stopped (prune = false in drover.hcl turns that off), but never more than
 half of them without allow_mass_prune = true; jobs submitted by hand are
 never touched. Every submitted version records the commit.
 
-A rollout is healthy when every allocation of the new version runs
-(service, system) or completed (batch) and stays so for --min-healthy; a
-failed allocation, a restarted task or a failed deployment fails it.
+A rollout is healthy when its deployment succeeds, or, for a version
+without a deployment, when every allocation of it runs (service, system)
+or completed (batch), and it stays so for --min-healthy. It fails only
+when the cluster gives up: its deployment failed (after its reschedules
+and progress_deadline), or an allocation failed with no reschedule left
+under its group's reschedule policy. The servers judge a commit in
+'drover sync status' by the same rule.
 
 Examples:
   drover reconcile --once --repo . --ref HEAD --dry-run

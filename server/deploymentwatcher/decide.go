@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/scheduler"
 )
 
 // Input is what Decide looks at.
@@ -22,7 +24,10 @@ type Input struct {
 	// Versions are the job's stored versions (any order); the revert
 	// target is chosen among them.
 	Versions []*cluster.Job
-	Now      time.Time
+	// Allocs are the deployment's allocations: an unhealthy one that the
+	// scheduler replaces does not fail a group with a progress deadline.
+	Allocs []*cluster.Allocation
+	Now    time.Time
 }
 
 // Decision is what to do with the deployment. The zero value is "nothing
@@ -65,13 +70,21 @@ func Decide(in Input) Decision {
 	}
 	slices.Sort(groups)
 
+	replacing := replaced(in)
 	var fail string
 	var next time.Time
 	done, revert := true, false
 	for _, name := range groups {
 		g := d.TaskGroups[name]
 		revert = revert || g.AutoRevert
-		if g.UnhealthyAllocs > 0 {
+		// As in Nomad, a group with a progress_deadline does not fail on
+		// an unhealthy allocation that gets replaced: it fails when no
+		// allocation turns healthy before the deadline. Without one, the
+		// first unhealthy allocation fails it. Drover replaces only a
+		// failed allocation (its reschedule policy allowing), not a
+		// running one that its checks find unhealthy, so that one fails
+		// the deployment at once rather than at the deadline.
+		if g.UnhealthyAllocs > replacing[name] {
 			fail = DescUnhealthy
 			continue
 		}
@@ -143,4 +156,36 @@ func Verdicts(d *cluster.Deployment) int {
 		n += g.HealthyAllocs + g.UnhealthyAllocs
 	}
 	return n
+}
+
+// replaced counts, per group with a progress deadline, the unhealthy
+// allocations of the deployment that the scheduler replaces: failed, and
+// already replaced or allowed another attempt by the group's reschedule
+// policy.
+func replaced(in Input) map[string]int {
+	d := in.Deployment
+	var spec *jobspec.Job
+	for _, v := range in.Versions {
+		if v.Version == d.JobVersion {
+			spec = v.Spec
+		}
+	}
+	out := map[string]int{}
+	for _, a := range in.Allocs {
+		g := d.TaskGroups[a.TaskGroup]
+		if a.DeploymentID != d.ID || g == nil || g.ProgressDeadline == 0 || a.ClientStatus != cluster.AllocClientFailed ||
+			a.DeploymentStatus == nil || a.DeploymentStatus.Healthy == nil || *a.DeploymentStatus.Healthy {
+			continue
+		}
+		var policy *jobspec.ReschedulePolicy
+		if spec != nil {
+			if tg := spec.Group(a.TaskGroup); tg != nil {
+				policy = tg.Reschedule
+			}
+		}
+		if a.NextAllocation != "" || scheduler.Reschedulable(a, policy) {
+			out[a.TaskGroup]++
+		}
+	}
+	return out
 }

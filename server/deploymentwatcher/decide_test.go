@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/jobspec"
 )
 
 func TestDecide(t *testing.T) {
@@ -92,5 +93,53 @@ func TestDecideNoStableVersion(t *testing.T) {
 	got := Decide(Input{Deployment: d, Versions: []*cluster.Job{{Version: 0}}, Now: time.Now()})
 	if got.RevertTo != nil || got.Description != DescUnhealthy+" - no stable job version to auto revert to" {
 		t.Errorf("got %+v", got)
+	}
+}
+
+// TestDecideUnhealthyReplaced: in a group with a progress_deadline, a
+// failed allocation the scheduler replaces (reschedule attempts left, or
+// already replaced) does not fail the deployment, as in Nomad; one with
+// no attempt left, a running one its checks find unhealthy, or any
+// unhealthy one without a progress deadline does.
+func TestDecideUnhealthyReplaced(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	later := now.Add(time.Minute)
+	policy := func(attempts int) *jobspec.ReschedulePolicy {
+		return &jobspec.ReschedulePolicy{Attempts: attempts, Interval: time.Hour, Delay: time.Second, DelayFunction: "constant"}
+	}
+	versions := func(p *jobspec.ReschedulePolicy) []*cluster.Job {
+		return []*cluster.Job{{ID: "web", Version: 0, Stable: true},
+			{ID: "web", Version: 1, Spec: &jobspec.Job{ID: "web", Groups: []*jobspec.Group{{Name: "g", Count: 2, Reschedule: p}}}}}
+	}
+	unhealthy := false
+	alloc := func(status, next string) *cluster.Allocation {
+		return &cluster.Allocation{ID: "a1", TaskGroup: "g", DeploymentID: "d", ClientStatus: status, NextAllocation: next,
+			ModifyTime: now, DeploymentStatus: &cluster.AllocDeploymentStatus{Healthy: &unhealthy}}
+	}
+	dep := func(deadline time.Duration, healthy int) *cluster.Deployment {
+		return &cluster.Deployment{ID: "d", JobID: "web", JobVersion: 1, Status: "running", TaskGroups: map[string]*cluster.DeploymentGroup{
+			"g": {DesiredTotal: 2, PlacedAllocs: 2, HealthyAllocs: healthy, UnhealthyAllocs: 1, ProgressDeadline: deadline, RequireProgressBy: later}}}
+	}
+	tests := []struct {
+		name     string
+		d        *cluster.Deployment
+		versions []*cluster.Job
+		alloc    *cluster.Allocation
+		status   string
+	}{
+		{"failed, attempts left: wait for the replacement", dep(time.Minute, 1), versions(policy(1)), alloc("failed", ""), ""},
+		{"failed and replaced: wait for the replacement", dep(time.Minute, 1), versions(policy(0)), alloc("failed", "a2"), ""},
+		{"replacement healthy: successful", dep(time.Minute, 2), versions(policy(1)), alloc("failed", "a2"), "successful"},
+		{"failed, no attempt left: fails", dep(time.Minute, 1), versions(policy(0)), alloc("failed", ""), "failed"},
+		{"running but unhealthy: fails", dep(time.Minute, 1), versions(policy(1)), alloc("running", ""), "failed"},
+		{"no progress deadline: the first unhealthy fails", dep(0, 1), versions(policy(1)), alloc("failed", ""), "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(Input{Deployment: tt.d, Versions: tt.versions, Allocs: []*cluster.Allocation{tt.alloc}, Now: now})
+			if got.Status != tt.status {
+				t.Errorf("status %q (%s), want %q", got.Status, got.Description, tt.status)
+			}
+		})
 	}
 }
