@@ -136,3 +136,22 @@ func TestSettings(t *testing.T) {
 		t.Error("a string prune is accepted")
 	}
 }
+
+// TestDecideRetry: a retry registers again the jobs it names although the
+// cluster runs their spec, and only those.
+func TestDecideRetry(t *testing.T) {
+	set := Settings{Prune: true, SelfHeal: true}
+	in := Input{Source: "apps", Desired: desired(set, "api=h1", "web=h2"), Previous: map[string]string{"default/api": "h1", "default/web": "h2"},
+		Cluster: []*cluster.Job{live("api=h1@apps"), live("web=h2@apps")}}
+	if got := summary(Decide(in)); got != "" {
+		t.Fatalf("without a retry: %q, want nothing", got)
+	}
+	in.Retry = map[string]bool{"default/web": true}
+	d := Decide(in)
+	if got := summary(d); got != "retry:web" {
+		t.Fatalf("retry: %q, want retry:web", got)
+	}
+	if d.Register[0].CheckIndex != 42 {
+		t.Errorf("check index = %d, want the live version's 42", d.Register[0].CheckIndex)
+	}
+}

@@ -780,3 +780,33 @@ func TestGroupRemoved(t *testing.T) {
 		}
 	}
 }
+
+// A failed allocation with no reschedule attempt left holds its index
+// until a new version of the job replaces it (Nomad's destructive update
+// of a failed allocation): a revert, a fix or `drover sync retry` of the
+// same spec must not find the group stuck on its dead allocations.
+func TestNewVersionReplacesFailedAllocation(t *testing.T) {
+	noAttempts := func(j *jobspec.Job) { grp(j).Reschedule = &jobspec.ReschedulePolicy{Attempts: 0} }
+	st := newMemState(nodes(2)...)
+	st.apply(run(t, st, job(2, noAttempts), 1))
+	st.setClient(cluster.AllocClientRunning)
+	failed := failedAlloc(st, "web.web[0]", testNow.Add(-time.Minute))
+	if p := reprocess(t, st, 2); len(placed(p)) != 0 {
+		t.Fatalf("the same version replaced a failed allocation with no attempt left: placed %+v", placed(p))
+	}
+	// The same spec again, as a new version.
+	p := run(t, st, job(2, noAttempts), 3)
+	var repl *cluster.Allocation
+	for _, a := range placed(p) {
+		if a.Name == failed.Name {
+			repl = a
+		}
+	}
+	if repl == nil || repl.PreviousAllocation != failed.ID || repl.ID == failed.ID || repl.JobVersion != 1 {
+		t.Fatalf("replacement of %s = %+v, want a new allocation of version 1", failed.Name, repl)
+	}
+	// The running one is updated in place; the failed one is replaced.
+	if a := p.Annotations["web"]; a.DestructiveUpdate != 1 || a.InPlaceUpdate != 1 {
+		t.Errorf("annotations = %+v, want 1 destructive and 1 in-place update", a)
+	}
+}
