@@ -15,7 +15,9 @@ func TestOutcomeRecords(t *testing.T) {
 	progressingA := cluster.CommitOutcome{Commit: "aaaa", Outcome: cluster.CommitApplied, Health: cluster.HealthProgressing, Time: now,
 		Rollouts: []cluster.JobVersionRef{{ID: "web", Version: 3}}, Retry: 1}
 	failedA := cluster.CommitOutcome{Commit: "aaaa", Outcome: cluster.CommitFailed, Time: now, Errors: []string{"job web: deployment failed"}}
-	st := func(o ...cluster.CommitOutcome) cluster.SyncStatus { return cluster.SyncStatus{Source: "apps", Commits: o} }
+	st := func(o ...cluster.CommitOutcome) cluster.SyncStatus {
+		return cluster.SyncStatus{Source: "apps", Commits: o}
+	}
 
 	t.Run("a failure replaces the attempt it followed, keeping its retry number", func(t *testing.T) {
 		got := withOutcome(st(progressingA), failedA)

@@ -67,7 +67,9 @@ func TestJudgeSync(t *testing.T) {
 		return o
 	}
 	corrected := func(o *cluster.CommitOutcome) { o.Corrected = "recorded failed ...; corrected ..." }
-	why := func(o *cluster.CommitOutcome) { o.Errors = []string{"job web: deployment 8e2b1c4d of version 1 failed"} }
+	why := func(o *cluster.CommitOutcome) {
+		o.Errors = []string{"job web: deployment 8e2b1c4d of version 1 failed"}
+	}
 	rollouts := func(o *cluster.CommitOutcome) { o.Rollouts = []cluster.JobVersionRef{{ID: "web", Version: 4}} }
 	src := func(seen, applied string, o ...cluster.CommitOutcome) cluster.SyncStatus {
 		return cluster.SyncStatus{Source: "apps", LastSeen: seen, LastApplied: applied, Commits: o}
