@@ -44,6 +44,7 @@ func ToJSON(p *diff.Plan, m Meta) JSONPlan {
 			Fields:      jsonFields(j.Fields),
 			Objects:     jsonObjects(j.Objects),
 			Groups:      []JSONGroup{},
+			NotLaunched: m.note(j),
 		}
 		for _, g := range j.Groups {
 			jg := JSONGroup{

@@ -53,7 +53,7 @@ func markdown(w io.Writer, p *diff.Plan, m Meta, limit int) error {
 	var body strings.Builder
 	omitted := 0
 	for _, j := range p.Jobs {
-		sec := jobSection(j)
+		sec := jobSection(j, m.note(j))
 		if len(sec) > budget {
 			omitted++
 			continue
@@ -104,9 +104,11 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// jobSection is one collapsible job. Its summary is escaped HTML; its diff
-// sits in a fence longer than any run of backticks inside it.
-func jobSection(j *diff.JobDiff) string {
+// jobSection is one collapsible job, with the note about it (if any) in
+// its summary, where it shows while the section is collapsed. The summary
+// is escaped HTML; the diff sits in a fence longer than any run of
+// backticks inside it.
+func jobSection(j *diff.JobDiff, note string) string {
 	var l layout
 	l.job(j)
 	var body strings.Builder
@@ -120,6 +122,9 @@ func jobSection(j *diff.JobDiff) string {
 	summary := fmt.Sprintf("<code>%s</code> <b>%s</b>: %s", j.Type.Marker(), html.EscapeString(j.ID), j.Action())
 	if u := j.Updates().String(); u != "" {
 		summary += " (" + u + ")"
+	}
+	if note != "" {
+		summary += " — <i>" + html.EscapeString(note) + "</i>"
 	}
 	return fmt.Sprintf("<details><summary>%s</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
 		summary, fence, body.String(), fence)

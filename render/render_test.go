@@ -101,7 +101,26 @@ func scenarios() []scenario {
 		{"mixed", diff.Compute(jobs(webOld, cacheOld, stop, same), jobs(webNew, cacheNew, create, difftest.Clone(same)), diff.Options{}), meta},
 		{"big", bigPlan(), meta},
 		{"waves", wavesPlan(), meta},
+		{"not_launched", notLaunchedPlan(), notLaunchedMeta(meta)},
 	}
+}
+
+// notLaunchedPlan creates a periodic job, updates web and stops legacy;
+// notLaunchedMeta says the periodic job will not run, and (wrongly, to
+// show that it is ignored) says the same of the stopped job.
+func notLaunchedPlan() *diff.Plan {
+	webOld, webNew := webJobs()
+	report := difftest.Job("nightly-report")
+	report.Type = jobspec.JobTypeBatch
+	report.Periodic = &jobspec.Periodic{Crons: []string{"0 3 * * *"}, Enabled: true}
+	return diff.Compute(jobs(webOld, difftest.Job("legacy")), jobs(webNew, report), diff.Options{})
+}
+
+const periodicNote = "periodic job: stored, not launched (Drover does not run cron schedules yet)"
+
+func notLaunchedMeta(m render.Meta) render.Meta {
+	m.NotLaunched = map[string]string{"nightly-report": periodicNote, "legacy": "never shown: a stopped job is not launched anyway"}
+	return m
 }
 
 // wavesPlan creates postgres, api and web, where web depends on api and
@@ -270,6 +289,44 @@ func TestJSONSchema(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNotLaunchedNote: the caller's note about a job that will be stored
+// but not run shows next to that job in every format, and only there.
+func TestNotLaunchedNote(t *testing.T) {
+	p, m := notLaunchedPlan(), notLaunchedMeta(render.Meta{})
+	var txt, md, js bytes.Buffer
+	for _, err := range []error{render.Text(&txt, p, m, false), render.Markdown(&md, p, m), render.JSON(&js, p, m)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Count(txt.String(), "Note: "+periodicNote+"\n"); got != 1 {
+		t.Errorf("text has the note %d times, want once:\n%s", got, txt.String())
+	}
+	// The note follows the periodic job's lines, before the next job.
+	if i, j := strings.Index(txt.String(), `Job: "nightly-report"`), strings.Index(txt.String(), "Note: "); i < 0 || j < i || strings.Contains(txt.String()[i:j], `Job: "web"`) {
+		t.Errorf("the note is not under its job:\n%s", txt.String())
+	}
+	if !strings.Contains(md.String(), "<b>nightly-report</b>: create (2 create) — <i>"+periodicNote+"</i></summary>") {
+		t.Errorf("markdown summary lacks the note:\n%s", md.String())
+	}
+	var got render.JSONPlan
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	notes := map[string]string{}
+	for _, j := range got.Jobs {
+		notes[j.ID] = j.NotLaunched
+	}
+	if want := map[string]string{"legacy": "", "nightly-report": periodicNote, "web": ""}; fmt.Sprint(notes) != fmt.Sprint(want) {
+		t.Errorf("not_launched by job = %v, want %v", notes, want)
+	}
+	for format, out := range map[string]string{"text": txt.String(), "markdown": md.String(), "json": js.String()} {
+		if strings.Contains(out, "never shown") {
+			t.Errorf("%s shows a note for a stopped job", format)
+		}
 	}
 }
 

@@ -38,6 +38,9 @@ type JSONJob struct {
 	Fields      []JSONField     `json:"fields"`
 	Objects     []JSONObject    `json:"objects"`
 	Groups      []JSONGroup     `json:"groups"`
+	// NotLaunched says why applying the plan stores the job without
+	// running it (a periodic or parameterized job); "" when it runs.
+	NotLaunched string `json:"not_launched"`
 }
 
 // JSONAllocations counts what the plan does to allocations.

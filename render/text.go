@@ -55,6 +55,9 @@ func Text(w io.Writer, p *diff.Plan, m Meta, color bool) error {
 		for _, ln := range l.lines {
 			write(ln)
 		}
+		if n := m.note(j); n != "" {
+			write(line{spans: []span{{"Note: ", yellow}, {text: n}}})
+		}
 		bw.WriteByte('\n')
 	}
 	if len(p.Waves) > 0 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: validate the example job repository, then put it in a Git
+# `make plan-demo`: validate the example job repository, then put it in a Git
 # repository of its own under .drover/, commit a change to it, and show the
 # plan Drover computes for that commit, as a reviewer would see it.
 set -euo pipefail

@@ -2,13 +2,17 @@
 # `make run`: seed a Git repository from examples/jobs in .drover/repo
 # (once), start `drover dev --repo` on it (a server and an agent in one
 # process, deploying every commit of that repository) in the background,
-# wait until the web service runs, and say where it is and what to try. It leaves the cluster
-# running; `make stop` (or the kill command printed) stops it.
+# wait until the web service runs, and say where it is and what to try.
+# It leaves the cluster running; `make stop` (or the kill command printed)
+# stops it. A later `make run` shows only what is new since the last one:
+# the commits and their plan, not the whole history.
 set -euo pipefail
 bin=${1:-bin/drover}
 dir=.drover/dev
 log=.drover/dev.log
 pidfile=.drover/dev.pid
+# The repository's HEAD when `make run` last finished.
+lastrun=.drover/dev.last-run
 addr=${DROVER_DEV_ADDR:-127.0.0.1:4747}
 export DROVER_ADDR=http://$addr
 unset DROVER_TOKEN
@@ -24,18 +28,35 @@ if [[ ! -d $repo/.git ]]; then
   cp -R examples/jobs/. "$repo"/
   # The docker and qemu examples need an image or a disk that a fresh
   # machine does not have (their headers say how to get one); the dev
-  # cluster starts with the examples that run anywhere.
+  # cluster starts with the examples that run anywhere. (Periodic jobs,
+  # which Drover does not launch yet, are not in examples/jobs at all.)
   rm -f "$repo"/*-docker.nomad.hcl "$repo"/*-qemu.nomad.hcl
   git -C "$repo" init -q -b main
   git -C "$repo" add -A
   git -C "$repo" -c user.name="Drover Dev" -c user.email=dev@localhost -c commit.gpgsign=false \
     commit -q -m "Seed from examples/jobs"
 fi
+head=$(git -C "$repo" rev-parse HEAD)
 
-# What the newest commit of the repository changes (on the first run: every
-# example job is created), as the plan a reviewer would see.
-echo "==> $bin plan --repo $repo --head HEAD"
-"$bin" plan --repo "$repo" --head HEAD || [[ $? -eq 2 ]]
+# The plan a reviewer would see. The first time: the seed commit, which
+# creates every example job. Later: what the commits since the last
+# `make run` change, or nothing when there are none.
+last=$(cat "$lastrun" 2>/dev/null || true)
+if [[ -n $last ]] && ! git -C "$repo" cat-file -e "$last^{commit}" 2>/dev/null; then
+  last= # the repository was re-created or rewritten since
+fi
+if [[ -z $last ]]; then
+  echo "==> $bin plan --repo $repo --head HEAD"
+  "$bin" plan --repo "$repo" --head HEAD || [[ $? -eq 2 ]]
+elif [[ $last == "$head" ]]; then
+  echo "==> no new commits in $repo since the last make run (HEAD is ${head:0:7})"
+else
+  echo "==> new commits in $repo since the last make run:"
+  git -C "$repo" log --oneline --no-decorate -n 10 "$last..$head" | sed 's/^/    /'
+  base=$(git -C "$repo" rev-parse --short "$last")
+  echo "==> $bin plan --repo $repo --base $base --head HEAD"
+  "$bin" plan --repo "$repo" --base "$base" --head HEAD || [[ $? -eq 2 ]]
+fi
 echo
 
 # A dev cluster this script started earlier is stopped first, so the new
@@ -63,11 +84,23 @@ for i in $(seq 300); do
 done
 
 # No `job run`: the server deploys the repository's commit by itself.
+# Only the source's state is shown here, not its record of every commit
+# and drift (sync status exits non-zero while it is behind, which is
+# expected this early).
 echo "==> $bin sync status"
-"$bin" sync status | sed 's/^/    /'
+status=$("$bin" sync status 2>&1) || true
+sed -e '/^$/,$d' -e 's/^/    /' <<<"$status"
+echo "    (every commit and drift: $bin sync status)"
 
-# Wait until both web allocations run and the service answers.
-echo "==> waiting for the web service"
+# The count of web that the repository asks for, and the edit suggested at
+# the end: one more, with a sed that leaves no backup file in the
+# repository (GNU sed takes -i alone; BSD and macOS sed want -i '').
+count=$(sed -n 's/^[[:space:]]*count[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$repo/web.nomad.hcl" 2>/dev/null | head -1 || true)
+count=${count:-2}
+if sed --version >/dev/null 2>&1; then sedi="sed -i"; else sedi="sed -i ''"; fi
+
+# Wait until the web allocations run and the service answers.
+echo "==> waiting for the web service ($count instances)"
 ports=()
 for i in $(seq 600); do
   mapfile -t ports < <("$bin" job status -json web 2>/dev/null | python3 -c '
@@ -78,7 +111,7 @@ for a in d.get("allocations") or []:
         for p in a["resources"].get("ports") or []:
             print(p["value"])
 ' 2>/dev/null || true)
-  if [[ ${#ports[@]} -ge 2 ]] && curl -fsS "http://127.0.0.1:${ports[0]}/" >/dev/null 2>&1; then
+  if [[ ${#ports[@]} -ge 1 && ${#ports[@]} -ge $count ]] && curl -fsS "http://127.0.0.1:${ports[0]}/" >/dev/null 2>&1; then
     break
   fi
   if [[ $i == 600 ]]; then
@@ -100,13 +133,15 @@ for p in "${ports[@]}"; do
   echo "    http://127.0.0.1:$p/  says: $(curl -fsS "http://127.0.0.1:$p/" | sed -n 's:.*<h1>\(.*\)</h1>.*:\1:p')"
 done
 echo
-echo "==> $bin alloc logs ${alloc:0:8}"
-"$bin" alloc logs "$alloc" | sed 's/^/    /'
+echo "==> $bin alloc logs -tail ${alloc:0:8}"
+"$bin" alloc logs -tail "$alloc" | sed 's/^/    /'
 echo
+echo "$head" >"$lastrun"
+next=$((count + 1))
 cat <<EOT
 ==> Drover dev is running in the background (pid $(cat "$pidfile"), API $DROVER_ADDR, log $log).
     It deploys every commit of $repo. Edit a job, commit, and watch it redeploy:
-      sed -i.bak 's/count = 2/count = 3/' $repo/web.nomad.hcl && git -C $repo commit -qam "Scale web to 3"
+      $sedi 's/count = $count/count = $next/' $repo/web.nomad.hcl && git -C $repo commit -qam "Scale web to $next"
       $bin history web        # the commit, its author and the rollout; also: $bin sync status
     Also try:
       $bin job status web

@@ -98,7 +98,12 @@ func TestDeployStatuses(t *testing.T) {
 		}
 	}
 
-	crash := r.Commit("Crash web", map[string]string{"web.hcl": strings.Replace(gittest.Job("web", 1), "/bin/sleep", "/bin/false", 1)})
+	// A crash is a failure once the scheduler gives up: the group allows
+	// no reschedule (with attempts left, it stays pending; see
+	// reconciler.Assess).
+	crashing := strings.Replace(gittest.Job("web", 1), "/bin/sleep", "/bin/false", 1)
+	crashing = strings.Replace(crashing, "    task \"t\" {", "    reschedule {\n      attempts  = 0\n      unlimited = false\n    }\n    task \"t\" {", 1)
+	crash := r.Commit("Crash web", map[string]string{"web.hcl": crashing})
 	waitSync(t, c, "apps", "the crashing commit", applied(crash))
 	waitStates(t, gh, crash, "pending")
 	actAsAgent(t, c, node, "web", 1, cluster.AllocClientFailed)

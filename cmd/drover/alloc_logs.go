@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,10 +28,16 @@ Logs stay on the node that ran the task: the CLI asks the server which
 node that is and reads them from that node's agent (its address is part
 of the node's registration), with the same token.
 
+Without -tail or -n the whole log is printed; -tail prints the last 10
+lines, -n N the last N (-n implies -tail). With -f, -n 0 prints only
+what the task writes from now on.
+
 Examples:
   drover alloc logs 8f1c
   drover alloc logs -f 8f1c server
-  drover alloc logs -stderr -tail -n 50 8f1c server
+  drover alloc logs -tail 8f1c
+  drover alloc logs -stderr -n 50 8f1c server
+  drover alloc logs -f -n 0 8f1c
 
 Exit codes: 0 success, 1 error.
 `
@@ -45,32 +52,47 @@ type allocLogsOptions struct {
 	task   string
 }
 
+// defaultTailLines is how many lines -tail prints without -n.
+const defaultTailLines = 10
+
 func runAllocLogs(ctx context.Context, args []string, io stdio) int {
+	opts, code, done := parseAllocLogs(args, io)
+	if done {
+		return code
+	}
+	return allocLogs(ctx, opts, io)
+}
+
+func parseAllocLogs(args []string, io stdio) (allocLogsOptions, int, bool) {
 	var opts allocLogsOptions
 	fs := newFlagSet("alloc logs", allocLogsHelp, io)
 	opts.client.register(fs)
 	fs.BoolVar(&opts.follow, "f", false, "follow: keep printing new output until the task is dead for good")
 	fs.BoolVar(&opts.stderr, "stderr", false, "print stderr instead of stdout")
-	fs.BoolVar(&opts.tail, "tail", false, "print only the last lines (10, or -n)")
-	fs.IntVar(&opts.lines, "n", -1, "with -tail (implied), print the last `N` lines")
+	fs.BoolVar(&opts.tail, "tail", false, "print only the last lines (-n of them)")
+	fs.IntVar(&opts.lines, "n", defaultTailLines, "print the last `N` lines; implies -tail")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
-		return code
+		return opts, code, true
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fmt.Fprintln(io.err, "Usage: drover alloc logs [options] ALLOC [TASK] (see --help)")
-		return exitError
+		return opts, exitError, true
 	}
 	opts.alloc = pos[0]
 	if len(pos) == 2 {
 		opts.task = pos[1]
 	}
-	if opts.lines >= 0 {
-		opts.tail = true
-	} else if opts.tail {
-		opts.lines = 10
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "n" {
+			opts.tail = true
+		}
+	})
+	if opts.lines < 0 {
+		fmt.Fprintf(io.err, "Error: -n %d: give a number of lines, 0 or more\n", opts.lines)
+		return opts, exitError, true
 	}
-	return allocLogs(ctx, opts, io)
+	return opts, exitOK, false
 }
 
 func allocLogs(ctx context.Context, opts allocLogsOptions, io stdio) int {

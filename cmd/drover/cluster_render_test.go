@@ -119,12 +119,37 @@ func TestRenderJobStatus(t *testing.T) {
 			Status: cluster.JobStatusDead, SubmitTime: ago(10 * 24 * time.Hour)},
 		Evaluations: []*cluster.Evaluation{{ID: "e", Status: cluster.EvalStatusComplete, QueuedAllocations: map[string]int{"run": 1}}},
 	}
+	// A Git-managed job stopped by hand: version 5 is the stop, version
+	// 4 came from the commit.
+	byHand := fixtureJobStatus()
+	byHand.BeforeStop = byHand.Job
+	byHand.Job = &cluster.Job{Namespace: "default", ID: "web", Spec: fixtureSpec(), Version: 5, Stop: true,
+		Status: cluster.JobStatusDead, SubmitTime: ago(time.Minute)}
+	byHand.LatestDeployment = nil
+	byHand.Allocations = byHand.Allocations[:2]
+	for _, a := range byHand.Allocations {
+		a.DesiredStatus, a.ClientStatus = cluster.AllocDesiredStop, cluster.AllocClientComplete
+	}
+	byHand.Summary = map[string]map[string]int{"frontend": {"complete": 2}}
+
+	// A periodic job from Git, pending forever until Drover runs cron
+	// schedules.
+	src := *fixtureJobStatus().Job.Source
+	src.Path, src.Subject = "jobs/report.nomad.hcl", "Add the nightly report"
+	periodic := &jobStatusView{
+		Job: &cluster.Job{Namespace: "default", ID: "nightly-report", Spec: &jobspec.Job{ID: "nightly-report", Name: "nightly-report",
+			Type: jobspec.JobTypeBatch, Priority: 50, Datacenters: []string{"dc1"}, Groups: []*jobspec.Group{{Name: "report"}},
+			Periodic: &jobspec.Periodic{Crons: []string{"0 3 * * *"}, ProhibitOverlap: true, Enabled: true}},
+			Status: cluster.JobStatusPending, SubmitTime: ago(time.Hour), Source: &src},
+	}
 	for _, tc := range []struct {
 		name string
 		v    *jobStatusView
 	}{
 		{"job_status_managed", fixtureJobStatus()},
 		{"job_status_unmanaged_stopped", stopped},
+		{"job_status_stopped_by_hand", byHand},
+		{"job_status_periodic", periodic},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

@@ -13,6 +13,7 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/jobspec"
 )
 
 const jobStatusHelp = `
@@ -24,7 +25,9 @@ with 'drover job run').
 
 With JOB (an ID or a unique prefix of one), show that job: its version and
 source commit, a summary of its allocations per task group, its latest
-deployment, and its allocations, newest first.
+deployment, and its allocations, newest first. A Git-managed job that was
+stopped by hand shows the commit it came from; periodic and parameterized
+jobs say that Drover stores them but does not launch them yet.
 
 Examples:
   drover job status
@@ -62,6 +65,10 @@ type jobStatusView struct {
 	Allocations      []*cluster.Allocation     `json:"allocations"`
 	Evaluations      []*cluster.Evaluation     `json:"evaluations"`
 	LatestDeployment *cluster.Deployment       `json:"latest_deployment,omitempty"`
+	// BeforeStop is the version that a stop by hand replaced, when the
+	// job's latest version is such a stop: where the job came from until
+	// then (a commit, for a Git-managed job).
+	BeforeStop *cluster.Job `json:"before_stop,omitempty"`
 }
 
 func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
@@ -138,7 +145,60 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 			v.LatestDeployment = d
 		}
 	}
+	if stoppedByHand(job) {
+		// A stop through the API records a version of its own with no
+		// source (it came from no commit: the reconciler reads it as a
+		// stop outside Git); the version before it says where the job
+		// came from.
+		versions, _, err := client.Jobs().Versions(ctx, stub.ID, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, pv := range versions {
+			if pv.Version+1 == job.Version {
+				v.BeforeStop = pv
+			}
+		}
+	}
 	return v, nil
+}
+
+// stoppedByHand reports whether a job's latest version is a stop that no
+// commit made: 'drover job stop' or DELETE /v1/job/ID. A stop by a
+// commit that removed the job's file carries that commit.
+func stoppedByHand(j *cluster.Job) bool {
+	return j.Stop && j.Source == nil && j.Version > 0
+}
+
+// notLaunched says what Drover does with a job it stores but does not
+// run yet: a periodic job (Drover has no cron scheduler yet) or a
+// parameterized one (no dispatch yet); kind is "" for a job that runs
+// once submitted. The server creates no evaluation for these jobs
+// (launchable in server/http_jobs.go); job status and plans say so.
+func notLaunched(j *jobspec.Job) (kind, what string) {
+	switch {
+	case j == nil:
+	case j.Periodic != nil:
+		return "Periodic", "stored, not launched (Drover does not run cron schedules yet)"
+	case j.Parameterized != nil:
+		return "Parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)"
+	}
+	return "", ""
+}
+
+// notLaunchedNotes are the plan notes (render.Meta.NotLaunched) of the
+// jobs that notLaunched names, by job ID.
+func notLaunchedNotes(jobs map[string]*jobspec.Job) map[string]string {
+	var notes map[string]string
+	for id, j := range jobs {
+		if kind, what := notLaunched(j); kind != "" {
+			if notes == nil {
+				notes = map[string]string{}
+			}
+			notes[id] = strings.ToLower(kind) + " job: " + what
+		}
+	}
+	return notes
 }
 
 // renderJobList prints the job list table.
@@ -186,9 +246,12 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	kv = append(kv,
 		[2]string{"Namespace", j.Namespace},
 		[2]string{"Status", status},
-		[2]string{"Version", strconv.FormatUint(j.Version, 10)},
 	)
-	kv = append(kv, sourceKV(j.Source)...)
+	if kind, what := notLaunched(j.Spec); kind != "" {
+		kv = append(kv, [2]string{kind, what})
+	}
+	kv = append(kv, [2]string{"Version", strconv.FormatUint(j.Version, 10)})
+	kv = append(kv, sourceKV(j, v.BeforeStop)...)
 	writeKV(w, kv)
 
 	fmt.Fprintln(w, "\nSummary")
@@ -214,18 +277,31 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	writeTable(w, []string{"ID", "Node", "Task Group", "Version", "Desired", "Status", "Created", "Modified"}, allocRows(v.Allocations, now, false))
 }
 
-// sourceKV says where a job version came from: the commit that produced
-// it, or that someone submitted it by hand.
-func sourceKV(s *cluster.Source) [][2]string {
-	if s == nil {
-		return [][2]string{{"Source", "unmanaged (submitted with 'drover job run', not from Git)"}}
+// sourceKV says where a job's latest version came from: the commit that
+// produced it, a stop by hand of a version that came from a commit
+// (before), or that someone submitted it by hand.
+func sourceKV(j *cluster.Job, before *cluster.Job) [][2]string {
+	switch {
+	case j.Source != nil:
+		return commitKV(j.Source.Repo+"@"+shortSHA(j.Source.Commit), j.Source)
+	case stoppedByHand(j) && before != nil && before.Source != nil:
+		s := before.Source
+		kv := commitKV(fmt.Sprintf("stopped by hand outside Git (version %d); version %d came from %s@%s",
+			j.Version, before.Version, s.Repo, shortSHA(s.Commit)), s)
+		return append(kv, [2]string{"Self Heal", fmt.Sprintf("with self_heal on (the default in drover.hcl), source %q starts it again "+
+			"at its next pass (every poll_interval, 30s by default); delete its file in Git to stop it for good", s.Name)})
 	}
+	return [][2]string{{"Source", "unmanaged (submitted with 'drover job run', not from Git)"}}
+}
+
+// commitKV is the Source line and the commit's path, author and subject.
+func commitKV(source string, s *cluster.Source) [][2]string {
 	author := s.Author
 	if s.AuthorEmail != "" {
 		author += " <" + s.AuthorEmail + ">"
 	}
 	return [][2]string{
-		{"Source", s.Repo + "@" + shortSHA(s.Commit)},
+		{"Source", source},
 		{"Path", orNone(s.Path)},
 		{"Author", orNone(author)},
 		{"Commit", strconv.Quote(s.Subject)},

@@ -15,8 +15,11 @@ Stop a job (an ID or a unique prefix of one): its allocations are told to
 stop and it is not scheduled again until it is submitted again. The job's
 versions are kept for 'drover job status' unless -purge is given.
 
-A job that a Git source manages comes back at the next sync if its file is
-still in the repository: remove the file there to stop it for good.
+A job that a Git source manages comes back while its file is still in the
+repository: with self_heal on (the default in drover.hcl) the source puts
+it back at its next pass (every poll_interval, 30s by default). Remove the
+file there to stop it for good. Until then 'drover job status' shows it as
+stopped by hand, with the commit it came from.
 
 Unless -detach is given, the command follows the evaluation that stops
 the allocations until the scheduler is done with it.
@@ -71,8 +74,9 @@ func jobStop(ctx context.Context, opts jobStopOptions, io stdio) int {
 	if stub == nil {
 		return code
 	}
-	if stub.Source != nil && !opts.json {
-		fmt.Fprintf(io.err, "Warning: job %q comes from %s (%s); the next sync submits it again unless its file is removed there.\n", stub.ID, stub.Source.Repo, stub.Source.Path)
+	if stub.Source != nil && !stub.Stop && !opts.json {
+		fmt.Fprintf(io.err, "Warning: job %q comes from %s (%s); with self_heal on (the default), source %q starts it again at its next pass unless its file is removed there.\n",
+			stub.ID, stub.Source.Repo, stub.Source.Path, stub.Source.Name)
 	}
 	resp, err := client.Jobs().Deregister(ctx, stub.ID, opts.purge)
 	if err != nil {

@@ -29,6 +29,9 @@ from Git: no checkout and no cluster are needed.
 Values of env keys and templates that look secret (TOKEN, SECRET,
 PASSWORD, KEY, or listed under 'sensitive' in drover.hcl) are masked.
 
+A created or updated periodic or parameterized job carries a note: Drover
+stores such jobs but does not launch them yet ("not_launched" in -json).
+
 Examples:
   drover plan --repo . --base HEAD~1 --head HEAD
   drover plan --base origin/main --head HEAD -markdown > plan.md
@@ -172,7 +175,7 @@ func plan(ctx context.Context, opts planOptions, io stdio) int {
 
 	p := diff.Compute(old, head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
 	head.repo.Config.OrderPlan(p)
-	meta := render.Meta{Base: base.label, Head: head.label}
+	meta := render.Meta{Base: base.label, Head: head.label, NotLaunched: notLaunchedNotes(head.repo.JobMap())}
 	switch {
 	case opts.json:
 		err = render.JSON(io.out, p, meta)

@@ -194,7 +194,7 @@ type syncVerdict struct {
 // judgeSync says where a source stands with a commit (its newest seen
 // when commit is ""). Pure: sync status and sync wait share it.
 func judgeSync(st *cluster.SyncStatus, commit string) syncVerdict {
-	if commit == "" {
+	if commit == "" || st.LastSeen != "" && strings.HasPrefix(st.LastSeen, commit) {
 		commit = st.LastSeen
 	}
 	v := judgeCommit(st, commit)

@@ -108,7 +108,8 @@ func validate(ctx context.Context, opts validateOptions, io stdio) int {
 		if res.Valid {
 			fmt.Fprintf(io.out, "%s: %s valid.\n", label, plural(len(ids), "job", "jobs"))
 		} else {
-			fmt.Fprintf(io.err, "%s: %s. Fix them and run 'drover validate' again.\n", label, plural(countErrors(res.Diagnostics), "error", "errors"))
+			n := countErrors(res.Diagnostics)
+			fmt.Fprintf(io.err, "%s: %s. Fix %s and run 'drover validate' again.\n", label, plural(n, "error", "errors"), pick(n, "it", "them"))
 		}
 	}
 	if !res.Valid {
@@ -183,9 +184,15 @@ func countErrors(diags []render.DiagnosticJSON) int {
 	return n
 }
 
+// plural is "1 error", "2 errors".
 func plural(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, pick(n, one, many))
+}
+
+// pick is one when n is 1, many otherwise: "Fix it", "Fix them".
+func pick(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return many
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/droverhq/drover/repo"
 )
 
 func TestValidateRolloutNodes(t *testing.T) {
@@ -48,5 +50,68 @@ func TestValidateRolloutNodes(t *testing.T) {
 	writeFile(t, path, planRolloutJob("1", `      order = ["node-c"]`))
 	if code := run(ctx, []string{"validate", "-address", "http://" + freeAddr(t), path}, c.stdio()); code != exitError || !strings.Contains(c.err.String(), "cannot reach") {
 		t.Errorf("unreachable server: exit %d\nstderr: %s", code, c.err.String())
+	}
+}
+
+// TestValidateErrorCount: the closing line counts the errors in good
+// English: "1 error. Fix it", "2 errors. Fix them".
+func TestValidateErrorCount(t *testing.T) {
+	job := func(typos ...string) string {
+		return `job "web" {
+  group "g" {
+    ` + strings.Join(typos, "\n    ") + `
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/true" }
+    }
+  }
+}
+`
+	}
+	for _, tc := range []struct {
+		name, job, want string
+	}{
+		{"one", job("cuont = 2"), ": 1 error. Fix it and run 'drover validate' again.\n"},
+		{"two", job("cuont = 2", "restat {}"), ": 2 errors. Fix them and run 'drover validate' again.\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "web.nomad.hcl")
+			writeFile(t, path, tc.job)
+			var c capture
+			if code := validate(context.Background(), validateOptions{targets: []string{path}}, c.stdio()); code != exitError {
+				t.Fatalf("exit %d, want %d\nstderr: %s", code, exitError, c.err.String())
+			}
+			if want := path + tc.want; !strings.HasSuffix(c.err.String(), want) {
+				t.Errorf("stderr ends %q, want %q:\n%s", c.err.String()[max(0, c.err.Len()-80):], want, c.err.String())
+			}
+		})
+	}
+}
+
+// TestExamplesLaunch: `make run` deploys examples/jobs, so every job there
+// must be one Drover runs; the periodic example lives in examples/periodic
+// until Drover launches cron schedules, and is valid there.
+func TestExamplesLaunch(t *testing.T) {
+	ctx := context.Background()
+	load := func(dir string) *repo.Repo {
+		t.Helper()
+		r, err := repo.NewLoader(repo.LoadOptions{CheckConfig: configChecker()}).Load(ctx, repo.DirSource(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.HasErrors() || len(r.Jobs) == 0 {
+			t.Fatalf("%s: %d jobs, diagnostics %v", dir, len(r.Jobs), r.Diagnostics)
+		}
+		return r
+	}
+	for id, j := range load("../../examples/jobs").JobMap() {
+		if kind, what := notLaunched(j); kind != "" {
+			t.Errorf("examples/jobs has %s job %q, which make run would deploy but Drover does not run (%s): move it to its own folder", kind, id, what)
+		}
+	}
+	for id, j := range load("../../examples/periodic").JobMap() {
+		if kind, _ := notLaunched(j); kind != "Periodic" {
+			t.Errorf("examples/periodic: job %q is not periodic", id)
+		}
 	}
 }

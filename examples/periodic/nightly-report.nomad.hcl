@@ -1,4 +1,10 @@
-# A batch job: runs to completion every night, never twice at once.
+# A periodic batch job: every night at 03:00 UTC, never twice at once.
+#
+# It is kept out of examples/jobs (and so out of `make run`) because
+# Drover stores periodic jobs but does not launch cron schedules yet: a
+# later release will. Submitted (by a commit or `drover job run`), it stays
+# `pending`, and `drover job status nightly-report` and `drover plan` say
+# "stored, not launched". `drover validate examples/periodic` checks it.
 job "nightly-report" {
   datacenters = ["dc1"]
   type        = "batch"
