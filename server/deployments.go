@@ -33,7 +33,7 @@ func (s *Server) runDeployments(ctx context.Context) {
 				continue
 			}
 			dec := deploymentwatcher.Decide(deploymentwatcher.Input{
-				Deployment: d, Versions: snap.JobVersions(d.Namespace, d.JobID), Allocs: snap.AllocsByDeployment(d.ID), Now: now,
+				Deployment: d, Versions: snap.JobVersions(d.Namespace, d.JobID), Allocs: unhealthyAllocs(snap, d), Now: now,
 			})
 			if !dec.Next.IsZero() && (next.IsZero() || dec.Next.Before(next)) {
 				next = dec.Next
@@ -92,6 +92,18 @@ func (s *Server) runDeployments(ctx context.Context) {
 }
 
 func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
+// unhealthyAllocs returns the deployment's allocations when it counts an
+// unhealthy one (the watcher then asks whether it is being replaced),
+// else nil: a healthy rollout does not read them at every change.
+func unhealthyAllocs(snap *state.Snapshot, d *cluster.Deployment) []*cluster.Allocation {
+	for _, g := range d.TaskGroups {
+		if g.UnhealthyAllocs > 0 {
+			return snap.AllocsByDeployment(d.ID)
+		}
+	}
+	return nil
+}
 
 func (s *Server) jobEval(snap *state.Snapshot, ns, jobID string) *cluster.Evaluation {
 	j := snap.Job(ns, jobID)
