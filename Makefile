@@ -11,23 +11,34 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1x
 FUZZTIME    ?= 30s
 
-.PHONY: all build test unit corpus fmtcheck vet staticcheck lint fmt run stop plan-demo bench fuzz clean
+.PHONY: all build deps test unit corpus fmtcheck vet staticcheck lint fmt run stop plan-demo bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/drover
 
-## test: vet, staticcheck, every test with the race detector, and the
-## real-world corpus report.
-test: fmtcheck vet staticcheck unit corpus
+## deps: the optional components some tests need. As root with apt-get it
+## installs busybox-static, QEMU and a kernel image; otherwise it says what
+## is missing and which tests will skip. It checks for a Docker daemon and
+## ../shared/testdata too, and never fails.
+deps:
+	@./scripts/test-deps.sh
 
+## test: vet, staticcheck, the real-world corpus report, then every test
+## with the race detector, ending with the skipped tests and why.
+test: deps fmtcheck vet staticcheck corpus unit
+
+## unit: every test with the race detector. The output is plain `go
+## test`'s (ok lines, failing tests in full); tools/testsummary adds the
+## skipped tests by reason at the end. go test's exit code decides.
 unit:
-	$(GO) test -race -count=1 ./...
+	set -o pipefail; $(GO) test -race -count=1 -json ./... | $(GO) run ./tools/testsummary
 
-# corpus prints how many of the real Nomad job files in ../shared parse.
+## corpus: how many of the real Nomad job files in ../shared parse, and why
+## the others are rejected (or why the test skipped).
 corpus:
-	@set -o pipefail; $(GO) test -count=1 -run '^TestCorpus$$' -v ./jobspec/ | grep -E '^corpus:|^--- (FAIL|SKIP)|SKIP'
+	@set -o pipefail; $(GO) test -count=1 -run '^TestCorpus$$' -v ./jobspec/ | grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS:)|^PASS$$'
 
 vet:
 	$(GO) vet ./...

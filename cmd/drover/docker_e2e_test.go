@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/drivers/qemu/qemutest"
 )
 
 // The docker driver through the whole stack: a real server and a real
@@ -43,17 +46,47 @@ func dockerCLI(ctx context.Context, stdin io.Reader, args ...string) (string, er
 	return strings.TrimSpace(string(out)), nil
 }
 
+// skipNoDocker is the reason the docker driver's tests give too.
+const skipNoDocker = "SKIP: needs a running Docker daemon (none is reachable); start Docker Engine to run this test"
+
 // requireDocker skips, loudly, when no Docker daemon is reachable.
 func requireDocker(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("SKIPPING DOCKER E2E TEST: the docker CLI is not installed; CI on this machine must run it")
+		t.Skip("SKIP: needs the docker CLI (docker on PATH) and a running Docker daemon; install Docker Engine to run this test")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := dockerCLI(ctx, nil, "version", "--format", "{{.Server.Version}}"); err != nil {
-		t.Skipf("SKIPPING DOCKER E2E TEST: no Docker daemon is reachable (%v); CI on this machine must run it", err)
+		t.Logf("no Docker daemon: %v", err)
+		t.Skip(skipNoDocker)
 	}
+}
+
+// staticBusybox is the host's static busybox with its httpd applet,
+// which becomes the test image. Without it the test skips, loudly.
+func staticBusybox(t *testing.T) []byte {
+	t.Helper()
+	const path = "/bin/busybox"
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Logf("%s: %v", path, err)
+		t.Skip(qemutest.SkipNoBusybox)
+	}
+	defer f.Close()
+	if slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		t.Logf("%s is dynamically linked: a FROM-scratch image cannot run it", path)
+		t.Skip(qemutest.SkipNoBusybox)
+	}
+	bb, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(bb, []byte("httpd")) {
+		t.Logf("%s has no httpd applet", path)
+		t.Skip(qemutest.SkipNoBusybox)
+	}
+	return bb
 }
 
 // ensureBusyboxImage imports e2eBusyboxImage from the host's static
@@ -65,19 +98,7 @@ func ensureBusyboxImage(t *testing.T) {
 	if _, err := dockerCLI(ctx, nil, "image", "inspect", "--format", "{{.Id}}", e2eBusyboxImage); err == nil {
 		return
 	}
-	var bb []byte
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if b, err := os.ReadFile(p); err == nil {
-			bb = b
-			break
-		}
-	}
-	if bb == nil {
-		t.Fatal("no /bin/busybox to build the test image from (install busybox-static)")
-	}
-	if !bytes.Contains(bb, []byte("httpd")) {
-		t.Fatal("the host's busybox has no httpd applet")
-	}
+	bb := staticBusybox(t)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, d := range []string{"bin/", "www/", "tmp/"} {

@@ -42,7 +42,7 @@ func qemuPIDs(marker string) []int {
 
 func TestQEMUJobThroughAgent(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("SKIPPING QEMU E2E TEST: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); CI on this machine must run it")
+		t.Skip(qemutest.SkipNoQEMU)
 	}
 	vmDir := t.TempDir()
 	g := qemutest.BuildGuest(t, vmDir)

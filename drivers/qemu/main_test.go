@@ -16,6 +16,7 @@ import (
 	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/drivers/driverstest"
 	execdriver "github.com/droverhq/drover/drivers/exec"
+	"github.com/droverhq/drover/drivers/qemu/qemutest"
 )
 
 // The test binary doubles as the exec driver's shim, the process runner
@@ -50,8 +51,7 @@ func newRunner(t testing.TB) *execdriver.Driver {
 	return r
 }
 
-// newDriver is a qemu driver over a fresh runner. Without QEMU the test
-// skips, loudly: CI installs it.
+// newDriver is a qemu driver over a fresh runner.
 func newDriver(t testing.TB, mod ...func(*Config)) (*Driver, *execdriver.Driver) {
 	t.Helper()
 	r := newRunner(t)
@@ -67,10 +67,11 @@ func newDriver(t testing.TB, mod ...func(*Config)) (*Driver, *execdriver.Driver)
 	return d, r
 }
 
+// requireQEMU skips the test, loudly, when QEMU is not installed.
 func requireQEMU(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("SKIP: qemu-system-x86_64 is not installed; install qemu-system-x86 (apt-get install qemu-system-x86)")
+		t.Skip(qemutest.SkipNoQEMU)
 	}
 }
 
