@@ -97,6 +97,14 @@ type JobListStub struct {
 	Stop       bool            `json:"stop,omitempty"`
 	Source     *cluster.Source `json:"source,omitempty"` // nil: unmanaged
 	SubmitTime time.Time       `json:"submit_time"`
+	// BeforeStop is, for a job stopped by hand (its latest version is a
+	// stop with no source, cluster.Job.StoppedByHand), the source of the
+	// version the stop replaced: the commit a Git-managed job came from.
+	BeforeStop *cluster.Source `json:"before_stop,omitempty"`
+	// NotLaunched is the kind of a job Drover stores but does not run yet
+	// ("periodic", "parameterized": jobspec.Job.NotLaunched); "" for a
+	// job that runs.
+	NotLaunched string `json:"not_launched,omitempty"`
 	// Summary counts allocations per group and client status.
 	Summary        map[string]map[string]int `json:"summary,omitempty"`
 	JobModifyIndex uint64                    `json:"job_modify_index"`

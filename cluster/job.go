@@ -41,6 +41,14 @@ type Job struct {
 // Managed reports whether the job comes from a Git source.
 func (j *Job) Managed() bool { return j.Source != nil }
 
+// StoppedByHand reports whether this version is a stop that no commit
+// made: 'drover job stop' or DELETE /v1/job/ID records a version of its
+// own with no Source. A stop by a commit that removed the job's file
+// carries that commit.
+func (j *Job) StoppedByHand() bool {
+	return j.Stop && j.Source == nil && j.Version > 0
+}
+
 // Source ties a job version to the Git commit that produced it: the audit
 // trail.
 type Source struct {

@@ -204,16 +204,13 @@ func withCorrection(st cluster.SyncStatus, sha, why string, now time.Time) clust
 	return st
 }
 
-// notLaunched lists the commit's periodic and parameterized jobs, which
-// Drover stores but does not launch yet.
+// notLaunched lists the commit's jobs that Drover stores but does not
+// launch yet (jobspec.Job.NotLaunched: periodic and parameterized jobs).
 func notLaunched(d *Desired) []string {
 	var out []string
 	for _, j := range d.Jobs {
-		switch {
-		case j.Spec.Periodic != nil:
-			out = append(out, j.Spec.ID+" (periodic)")
-		case j.Spec.Parameterized != nil:
-			out = append(out, j.Spec.ID+" (parameterized)")
+		if kind, _ := j.Spec.NotLaunched(); kind != "" {
+			out = append(out, j.Spec.ID+" ("+kind+")")
 		}
 	}
 	slices.Sort(out)

@@ -6,7 +6,10 @@
 // made by diff.Compute or by the caller (Meta).
 package render
 
-import "github.com/droverhq/drover/diff"
+import (
+	"github.com/droverhq/drover/diff"
+	"github.com/droverhq/drover/jobspec"
+)
 
 // Meta labels the two sides of a plan, e.g. "HEAD~1 (1a2b3c4)". Either may
 // be empty.
@@ -15,8 +18,25 @@ type Meta struct {
 	// NotLaunched holds, by job ID, why a created or updated job will be
 	// stored but not run when the plan is applied, such as "periodic job:
 	// stored, not launched (Drover does not run cron schedules yet)". The
-	// caller decides; every renderer shows it next to the job.
+	// caller decides (NotLaunchedNotes); every renderer shows it next to
+	// the job.
 	NotLaunched map[string]string
+}
+
+// NotLaunchedNotes are the notes for Meta.NotLaunched of a plan's
+// desired jobs, by job ID: jobspec.Job.NotLaunchedNote of each job that
+// Drover stores without running; nil when every job runs.
+func NotLaunchedNotes(jobs map[string]*jobspec.Job) map[string]string {
+	var notes map[string]string
+	for id, j := range jobs {
+		if note := j.NotLaunchedNote(); note != "" {
+			if notes == nil {
+				notes = map[string]string{}
+			}
+			notes[id] = note
+		}
+	}
+	return notes
 }
 
 // note is what m says about a job of the plan: only created and updated

@@ -357,3 +357,17 @@ func TestSecretsNeverRendered(t *testing.T) {
 		}
 	}
 }
+
+// TestNotLaunchedNotes: the notes a caller passes in Meta name exactly
+// the jobs Drover stores without running, in the words plans show.
+func TestNotLaunchedNotes(t *testing.T) {
+	report := difftest.Job("nightly-report")
+	report.Periodic = &jobspec.Periodic{Crons: []string{"0 3 * * *"}, Enabled: true}
+	got := render.NotLaunchedNotes(jobs(difftest.Job("web"), report))
+	if want := map[string]string{"nightly-report": periodicNote}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("notes = %v, want %v", got, want)
+	}
+	if got := render.NotLaunchedNotes(jobs(difftest.Job("web"))); got != nil {
+		t.Errorf("notes of jobs that all run = %v, want nil", got)
+	}
+}

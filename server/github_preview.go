@@ -263,6 +263,7 @@ func (s *Server) planPreview(ctx context.Context, j previewJob) (github.PlanComm
 		}
 	}
 	desired := r.JobMap()
+	pc.Meta.NotLaunched = render.NotLaunchedNotes(desired)
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: r.Config.Sensitive})
 	r.Config.OrderPlan(pc.Plan)
 	now := time.Now()

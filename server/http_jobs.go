@@ -40,6 +40,14 @@ func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
 	}
 	if j.Spec != nil {
 		st.Name, st.Type, st.Priority = j.Spec.Name, j.Spec.Type, j.Spec.Priority
+		st.NotLaunched, _ = j.Spec.NotLaunched()
+	}
+	if j.StoppedByHand() {
+		// The stop is a version of its own; the one it replaced says
+		// where the job came from.
+		if prev := snap.JobVersion(j.Namespace, j.ID, j.Version-1); prev != nil {
+			st.BeforeStop = prev.Source
+		}
 	}
 	allocs := snap.AllocsByJob(j.Namespace, j.ID)
 	for _, a := range allocs {
@@ -128,7 +136,11 @@ func validJob(job *jobspec.Job) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	he := &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf("invalid job: %d problem(s): %v", len(errs), errs[0])}
+	problems := "problems"
+	if len(errs) == 1 {
+		problems = "problem"
+	}
+	he := &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf("invalid job: %d %s: %v", len(errs), problems, errs[0])}
 	for _, e := range errs {
 		he.diags = append(he.diags, render.DiagnosticJSON{Severity: "error", Summary: e.Error()})
 	}
@@ -142,15 +154,13 @@ func jobNamespace(j *jobspec.Job) string {
 	return j.Namespace
 }
 
-// launchable reports whether registering the job should schedule it now;
-// periodic and parameterized jobs are templates that Drover stores but
-// does not launch yet.
+// launchable reports whether registering the job should schedule it now,
+// and if not why (jobspec.Job.NotLaunched decides): periodic and
+// parameterized jobs are templates that Drover stores but does not
+// launch yet.
 func launchable(j *jobspec.Job) (bool, string) {
-	switch {
-	case j.Periodic != nil:
-		return false, "periodic jobs are stored but not launched: Drover does not run cron schedules yet"
-	case j.Parameterized != nil:
-		return false, "parameterized jobs are stored but not dispatched: Drover does not support dispatch yet"
+	if note := j.NotLaunchedNote(); note != "" {
+		return false, note
 	}
 	return true, ""
 }
@@ -288,7 +298,9 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 			old[spec.ID] = cur.Spec
 		}
 	}
-	resp.Diff = render.ToJSON(diff.Compute(old, map[string]*jobspec.Job{spec.ID: spec}, diff.Options{}), meta)
+	desired := map[string]*jobspec.Job{spec.ID: spec}
+	meta.NotLaunched = render.NotLaunchedNotes(desired)
+	resp.Diff = render.ToJSON(diff.Compute(old, desired, diff.Options{}), meta)
 	for _, g := range spec.Groups {
 		if g.Rollout == nil {
 			continue

@@ -165,12 +165,63 @@ func TestRenderJobList(t *testing.T) {
 			Source: &cluster.Source{Commit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"}},
 		{ID: "cleanup", Type: jobspec.JobTypeBatch, Priority: 30, Status: "dead", Version: 12, SubmitTime: ago(49 * time.Hour)},
 		{ID: "monitoring-agent", Type: jobspec.JobTypeSystem, Priority: 90, Status: "pending", SubmitTime: ago(time.Minute)},
+		// A Git-managed job stopped by hand: the stop has no source, the
+		// version before it came from a commit of source "apps".
+		{ID: "api", Type: jobspec.JobTypeService, Priority: 50, Status: "dead", Version: 3, Stop: true, SubmitTime: ago(2 * time.Minute),
+			BeforeStop: &cluster.Source{Name: "apps", Repo: "https://github.com/acme/deploy.git", Commit: "abc1234def567890abc1234def567890abc12345"}},
+		// Stored, never launched until Drover runs cron schedules and
+		// dispatches jobs; once stopped, nothing is left to launch.
+		{ID: "nightly-report", Type: jobspec.JobTypeBatch, Priority: 50, Status: "pending", NotLaunched: "periodic", SubmitTime: ago(time.Hour),
+			Source: &cluster.Source{Commit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"}},
+		{ID: "resize", Type: jobspec.JobTypeBatch, Priority: 50, Status: "pending", NotLaunched: "parameterized", SubmitTime: ago(time.Hour)},
+		{ID: "weekly-report", Type: jobspec.JobTypeBatch, Priority: 50, Status: "dead", Version: 1, Stop: true, NotLaunched: "periodic", SubmitTime: ago(time.Hour)},
 	}
 	var b bytes.Buffer
 	renderJobList(&b, jobs, renderNow)
 	b.WriteString("--- empty:\n")
 	renderJobList(&b, nil, renderNow)
 	checkGolden(t, "job_list", b.Bytes())
+}
+
+// TestRenderHistory: versions from commits (a retry, a corrected
+// record), a stop by a commit, a stop by hand of a Git-managed job
+// (which no commit made, so it is not "unmanaged") and a version
+// submitted by hand.
+func TestRenderHistory(t *testing.T) {
+	src := func(sha, subject string, retry int) *cluster.Source {
+		return &cluster.Source{Name: "apps", Commit: sha, Author: "Ada Lovelace", Subject: subject, CommitTime: ago(3 * time.Hour), Retry: retry}
+	}
+	entries := []historyEntry{
+		{JobID: "web", Version: 4, Stop: true, SubmitTime: ago(time.Minute), Outcome: "stopped"},
+		{JobID: "web", Version: 3, SubmitTime: ago(time.Hour), Source: src("abc1234def567890", "web: nginx 1.27", 1), Outcome: "deployment successful"},
+		{JobID: "web", Version: 2, SubmitTime: ago(2 * time.Hour), Source: src("abc1234def567890", "web: nginx 1.27", 0), Outcome: "deployment failed",
+			Corrected: "recorded failed; corrected"},
+		{JobID: "web", Version: 1, SubmitTime: ago(5 * time.Hour), Outcome: "superseded"},
+		{JobID: "legacy", Version: 1, Stop: true, SubmitTime: ago(time.Hour), Source: src("0123456789abcdef", "Remove legacy", 0), Outcome: "stopped"},
+	}
+	var b bytes.Buffer
+	renderHistory(&b, entries, renderNow)
+	checkGolden(t, "history", b.Bytes())
+}
+
+// TestRolloutOutcomeCountsFailures: a version whose allocations failed
+// with no replacement says how many, in words that agree with the count.
+func TestRolloutOutcomeCountsFailures(t *testing.T) {
+	failed := func(id string) *cluster.Allocation {
+		return &cluster.Allocation{ID: id, JobVersion: 1, ClientStatus: cluster.AllocClientFailed}
+	}
+	for _, tc := range []struct {
+		allocs []*cluster.Allocation
+		want   string
+	}{
+		{[]*cluster.Allocation{failed("a")}, "failed (1 allocation failed)"},
+		{[]*cluster.Allocation{failed("a"), failed("b")}, "failed (2 allocations failed)"},
+	} {
+		// An older version: judged by its allocations alone.
+		if got := rolloutOutcome(&cluster.Job{ID: "web", Version: 1}, false, nil, tc.allocs); got != tc.want {
+			t.Errorf("%d failed allocations: %q, want %q", len(tc.allocs), got, tc.want)
+		}
+	}
 }
 
 func TestRenderAllocStatus(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -18,7 +19,7 @@ List job versions, newest first, with the Git commit that produced each
 (short SHA, author, subject, commit time) and the outcome of its rollout
 (the deployment's status, or what its allocations say). Without JOB,
 every job's versions are listed. Versions submitted by hand show
-"unmanaged".
+"unmanaged"; a stop made by hand ('drover job stop'), "stopped by hand".
 
 Rolling back is a Git operation: 'git revert <commit>' and push; the
 revert is a new commit, and history shows it like any other.
@@ -110,10 +111,20 @@ func history(ctx context.Context, opts historyOptions, io stdio) int {
 		}
 		return exitOK
 	}
-	now := opts.clock()
+	renderHistory(io.out, entries, opts.clock())
+	return exitOK
+}
+
+// renderHistory prints the versions as a table.
+func renderHistory(w io.Writer, entries []historyEntry, now time.Time) {
 	var rows [][]string
 	for _, e := range entries {
 		commit, author, subject, when := "unmanaged", "", "", formatTime(e.SubmitTime, now)
+		if e.Stop && e.Source == nil {
+			// A stop through the API comes from no commit, even for a
+			// job that did (the version below it says which).
+			commit = "stopped by hand"
+		}
 		if s := e.Source; s != nil {
 			commit, author, subject, when = shortSHA(s.Commit), s.Author, s.Subject, formatTime(s.CommitTime, now)
 			if s.Retry > 0 {
@@ -130,8 +141,7 @@ func history(ctx context.Context, opts historyOptions, io stdio) int {
 		}
 		rows = append(rows, []string{e.JobID, v, commit, author, when, outcome, subject})
 	}
-	writeTable(io.out, []string{"Job", "Version", "Commit", "Author", "Time", "Rollout", "Subject"}, rows)
-	return exitOK
+	writeTable(w, []string{"Job", "Version", "Commit", "Author", "Time", "Rollout", "Subject"}, rows)
 }
 
 // jobHistory reads a job's versions and judges each one's rollout.
@@ -214,7 +224,8 @@ func rolloutOutcome(v *cluster.Job, latest bool, deps []*cluster.Deployment, all
 	}
 	switch {
 	case counts[cluster.AllocClientFailed] > 0:
-		return fmt.Sprintf("failed (%d allocation(s) failed)", counts[cluster.AllocClientFailed])
+		n := counts[cluster.AllocClientFailed]
+		return fmt.Sprintf("failed (%s failed)", plural(n, "allocation", "allocations"))
 	case counts[cluster.AllocClientRunning] > 0 && latest:
 		return fmt.Sprintf("running (%d)", counts[cluster.AllocClientRunning])
 	case counts[cluster.AllocClientComplete] > 0:

@@ -136,7 +136,9 @@ func localDiff(cur *cluster.Job, job *jobspec.Job, path string) (*diff.Plan, ren
 			old[job.ID] = cur.Spec
 		}
 	}
-	return diff.Compute(old, map[string]*jobspec.Job{job.ID: job}, diff.Options{}), meta
+	desired := map[string]*jobspec.Job{job.ID: job}
+	meta.NotLaunched = render.NotLaunchedNotes(desired)
+	return diff.Compute(old, desired, diff.Options{}), meta
 }
 
 // renderDryRun prints the scheduler's side of a plan and the submit

@@ -13,7 +13,6 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
-	"github.com/droverhq/drover/jobspec"
 )
 
 const jobStatusHelp = `
@@ -21,7 +20,10 @@ Usage: drover job status [options] [JOB]
 
 Without JOB, list the cluster's jobs: type, priority, status, version, and
 where each came from (the Git commit, or "unmanaged" for jobs submitted
-with 'drover job run').
+with 'drover job run'). A Git-managed job stopped by hand shows
+"stopped by hand (was SOURCE@COMMIT)", SOURCE being the name of the
+server's source; a periodic or parameterized job's status says that it
+is not launched.
 
 With JOB (an ID or a unique prefix of one), show that job: its version and
 source commit, a summary of its allocations per task group, its latest
@@ -145,7 +147,7 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 			v.LatestDeployment = d
 		}
 	}
-	if stoppedByHand(job) {
+	if job.StoppedByHand() {
 		// A stop through the API records a version of its own with no
 		// source (it came from no commit: the reconciler reads it as a
 		// stop outside Git); the version before it says where the job
@@ -163,44 +165,6 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 	return v, nil
 }
 
-// stoppedByHand reports whether a job's latest version is a stop that no
-// commit made: 'drover job stop' or DELETE /v1/job/ID. A stop by a
-// commit that removed the job's file carries that commit.
-func stoppedByHand(j *cluster.Job) bool {
-	return j.Stop && j.Source == nil && j.Version > 0
-}
-
-// notLaunched says what Drover does with a job it stores but does not
-// run yet: a periodic job (Drover has no cron scheduler yet) or a
-// parameterized one (no dispatch yet); kind is "" for a job that runs
-// once submitted. The server creates no evaluation for these jobs
-// (launchable in server/http_jobs.go); job status and plans say so.
-func notLaunched(j *jobspec.Job) (kind, what string) {
-	switch {
-	case j == nil:
-	case j.Periodic != nil:
-		return "Periodic", "stored, not launched (Drover does not run cron schedules yet)"
-	case j.Parameterized != nil:
-		return "Parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)"
-	}
-	return "", ""
-}
-
-// notLaunchedNotes are the plan notes (render.Meta.NotLaunched) of the
-// jobs that notLaunched names, by job ID.
-func notLaunchedNotes(jobs map[string]*jobspec.Job) map[string]string {
-	var notes map[string]string
-	for id, j := range jobs {
-		if kind, what := notLaunched(j); kind != "" {
-			if notes == nil {
-				notes = map[string]string{}
-			}
-			notes[id] = strings.ToLower(kind) + " job: " + what
-		}
-	}
-	return notes
-}
-
 // renderJobList prints the job list table.
 func renderJobList(w io.Writer, jobs []*api.JobListStub, now time.Time) {
 	if len(jobs) == 0 {
@@ -213,16 +177,36 @@ func renderJobList(w io.Writer, jobs []*api.JobListStub, now time.Time) {
 	})
 	rows := make([][]string, 0, len(jobs))
 	for _, j := range jobs {
-		source := "unmanaged"
-		if j.Source != nil {
-			source = shortSHA(j.Source.Commit)
-		}
 		rows = append(rows, []string{
-			j.ID, string(j.Type), strconv.Itoa(j.Priority), j.Status,
-			strconv.FormatUint(j.Version, 10), source, formatTime(j.SubmitTime, now),
+			j.ID, string(j.Type), strconv.Itoa(j.Priority), listStatus(j),
+			strconv.FormatUint(j.Version, 10), listSource(j), formatTime(j.SubmitTime, now),
 		})
 	}
 	writeTable(w, []string{"ID", "Type", "Priority", "Status", "Version", "Source", "Submit Date"}, rows)
+}
+
+// listStatus is a job's status in the list, with a word for a job that
+// Drover stores but does not launch yet (it stays pending).
+func listStatus(j *api.JobListStub) string {
+	if j.NotLaunched != "" && !j.Stop {
+		return j.Status + " (" + j.NotLaunched + ": not launched)"
+	}
+	return j.Status
+}
+
+// listSource is where a job in the list came from: the commit, a stop by
+// hand of a version that came from a commit, or "unmanaged".
+func listSource(j *api.JobListStub) string {
+	switch {
+	case j.Source != nil:
+		return shortSHA(j.Source.Commit)
+	case j.BeforeStop != nil:
+		// The source's name (as sync status names it): a repository
+		// URL is too wide for a column.
+		name := cmp.Or(j.BeforeStop.Name, j.BeforeStop.Repo)
+		return "stopped by hand (was " + name + "@" + shortSHA(j.BeforeStop.Commit) + ")"
+	}
+	return "unmanaged"
 }
 
 // renderJobStatus prints one job as `nomad job status JOB` does, plus
@@ -247,8 +231,8 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 		[2]string{"Namespace", j.Namespace},
 		[2]string{"Status", status},
 	)
-	if kind, what := notLaunched(j.Spec); kind != "" {
-		kv = append(kv, [2]string{kind, what})
+	if kind, reason := j.Spec.NotLaunched(); kind != "" {
+		kv = append(kv, [2]string{strings.ToUpper(kind[:1]) + kind[1:], reason})
 	}
 	kv = append(kv, [2]string{"Version", strconv.FormatUint(j.Version, 10)})
 	kv = append(kv, sourceKV(j, v.BeforeStop)...)
@@ -284,7 +268,7 @@ func sourceKV(j *cluster.Job, before *cluster.Job) [][2]string {
 	switch {
 	case j.Source != nil:
 		return commitKV(j.Source.Repo+"@"+shortSHA(j.Source.Commit), j.Source)
-	case stoppedByHand(j) && before != nil && before.Source != nil:
+	case j.StoppedByHand() && before != nil && before.Source != nil:
 		s := before.Source
 		kv := commitKV(fmt.Sprintf("stopped by hand outside Git (version %d); version %d came from %s@%s",
 			j.Version, before.Version, s.Repo, shortSHA(s.Commit)), s)

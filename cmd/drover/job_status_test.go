@@ -50,8 +50,9 @@ const parameterizedJob = `job "resize" {
 // TestJobStatusGitOps: jobs deployed by a real Git source, read back with
 // `drover job status`. A periodic and a parameterized job say that they
 // are stored but not launched; a Git-managed job stopped by hand says so
-// and names the commit it came from (not "unmanaged"); a job submitted by
-// hand and stopped stays unmanaged.
+// and names the commit it came from (not "unmanaged"), in job status,
+// history and the job list; a job submitted by hand and stopped stays
+// unmanaged.
 func TestJobStatusGitOps(t *testing.T) {
 	dir, git := gitRepo(t)
 	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), spreadJob("web", 1, ""))
@@ -133,6 +134,12 @@ func TestJobStatusGitOps(t *testing.T) {
 	if !v.Job.Stop || v.Job.Source != nil || v.BeforeStop == nil || v.BeforeStop.Version != 0 || v.BeforeStop.Source == nil || v.BeforeStop.Source.Commit != sha {
 		t.Errorf("job status -json: job %+v, before_stop %+v; want the stop (no source) and version 0 from %s", v.Job, v.BeforeStop, sha)
 	}
+	// History: the stop is no commit's, and not "unmanaged" either.
+	_, out, _ = cli("history", "web")
+	wantLines(out, `(?m)^web\s+1 \(stop\)\s+stopped by hand\s`, `(?m)^web\s+0\s+`+sha[:7]+`\s`)
+	if strings.Contains(out, "unmanaged") {
+		t.Errorf("history of a Git-managed job stopped by hand says unmanaged:\n%s", out)
+	}
 
 	// Submitted by hand, then stopped by hand: unmanaged all along.
 	adhoc := filepath.Join(t.TempDir(), "adhoc.nomad.hcl")
@@ -145,4 +152,13 @@ func TestJobStatusGitOps(t *testing.T) {
 	}
 	_, out, _ = cli("job", "status", "adhoc")
 	wantLines(out, `(?m)^Source\s+= unmanaged \(submitted with 'drover job run', not from Git\)$`)
+
+	// The job list tells the same truths in its Status and Source
+	// columns.
+	_, out, _ = cli("job", "status")
+	wantLines(out,
+		`(?m)^web\s+service\s+50\s+\w+\s+1\s+stopped by hand \(was prod@`+sha[:7]+`\)\s`,
+		`(?m)^nightly-report\s+batch\s+50\s+pending \(periodic: not launched\)\s+0\s+`+sha[:7]+`\s`,
+		`(?m)^resize\s+batch\s+50\s+pending \(parameterized: not launched\)\s+0\s+`+sha[:7]+`\s`,
+		`(?m)^adhoc\s+service\s+50\s+\w+\s+1\s+unmanaged\s`)
 }

@@ -175,7 +175,7 @@ func plan(ctx context.Context, opts planOptions, io stdio) int {
 
 	p := diff.Compute(old, head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
 	head.repo.Config.OrderPlan(p)
-	meta := render.Meta{Base: base.label, Head: head.label, NotLaunched: notLaunchedNotes(head.repo.JobMap())}
+	meta := render.Meta{Base: base.label, Head: head.label, NotLaunched: render.NotLaunchedNotes(head.repo.JobMap())}
 	switch {
 	case opts.json:
 		err = render.JSON(io.out, p, meta)

@@ -207,7 +207,7 @@ func planPullRequest(ctx context.Context, opts planOptions, baseSHA, headSHA str
 	// drover plan.
 	pc.Plan = diff.Compute(base.repo.JobMap(), head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
 	head.repo.Config.OrderPlan(pc.Plan)
-	pc.Meta.NotLaunched = notLaunchedNotes(head.repo.JobMap())
+	pc.Meta.NotLaunched = render.NotLaunchedNotes(head.repo.JobMap())
 	return pc, nil
 }
 
@@ -284,7 +284,7 @@ func planPullRequestLive(ctx context.Context, opts planOptions, number int, head
 	desired := head.repo.JobMap()
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: head.repo.Config.Sensitive})
 	head.repo.Config.OrderPlan(pc.Plan)
-	pc.Meta.NotLaunched = notLaunchedNotes(desired)
+	pc.Meta.NotLaunched = render.NotLaunchedNotes(desired)
 	for _, jd := range pc.Plan.Jobs {
 		spec := desired[jd.ID]
 		if spec == nil {

@@ -338,7 +338,11 @@ func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APIClus
 		case healthySince.IsZero():
 			healthySince = now
 		case now.Sub(healthySince) >= opts.minHealthy:
-			fmt.Fprintf(w, "All %d rollout(s) healthy.\n", len(jobs))
+			if len(jobs) == 1 {
+				fmt.Fprintln(w, "The rollout is healthy.")
+			} else {
+				fmt.Fprintf(w, "All %d rollouts healthy.\n", len(jobs))
+			}
 			return exitOK
 		}
 		wait := 2 * time.Second

@@ -112,8 +112,8 @@ func TestGitOpsLoopAndReconcileOnce(t *testing.T) {
 	if res := once("--dry-run"); res.code != 2 || !strings.Contains(res.stdout, "1 to create") {
 		t.Errorf("dry-run with changes: want exit 2 and a plan:\n%s", res)
 	}
-	if res := once(); res.code != 0 || !strings.Contains(res.stdout, "healthy") {
-		t.Errorf("apply: want exit 0 after a healthy rollout:\n%s", res)
+	if res := once(); res.code != 0 || !strings.Contains(res.stdout, "The rollout is healthy.\n") {
+		t.Errorf("apply: want exit 0 after a healthy rollout (one job: \"The rollout is healthy.\"):\n%s", res)
 	}
 	if res := once("--dry-run"); res.code != 0 {
 		t.Errorf("dry-run when the cluster matches: want exit 0:\n%s", res)

@@ -232,7 +232,7 @@ func judgeCommit(st *cluster.SyncStatus, commit string) syncVerdict {
 		return syncVerdict{text: "rejected: " + short + " was not applied (see below); the cluster stays at " + orNone(shortSHA(st.LastApplied)) + "; push a fix",
 			code: exitSyncFailed, final: true}
 	case o.Outcome == cluster.CommitRollingOut:
-		return syncVerdict{text: fmt.Sprintf("rolling out %s in waves (depends_on): %d job(s) waiting, see below", short, len(o.Waiting)), code: exitSyncBehind}
+		return syncVerdict{text: fmt.Sprintf("rolling out %s in waves (depends_on): %s waiting, see below", short, plural(len(o.Waiting), "job", "jobs")), code: exitSyncBehind}
 	case o.Health == cluster.HealthProgressing:
 		return syncVerdict{text: fmt.Sprintf("rolling out %s: waiting for %s to be healthy (drover deployment list)", short, rolloutNames(o.Rollouts)), code: exitSyncBehind}
 	case o.Health == cluster.HealthSuperseded && commit != st.LastSeen:

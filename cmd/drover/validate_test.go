@@ -105,12 +105,12 @@ func TestExamplesLaunch(t *testing.T) {
 		return r
 	}
 	for id, j := range load("../../examples/jobs").JobMap() {
-		if kind, what := notLaunched(j); kind != "" {
+		if kind, what := j.NotLaunched(); kind != "" {
 			t.Errorf("examples/jobs has %s job %q, which make run would deploy but Drover does not run (%s): move it to its own folder", kind, id, what)
 		}
 	}
 	for id, j := range load("../../examples/periodic").JobMap() {
-		if kind, _ := notLaunched(j); kind != "Periodic" {
+		if kind, _ := j.NotLaunched(); kind != "periodic" {
 			t.Errorf("examples/periodic: job %q is not periodic", id)
 		}
 	}

@@ -1,0 +1,38 @@
+package jobspec_test
+
+import (
+	"testing"
+
+	"github.com/droverhq/drover/jobspec"
+)
+
+// TestNotLaunched: the one decision of which jobs Drover stores without
+// running (the server schedules none of them; job status, the job list,
+// plans and sync status say so), and the words for it.
+func TestNotLaunched(t *testing.T) {
+	periodic := validJob()
+	periodic.Type, periodic.Periodic = jobspec.JobTypeBatch, &jobspec.Periodic{Crons: []string{"0 3 * * *"}, Enabled: true}
+	parameterized := validJob()
+	parameterized.Type, parameterized.Parameterized = jobspec.JobTypeBatch, &jobspec.Parameterized{Payload: "optional"}
+	for _, tc := range []struct {
+		name               string
+		job                *jobspec.Job
+		kind, reason, note string
+	}{
+		{"nil", nil, "", "", ""},
+		{"service", validJob(), "", "", ""},
+		{"periodic", periodic, "periodic", "stored, not launched (Drover does not run cron schedules yet)",
+			"periodic job: stored, not launched (Drover does not run cron schedules yet)"},
+		{"parameterized", parameterized, "parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)",
+			"parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if kind, reason := tc.job.NotLaunched(); kind != tc.kind || reason != tc.reason {
+				t.Errorf("NotLaunched() = %q, %q; want %q, %q", kind, reason, tc.kind, tc.reason)
+			}
+			if note := tc.job.NotLaunchedNote(); note != tc.note {
+				t.Errorf("NotLaunchedNote() = %q, want %q", note, tc.note)
+			}
+		})
+	}
+}
