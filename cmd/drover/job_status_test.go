@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
-	"github.com/droverhq/drover/reconciler"
-	"github.com/droverhq/drover/server"
 	"github.com/droverhq/drover/server/servertest"
 )
 
@@ -64,11 +62,7 @@ func TestJobStatusGitOps(t *testing.T) {
 
 	// An hour between polls: nothing puts the stopped job back during
 	// the test.
-	s := servertest.Single(t, func(c *server.Config) {
-		sc := reconciler.DefaultSourceConfig()
-		sc.Name, sc.URL, sc.PollInterval = "prod", dir, time.Hour
-		c.Sources = append(c.Sources, sc)
-	})
+	s := servertest.Single(t, withLocalSource("prod", dir))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, id := range []string{"web", "nightly-report", "resize"} {

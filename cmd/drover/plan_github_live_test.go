@@ -53,11 +53,7 @@ func TestPlanGitHubCommentLive(t *testing.T) {
 	git("commit", "-q", "-m", "deployed")
 	deployed := revParse(t, dir, "HEAD")
 
-	s := servertest.Single(t, func(c *server.Config) {
-		sc := reconciler.DefaultSourceConfig()
-		sc.Name, sc.URL, sc.PollInterval = "prod", dir, time.Hour
-		c.Sources = append(c.Sources, sc)
-	})
+	s := servertest.Single(t, withLocalSource("prod", dir))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n := &cluster.Node{ID: "90000000-0000-4000-8000-000000000009", Name: "n9", Datacenter: "dc1",
@@ -156,4 +152,14 @@ func TestPlanGitHubCommentLive(t *testing.T) {
 		t.Fatalf("unreachable server: exit %d\nstderr: %s", r.code, r.stderr)
 	}
 	wantGitHubCalls(t, gh)
+}
+
+// withLocalSource configures a source that follows the repository at dir,
+// polling only once an hour: only pushes (fsnotify) start a pass.
+func withLocalSource(name, dir string) func(*server.Config) {
+	return func(c *server.Config) {
+		sc := reconciler.DefaultSourceConfig()
+		sc.Name, sc.URL, sc.PollInterval = name, dir, time.Hour
+		c.Sources = append(c.Sources, sc)
+	}
 }

@@ -110,14 +110,24 @@ func runSyncStatus(ctx context.Context, args []string, io stdio) int {
 	if done {
 		return code
 	}
-	if len(pos) > 1 {
-		fmt.Fprintln(io.err, "Error: give at most one source (see --help)")
+	var ok bool
+	if opts.source, ok = optionalSource(pos, io); !ok {
 		return exitError
 	}
-	if len(pos) == 1 {
-		opts.source = pos[0]
-	}
 	return syncStatus(ctx, opts, io)
+}
+
+// optionalSource returns the one optional SOURCE argument of the sync
+// commands ("" for every source).
+func optionalSource(pos []string, io stdio) (string, bool) {
+	switch len(pos) {
+	case 0:
+		return "", true
+	case 1:
+		return pos[0], true
+	}
+	fmt.Fprintln(io.err, "Error: give at most one source (see --help)")
+	return "", false
 }
 
 // fetchSyncStatuses reads one source's status, or every source's.

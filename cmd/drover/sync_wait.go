@@ -62,12 +62,9 @@ func runSyncWait(ctx context.Context, args []string, io stdio) int {
 	if done {
 		return code
 	}
-	if len(pos) > 1 {
-		fmt.Fprintln(io.err, "Error: give at most one source (see --help)")
+	var ok bool
+	if opts.source, ok = optionalSource(pos, io); !ok {
 		return exitError
-	}
-	if len(pos) == 1 {
-		opts.source = pos[0]
 	}
 	if opts.commit != "" && opts.source == "" {
 		fmt.Fprintln(io.err, "Error: -commit needs a SOURCE: a commit belongs to one source's repository")
