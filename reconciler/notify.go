@@ -54,6 +54,10 @@ func (r *Reconciler) notify(commit string, state DeployState, reason string) {
 // until tracked healthy (at once when there is nothing to track); a
 // rejected one has failed. It returns the tracking to follow.
 func (r *Reconciler) notifyPass(res PassResult, old, tr *tracking) {
+	if res.Corrected != "" {
+		// The commit's status said failure; the cluster proved it wrong.
+		r.notify(res.Commit, DeploySuccess, "healthy after all (record corrected): "+res.Corrected)
+	}
 	switch res.Outcome {
 	case PassApplied:
 		if old != nil && old.commit != res.Commit {
