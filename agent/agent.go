@@ -34,6 +34,10 @@ type Agent struct {
 	closers  []io.Closer
 	servers  *serverPool
 	nodeID   string
+	// secretFresh is set when this agent made the node's secret for an
+	// ID it already had (a data dir older than node secrets, or one that
+	// lost it): the servers may know another.
+	secretFresh bool
 
 	listener net.Listener
 	httpSrv  *http.Server
@@ -76,9 +80,6 @@ func New(cfg Config) (_ *Agent, err error) {
 		registered:  make(chan struct{}),
 		reregisterC: make(chan struct{}, 1),
 		runners:     map[string]*allocrunner.Runner{},
-	}
-	if a.servers, err = newServerPool(cfg.Servers, cfg.Token); err != nil {
-		return nil, err
 	}
 	ds := cfg.Drivers
 	if ds == nil {
@@ -123,16 +124,17 @@ func New(cfg Config) (_ *Agent, err error) {
 			a.db.Close()
 		}
 	}()
-	if a.nodeID, err = a.db.NodeID(); err != nil {
-		return nil, fmt.Errorf("agent: read node ID: %w", err)
-	}
-	if a.nodeID == "" {
-		a.nodeID = newID()
-		if err := a.db.SetNodeID(a.nodeID); err != nil {
-			return nil, fmt.Errorf("agent: store node ID: %w", err)
-		}
+	secret, err := a.identity()
+	if err != nil {
+		return nil, err
 	}
 	a.log = log.With("node_id", a.nodeID)
+	if a.secretFresh {
+		a.log.Warn("the data dir has a node ID but no node secret; made one, which the servers accept only if they know none for this node")
+	}
+	if a.servers, err = newServerPool(cfg.Servers, cfg.Token, secret); err != nil {
+		return nil, err
+	}
 	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.HTTPAddr, err)
 	}
@@ -144,6 +146,35 @@ func New(cfg Config) (_ *Agent, err error) {
 	a.jobs = newJobCache(a.servers)
 	a.sync = newSyncer(a)
 	return a, nil
+}
+
+// identity reads the node's ID and secret from the data dir, making and
+// storing them first on a new data dir. The agent makes its secret
+// itself, as Nomad's client does, and stores it before it registers: a
+// registration whose answer is lost can then be sent again with the same
+// secret, where a secret the servers made would be lost with the answer.
+func (a *Agent) identity() (secret string, err error) {
+	if a.nodeID, err = a.db.NodeID(); err != nil {
+		return "", fmt.Errorf("agent: read node ID: %w", err)
+	}
+	if secret, err = a.db.NodeSecret(); err != nil {
+		return "", fmt.Errorf("agent: read node secret: %w", err)
+	}
+	if a.nodeID != "" && secret != "" {
+		if err := cluster.ValidNodeSecret(secret); err != nil {
+			return "", fmt.Errorf("agent: the node secret stored in %s: %w", a.cfg.DataDir, err)
+		}
+		return secret, nil
+	}
+	a.secretFresh = a.nodeID != ""
+	if a.nodeID == "" {
+		a.nodeID = newID()
+	}
+	secret = cluster.NewNodeSecret()
+	if err := a.db.SetNodeIdentity(a.nodeID, secret); err != nil {
+		return "", fmt.Errorf("agent: store node identity: %w", err)
+	}
+	return secret, nil
 }
 
 // NodeID returns the node's ID, stable across restarts of the agent.
@@ -188,22 +219,29 @@ func (a *Agent) run(ctx context.Context) error {
 	a.restore(runCtx, &runners)
 
 	var wg sync.WaitGroup
-	serveErr := make(chan error, 1)
+	// One slot per goroutine that may fail, so that none blocks.
+	fatal := make(chan error, 2)
 	wg.Go(func() {
 		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
+			fatal <- fmt.Errorf("agent http: %w", err)
 		}
 	})
-	wg.Go(func() { a.serverLoop(ctx) })
-	wg.Go(func() { a.watchLoop(ctx, runCtx, &runners) })
-	wg.Go(func() { a.sync.run(ctx) })
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	wg.Go(func() {
+		if err := a.serverLoop(loopCtx); err != nil {
+			fatal <- err
+		}
+	})
+	wg.Go(func() { a.watchLoop(loopCtx, runCtx, &runners) })
+	wg.Go(func() { a.sync.run(loopCtx) })
 
 	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("agent http: %w", err)
+	case err = <-fatal:
 	}
+	stopLoops()
 	a.log.Info("agent shutting down", "stop_tasks", a.cfg.StopTasksOnShutdown)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if e := a.httpSrv.Shutdown(shutCtx); e != nil {

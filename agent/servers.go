@@ -18,14 +18,17 @@ type serverPool struct {
 	cur     int
 }
 
-func newServerPool(addrs []string, token string) (*serverPool, error) {
+// newServerPool makes a client per server. Each sends the node's secret,
+// which the node's own calls (registration, heartbeats, allocation
+// updates) need.
+func newServerPool(addrs []string, token, nodeSecret string) (*serverPool, error) {
 	p := &serverPool{}
 	for _, a := range addrs {
 		c, err := api.NewClient(api.Config{Address: a, Token: token})
 		if err != nil {
 			return nil, err
 		}
-		p.clients = append(p.clients, c)
+		p.clients = append(p.clients, c.WithNodeSecret(nodeSecret))
 	}
 	return p, nil
 }

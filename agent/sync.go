@@ -104,7 +104,7 @@ func (s *syncer) flush(ctx context.Context) bool {
 		}
 		s.mu.Unlock()
 		if ctx.Err() == nil {
-			if api.IsNotFound(err) {
+			if api.IsNotFound(err) || api.IsNodeSecretRefused(err) {
 				s.a.reregister()
 			}
 			s.a.servers.failed(c, err)

@@ -118,7 +118,12 @@ type NodeRegisterRequest struct {
 
 // NodeRegisterResponse tells a node how often it must heartbeat.
 type NodeRegisterResponse struct {
-	NodeID       string        `json:"node_id"`
+	NodeID string `json:"node_id"`
+	// NodeSecret is set when the servers made the node's secret: for a
+	// node that registered without one (in HeaderNodeSecret). The node
+	// must keep it and send it on its own calls from now on; the servers
+	// keep only its hash and never show it again.
+	NodeSecret   string        `json:"node_secret,omitempty"`
 	HeartbeatTTL time.Duration `json:"heartbeat_ttl"`
 	Index        uint64        `json:"index"`
 }

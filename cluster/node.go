@@ -1,6 +1,14 @@
 package cluster
 
-import "time"
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // NodeStatus is a node's liveness as the servers see it.
 type NodeStatus string
@@ -49,6 +57,13 @@ type Node struct {
 
 	HTTPAddr string `json:"http_addr,omitempty"`
 
+	// SecretHash is HashNodeSecret of the node's secret, which
+	// authenticates the node's own calls: re-registration, heartbeats,
+	// allocation updates (Nomad's Node.SecretID). The servers store only
+	// this hash, and the HTTP API never serves it. "" marks a node
+	// registered before nodes had secrets: its next registration sets one.
+	SecretHash string `json:"secret_hash,omitempty"`
+
 	Status                NodeStatus `json:"status"`
 	StatusDescription     string     `json:"status_description,omitempty"`
 	StatusUpdatedAt       time.Time  `json:"status_updated_at"`
@@ -73,6 +88,53 @@ type DriverInfo struct {
 	Healthy     bool              `json:"healthy"`
 	Description string            `json:"description,omitempty"`
 	Attributes  map[string]string `json:"attributes,omitempty"`
+}
+
+// Node secrets are random and at least 128 bits: NewNodeSecret makes 256
+// (64 hex digits); one a node brings is checked by ValidNodeSecret.
+const (
+	nodeSecretBytes     = 32
+	minNodeSecretLength = 32
+	maxNodeSecretLength = 128
+)
+
+// NewNodeSecret returns a fresh random node secret.
+func NewNodeSecret() string {
+	var b [nodeSecretBytes]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand's contract)
+	return hex.EncodeToString(b[:])
+}
+
+// ValidNodeSecret checks the shape of a secret a node brings: 32 to 128
+// characters of [A-Za-z0-9_-], so that it travels in a header as is. It
+// cannot check the randomness; the agent's come from NewNodeSecret.
+func ValidNodeSecret(s string) error {
+	if len(s) < minNodeSecretLength || len(s) > maxNodeSecretLength {
+		return fmt.Errorf("a node secret must have %d to %d characters, not %d", minNodeSecretLength, maxNodeSecretLength, len(s))
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return errors.New("a node secret must have only letters, digits, '-' and '_'")
+		}
+	}
+	return nil
+}
+
+// HashNodeSecret returns what the servers store of a node secret. One
+// round of SHA-256 is enough: the secret is random and long, so there is
+// no dictionary to try, unlike a password.
+func HashNodeSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// SecretMatches reports whether secret is the node's, in constant time.
+// A node without a stored secret matches none.
+func (n *Node) SecretMatches(secret string) bool {
+	if n.SecretHash == "" || secret == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(HashNodeSecret(secret)), []byte(n.SecretHash)) == 1
 }
 
 // Ready reports whether the scheduler may place new work on the node.

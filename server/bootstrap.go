@@ -2,13 +2,18 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
 
@@ -18,6 +23,9 @@ import (
 // it. A server with state (restarted, or bootstrap_expect 1, which
 // state.Open bootstraps) does nothing: it must never bootstrap again.
 func (s *Server) runBootstrap(ctx context.Context) {
+	if s.ident.Load() == nil && !s.obtainCertificate(ctx) {
+		return
+	}
 	if s.raft.HasState() {
 		return
 	}
@@ -167,4 +175,313 @@ func (s *Server) peerSelf(ctx context.Context, addr string) (*api.AgentSelf, err
 // returned and the caller retries like any failed call.
 func (s *Server) peerClient(addr string) (*api.Client, error) {
 	return api.NewClient(api.Config{Address: addr, Token: s.cfg.Token, HTTPClient: &http.Client{Transport: s.proxy}})
+}
+
+// The server's TLS identity lives in <data-dir>/tls: ca.pem, server.pem
+// and server-key.pem on every server; ca-key.pem only on the server that
+// created the CA, which alone signs (and keeps the server join token in
+// <data-dir>/server.join-token). Every file is mode 0600.
+const (
+	tlsDirName        = "tls"
+	caFile            = "ca.pem"
+	caKeyFile         = "ca-key.pem"
+	serverCertFile    = "server.pem"
+	serverKeyFile     = "server-key.pem"
+	serverJoinTokFile = "server.join-token"
+)
+
+// rejoinHint tells an operator how to bring back a server whose identity
+// is gone.
+const rejoinHint = "to re-join the cluster, stop this server, move its data dir aside, and start it with " +
+	"-join ADDR -join-token-file FILE (the first server wrote <data-dir>/server.join-token; " +
+	"'drover operator join-token server -data-dir DIR' prints it)"
+
+// setupTLS loads or creates the server's TLS identity before Raft opens:
+//   - with certificate files, it loads them (and the CA key and join
+//     token, when this server holds them);
+//   - with Raft state but no certificate, it refuses: the server lost its
+//     identity and must re-join;
+//   - with a join token, it leaves the identity empty: runBootstrap
+//     obtains a certificate from the servers in Join, and Raft refuses
+//     every connection until then;
+//   - otherwise a server that bootstraps (bootstrap_expect >= 1) creates
+//     the cluster CA, its own certificate and the server join token.
+func (s *Server) setupTLS(now time.Time) error {
+	dir := filepath.Join(s.cfg.DataDir, tlsDirName)
+	_, err := os.Stat(filepath.Join(dir, serverCertFile))
+	switch {
+	case err == nil:
+		return s.loadTLS(dir, now)
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("tls: %w", err)
+	}
+	if s.cfg.JoinToken != "" {
+		// runBootstrap obtains the certificate; New refuses a server that
+		// has Raft state without one.
+		return nil
+	}
+	if hasRaftDB(s.cfg.DataDir) {
+		return errLostIdentity(dir)
+	}
+	if s.cfg.BootstrapExpect == 0 {
+		if len(s.cfg.Join) > 0 {
+			return errors.New("joining a cluster needs its server join token: set -join-token or -join-token-file " +
+				"(the first server wrote it to <data-dir>/server.join-token)")
+		}
+		return nil // New reports that there is nothing to form a cluster with
+	}
+	return s.createCA(dir, now)
+}
+
+// loadTLS loads the identity of a server that has one.
+func (s *Server) loadTLS(dir string, now time.Time) error {
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w; %s", err, rejoinHint)
+		}
+		return b, nil
+	}
+	caPEM, err := read(caFile)
+	if err != nil {
+		return err
+	}
+	certPEM, err := read(serverCertFile)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := read(serverKeyFile)
+	if err != nil {
+		return err
+	}
+	id, err := pki.LoadServerIdentity(s.cfg.Region, caPEM, certPEM, keyPEM, now)
+	if err != nil {
+		return fmt.Errorf("tls: %s: %w; %s", dir, err, rejoinHint)
+	}
+	s.ident.Store(id)
+
+	caKeyPEM, err := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not the signing server
+	}
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	ca, err := pki.LoadCA(caPEM, caKeyPEM)
+	if err != nil {
+		return fmt.Errorf("tls: %s: %w", filepath.Join(dir, caKeyFile), err)
+	}
+	s.ca = ca
+	return s.loadJoinToken()
+}
+
+// loadJoinToken reads the server join token of the signing server, or
+// makes a new one if the file is gone.
+func (s *Server) loadJoinToken() error {
+	path := filepath.Join(s.cfg.DataDir, serverJoinTokFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		tok, err := pki.ParseJoinToken(string(b))
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if tok.Fingerprint != s.ca.Fingerprint() {
+			return fmt.Errorf("%s: the token is for another CA than %s", path, filepath.Join(s.cfg.DataDir, tlsDirName, caFile))
+		}
+		s.serverToken = tok
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		tok, err := pki.NewJoinToken(pki.RoleServer, s.ca.Fingerprint())
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
+			return err
+		}
+		s.logger.Info("wrote a new server join token", "path", path)
+		s.serverToken = tok
+		return nil
+	default:
+		return fmt.Errorf("read join token: %w", err)
+	}
+}
+
+// createCA makes the cluster CA, this server's certificate and the server
+// join token: the first server of a cluster does, once.
+func (s *Server) createCA(dir string, now time.Time) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	ca, err := pki.NewCA(s.cfg.Region, now)
+	if err != nil {
+		return err
+	}
+	caKeyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return err
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		return err
+	}
+	csr, err := pki.NewServerCSR(key, s.cfg.Region)
+	if err != nil {
+		return err
+	}
+	certPEM, err := ca.SignServer(csr, s.cfg.Region, now, s.cfg.CertLifetime)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		return err
+	}
+	// The server certificate is written last: its presence says the
+	// identity is complete (setupTLS).
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{caKeyFile, caKeyPEM}, {caFile, ca.CertPEM()}, {serverKeyFile, keyPEM}, {serverCertFile, certPEM}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	_ = os.Remove(filepath.Join(s.cfg.DataDir, serverJoinTokFile)) // a token of an older CA
+	if err := s.loadTLS(dir, now); err != nil {
+		return err
+	}
+	s.logger.Info("created the cluster CA; other servers join with the server join token",
+		"ca_fingerprint", pki.FingerprintString(ca.Fingerprint()),
+		"join_token_file", filepath.Join(s.cfg.DataDir, serverJoinTokFile))
+	return nil
+}
+
+// obtainCertificate gets this server's certificate from the servers in
+// Join with the join token, trying them in turn until one signs or ctx
+// ends. The answer is trusted only if its CA has the token's fingerprint.
+func (s *Server) obtainCertificate(ctx context.Context) bool {
+	tok, err := pki.ParseJoinToken(s.cfg.JoinToken)
+	if err != nil { // Validate parsed it; cannot happen
+		s.logger.Error("join token", "err", err)
+		return false
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		s.logger.Error("tls join", "err", err)
+		return false
+	}
+	csr, err := pki.NewServerCSR(key, s.cfg.Region)
+	if err != nil {
+		s.logger.Error("tls join", "err", err)
+		return false
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		s.logger.Error("tls join", "err", err)
+		return false
+	}
+	req := &tlsJoinRequest{CSR: string(csr), Token: s.cfg.JoinToken}
+	for ctx.Err() == nil {
+		for _, addr := range s.cfg.Join {
+			resp, err := s.peerTLSJoin(ctx, addr, req, false)
+			if err == nil {
+				err = s.storeJoinedIdentity(tok, resp, keyPEM)
+			}
+			if err == nil {
+				s.logger.Info("obtained a server certificate", "via", addr,
+					"ca_fingerprint", pki.FingerprintString(tok.Fingerprint))
+				return true
+			}
+			s.logger.Warn("tls join failed; retrying", "addr", addr, "err", err)
+		}
+		if !sleepCtx(ctx, s.cfg.RetryInterval) {
+			return false
+		}
+	}
+	return false
+}
+
+// storeJoinedIdentity checks a signing server's answer against the token
+// (pinning the CA) and against our key, and stores it.
+func (s *Server) storeJoinedIdentity(tok pki.JoinToken, resp *tlsJoinResponse, keyPEM []byte) error {
+	ca, err := pki.ParseCACert([]byte(resp.CA))
+	if err != nil {
+		return err
+	}
+	if pki.Fingerprint(ca) != tok.Fingerprint {
+		return fmt.Errorf("the server answered with a CA whose fingerprint %s is not the join token's %s: refusing it",
+			pki.FingerprintString(pki.Fingerprint(ca)), pki.FingerprintString(tok.Fingerprint))
+	}
+	id, err := pki.LoadServerIdentity(s.cfg.Region, []byte(resp.CA), []byte(resp.Cert), keyPEM, time.Now())
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(s.cfg.DataDir, tlsDirName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{caFile, []byte(resp.CA)}, {serverKeyFile, keyPEM}, {serverCertFile, []byte(resp.Cert)}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	s.ident.Store(id)
+	return nil
+}
+
+// raftTLS is the state.TLSSource of this server's Raft transport.
+func (s *Server) raftTLS() (*tls.Config, error) {
+	id := s.ident.Load()
+	if id == nil {
+		return nil, errors.New("this server has no certificate yet (it is joining)")
+	}
+	return id.TLSConfig(), nil
+}
+
+func errLostIdentity(dir string) error {
+	return fmt.Errorf("this server has cluster state but no certificate (%s is missing): it lost its TLS identity; %s",
+		filepath.Join(dir, serverCertFile), rejoinHint)
+}
+
+// hasRaftDB reports whether the data dir holds Raft state, without
+// opening it.
+func hasRaftDB(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, "raft", "raft.db"))
+	return err == nil
+}
+
+// writeFileAtomic writes a file with mode 0600 through a temporary file
+// and a rename.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadServerJoinToken returns the server join token that the server
+// holding the cluster CA keeps in dataDir.
+func ReadServerJoinToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, serverJoinTokFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s does not exist: only the server that created the cluster CA (the first one) keeps the server join token", path)
+	}
+	if err != nil {
+		return "", err
+	}
+	tok, err := pki.ParseJoinToken(string(b))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return tok.String(), nil
 }

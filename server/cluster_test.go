@@ -113,8 +113,13 @@ func TestBootstrapExpectThree(t *testing.T) {
 			}
 		}
 	}
+	// The first creates the cluster CA; the others present its server
+	// join token to obtain their certificates before Raft can reach them.
 	var servers []*servertest.Server
-	for _, cfg := range cfgs {
+	for i, cfg := range cfgs {
+		if i > 0 {
+			cfg.JoinTokenFile = servertest.JoinTokenFile(servers[0])
+		}
 		servers = append(servers, servertest.Start(t, cfg))
 	}
 	servertest.WaitForPeers(t, servers, 3)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/reconciler"
 	"github.com/droverhq/drover/state"
 	"github.com/hashicorp/hcl/v2"
@@ -32,6 +33,11 @@ type Config struct {
 	// reach this one at, when the bound ones are not reachable (0.0.0.0).
 	AdvertiseHTTP string
 	AdvertiseRaft string
+	// HTTPAllowedHosts are names (or IPs) a request's Host may carry
+	// besides localhost, the loopback IPs and the bound and advertised
+	// addresses; "*" allows any. Empty allows only those on a loopback
+	// bind (against DNS rebinding, browser.go) and any on another bind.
+	HTTPAllowedHosts []string
 
 	// BootstrapExpect is how many servers form a new cluster: 1 starts
 	// alone; N > 1 waits until N servers found each other through Join
@@ -40,6 +46,20 @@ type Config struct {
 	BootstrapExpect int
 	// Join lists HTTP addresses of other servers.
 	Join []string
+
+	// Region names the cluster in its certificates: every server's is
+	// issued for server.<region>.drover, and peers check that name.
+	Region string
+	// JoinToken is the server join token (DRVTKN-1-server-...) a new
+	// server presents to the servers in Join to obtain its certificate;
+	// it pins their CA. JoinTokenFile is read into JoinToken when
+	// JoinToken is empty. Neither is needed once the server has its
+	// certificate, nor by the server that creates the CA.
+	JoinToken     string
+	JoinTokenFile string
+	// CertLifetime is how long the certificates this server signs are
+	// valid.
+	CertLifetime time.Duration
 
 	// HeartbeatTTL is how often nodes must heartbeat. A node is marked
 	// down once TTL+HeartbeatGrace passed without one.
@@ -75,7 +95,7 @@ type Config struct {
 	GitHub GitHubConfig
 
 	// Raft tunes the state store; DataDir, NodeID, BindAddr,
-	// AdvertiseAddr and Bootstrap are set by the server.
+	// AdvertiseAddr, Bootstrap and TLS are set by the server.
 	Raft state.Config
 }
 
@@ -89,6 +109,8 @@ func DefaultConfig() Config {
 		FailoverHeartbeatGrace: 30 * time.Second,
 		MaxBodyBytes:           8 << 20,
 		RetryInterval:          time.Second,
+		Region:                 pki.DefaultRegion,
+		CertLifetime:           pki.DefaultCertLifetime,
 		Raft:                   state.DefaultConfig(),
 	}
 }
@@ -109,6 +131,7 @@ func (c Config) Validate() error {
 	} else if !isLoopback(c.HTTPAddr) && c.Token == "" {
 		errs = append(errs, ErrTokenRequired)
 	}
+	errs = append(errs, validateAllowedHosts(c.HTTPAllowedHosts)...)
 	if _, _, err := net.SplitHostPort(c.RaftAddr); err != nil {
 		errs = append(errs, fmt.Errorf("raft_addr %q: %w", c.RaftAddr, err))
 	}
@@ -130,6 +153,19 @@ func (c Config) Validate() error {
 		} else if _, err := api.NewClient(api.Config{Address: j}); err != nil {
 			errs = append(errs, fmt.Errorf("join: %w", err))
 		}
+	}
+	if err := pki.ValidateRegion(c.Region); err != nil {
+		errs = append(errs, err)
+	}
+	if c.JoinToken != "" {
+		if _, err := pki.ParseJoinToken(c.JoinToken); err != nil {
+			errs = append(errs, fmt.Errorf("join token: %w", err))
+		} else if len(c.Join) == 0 {
+			errs = append(errs, errors.New("a join token needs -join addresses of the servers to join"))
+		}
+	}
+	if c.CertLifetime <= 0 {
+		errs = append(errs, errors.New("certificate lifetime must be positive"))
 	}
 	if c.HeartbeatTTL <= 0 {
 		errs = append(errs, errors.New("heartbeat_ttl must be positive"))
@@ -186,8 +222,11 @@ type fileConfig struct {
 	RaftAddr        *string        `hcl:"raft_addr,optional"`
 	AdvertiseHTTP   *string        `hcl:"advertise_http,optional"`
 	AdvertiseRaft   *string        `hcl:"advertise_raft,optional"`
+	AllowedHosts    []string       `hcl:"http_allowed_hosts,optional"`
 	BootstrapExpect *int           `hcl:"bootstrap_expect,optional"`
 	Join            []string       `hcl:"join,optional"`
+	Region          *string        `hcl:"region,optional"`
+	JoinTokenFile   *string        `hcl:"join_token_file,optional"`
 	HeartbeatTTL    hcl.Expression `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
 	ACL             *struct {
@@ -210,6 +249,8 @@ type fileConfig struct {
 //	raft_addr        = "127.0.0.1:4647"
 //	bootstrap_expect = 3
 //	join             = ["10.0.0.2:4747", "10.0.0.3:4747"]
+//	join_token_file  = "/etc/drover/server.join-token"  # joining servers
+//	region           = "global"
 //	heartbeat_ttl    = "10s"
 //	acl { token_file = "/etc/drover/token" }
 //	github {
@@ -245,6 +286,11 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	}
 	if fc.Join != nil {
 		c.Join = fc.Join
+	}
+	set(&c.Region, fc.Region)
+	set(&c.JoinTokenFile, fc.JoinTokenFile)
+	if fc.AllowedHosts != nil {
+		c.HTTPAllowedHosts = fc.AllowedHosts
 	}
 	if fc.ACL != nil {
 		set(&c.TokenFile, fc.ACL.TokenFile)

@@ -36,7 +36,7 @@ func healthReporter(ctx context.Context, t *testing.T, c *api.Client, jobID stri
 					DeploymentStatus: &cluster.AllocDeploymentStatus{Healthy: &healthy, Timestamp: time.Now()}})
 			}
 			for node, up := range byNode {
-				if _, err := c.Nodes().UpdateAllocs(ctx, node, up); err != nil && ctx.Err() == nil {
+				if _, err := asNode(c, node).Nodes().UpdateAllocs(ctx, node, up); err != nil && ctx.Err() == nil {
 					t.Logf("report health: %v", err)
 				}
 			}

@@ -19,7 +19,7 @@ import (
 func fuzzPost(f *testing.F, method, path string, seeds ...[]byte) {
 	s := servertest.Single(f)
 	for _, n := range []int{1, 2} {
-		if _, err := s.Client.Nodes().Register(f.Context(), testNode(n)); err != nil {
+		if _, err := asNode(s.Client, testNode(n).ID).Nodes().Register(f.Context(), testNode(n)); err != nil {
 			f.Fatal(err)
 		}
 	}
@@ -37,6 +37,9 @@ func fuzzPost(f *testing.F, method, path string, seeds ...[]byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.Header.Set("Content-Type", "application/json") // browser.go refuses a write without it
+		// Node 1 speaks, so that its routes read the body.
+		req.Header.Set(api.HeaderNodeSecret, testSecret(testNode(1).ID))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v (did the handler panic?)", method, path, err)

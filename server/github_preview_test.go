@@ -94,7 +94,7 @@ func dockerNode(t *testing.T, s *servertest.Server) {
 	t.Helper()
 	n := testNode(9)
 	n.Drivers = map[string]cluster.DriverInfo{"docker": {Detected: true, Healthy: true}}
-	if _, err := s.Client.Nodes().Register(ctxT(t), n); err != nil {
+	if _, err := asNode(s.Client, n.ID).Nodes().Register(ctxT(t), n); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -51,7 +51,7 @@ func actAsAgent(t *testing.T, c *api.Client, node, jobID string, v uint64, statu
 		if len(upd) == 0 {
 			return false
 		}
-		if _, err := c.Nodes().UpdateAllocs(ctxT(t), node, upd); err != nil {
+		if _, err := asNode(c, node).Nodes().UpdateAllocs(ctxT(t), node, upd); err != nil {
 			t.Fatal(err)
 		}
 		return true

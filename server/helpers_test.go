@@ -38,12 +38,24 @@ func testNode(i int) *cluster.Node {
 	}
 }
 
+// testSecret is the node secret a test node brings to its registration,
+// as an agent brings the one it made: fixed per node ID, so that a test
+// can speak for a node it registered (asNode).
+func testSecret(nodeID string) string { return cluster.HashNodeSecret("test node " + nodeID) }
+
+// asNode returns a client that speaks for a node registered with its
+// testSecret: it sends the node secret that heartbeats, allocation
+// updates and re-registration need.
+func asNode(c *api.Client, nodeID string) *api.Client {
+	return c.WithNodeSecret(testSecret(nodeID))
+}
+
 func registerNodes(t *testing.T, c *api.Client, n int) []*cluster.Node {
 	t.Helper()
 	var out []*cluster.Node
 	for i := range n {
 		node := testNode(i + 1)
-		resp, err := c.Nodes().Register(ctxT(t), node)
+		resp, err := asNode(c, node.ID).Nodes().Register(ctxT(t), node)
 		if err != nil {
 			t.Fatalf("register node %d: %v", i, err)
 		}
@@ -129,6 +141,9 @@ func rawRequest(t testing.TB, method, url, token string, body []byte) (int, api.
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // browser.go refuses a write without it
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

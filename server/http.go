@@ -16,11 +16,12 @@ import (
 )
 
 // handler builds the API: routes, then (outermost first) panic recovery,
+// the browser guard (Host, Origin and content type; browser.go),
 // authentication and the body limit.
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.withRecover(s.withAuth(s.withBodyLimit(mux)))
+	return s.withRecover(s.withBrowserGuard(s.withAuth(s.withBodyLimit(mux))))
 }
 
 // A route is served locally (local), by the leader with followers

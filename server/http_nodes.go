@@ -52,10 +52,19 @@ func nodeStub(snap *state.Snapshot, n *cluster.Node) *api.NodeListStub {
 func (s *Server) nodeGet(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("id")
 	return s.blocking(w, r, []string{state.TableNodes}, func(snap *state.Snapshot) (any, error) {
-		return findNode(snap, key)
+		n, err := findNode(snap, key)
+		if err != nil {
+			return nil, err
+		}
+		// The hash of the node's secret stays in the servers.
+		out := *n
+		out.SecretHash = ""
+		return &out, nil
 	})
 }
 
+// findNode finds a node by ID or unique ID prefix, for the operator's
+// routes. A node's own routes use authNode.
 func findNode(snap *state.Snapshot, key string) (*cluster.Node, error) {
 	if n := snap.Node(key); n != nil {
 		return n, nil
@@ -109,6 +118,55 @@ func validNode(n *cluster.Node) error {
 	return nil
 }
 
+// authNode finds the node a node's own route names and checks that the
+// request carries that node's secret (api.HeaderNodeSecret), as Nomad
+// checks a node's SecretID: the operator token alone does not let its
+// holder speak for a node. The ID must match exactly: a prefix would let
+// a request reach a node its sender did not name.
+func authNode(snap *state.Snapshot, r *http.Request) (*cluster.Node, error) {
+	id := r.PathValue("id")
+	n := snap.Node(id)
+	if n == nil {
+		return nil, errorf(http.StatusNotFound, "node %q not found", id)
+	}
+	secret := r.Header.Get(api.HeaderNodeSecret)
+	switch {
+	case n.SecretHash == "":
+		return nil, errorf(http.StatusForbidden, "node %s has no node secret yet (it registered before nodes had one); its agent must register again", id)
+	case secret == "":
+		return nil, errorf(http.StatusForbidden, "node %s: this route needs the node's own node secret (header %s)", id, api.HeaderNodeSecret)
+	case !n.SecretMatches(secret):
+		return nil, errorf(http.StatusForbidden, "node %s: the node secret sent is not this node's", id)
+	}
+	return n, nil
+}
+
+// nodeSecret decides the secret a registration gives the node: a known
+// node must bring its own; a new one (or one registered before nodes had
+// secrets) may bring one, else the servers make it, and only then is it
+// answered (issued).
+func nodeSecret(prev *cluster.Node, r *http.Request) (secret, issued string, err error) {
+	secret = r.Header.Get(api.HeaderNodeSecret)
+	switch {
+	case prev != nil && prev.SecretHash != "":
+		if secret == "" {
+			return "", "", errorf(http.StatusForbidden, "node %s is registered; re-registering it needs its node secret", prev.ID)
+		}
+		if !prev.SecretMatches(secret) {
+			return "", "", errorf(http.StatusForbidden, "node %s is registered; re-registering it needs its node secret, and the one sent is not it", prev.ID)
+		}
+		return secret, "", nil
+	case secret == "":
+		secret = cluster.NewNodeSecret()
+		return secret, secret, nil
+	default:
+		if err := cluster.ValidNodeSecret(secret); err != nil {
+			return "", "", errorf(http.StatusBadRequest, "header %s: %v", api.HeaderNodeSecret, err)
+		}
+		return secret, "", nil
+	}
+}
+
 func (s *Server) nodeRegister(w http.ResponseWriter, r *http.Request) error {
 	var req api.NodeRegisterRequest
 	if err := decodeBody(r, &req); err != nil {
@@ -119,9 +177,18 @@ func (s *Server) nodeRegister(w http.ResponseWriter, r *http.Request) error {
 	}
 	n := req.Node
 	prev := s.raft.Store().Snapshot().Node(n.ID)
+	secret, issued, err := nodeSecret(prev, r)
+	if err != nil {
+		return err
+	}
+	// Whatever the body said, the hash is the servers' own.
+	n.SecretHash = cluster.HashNodeSecret(secret)
 	idx, _, err := s.raft.Apply(r.Context(), state.MsgNodeRegister, &state.NodeRegisterRequest{Node: n, Now: time.Now()})
 	if err != nil {
 		return err
+	}
+	if prev != nil && prev.SecretHash == "" {
+		s.logger.Warn("node registered before nodes had secrets; it has one now", "node", n.ID, "name", n.Name)
 	}
 	if n.Status != cluster.NodeStatusDown {
 		s.hb.reset(n.ID)
@@ -135,12 +202,12 @@ func (s *Server) nodeRegister(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return s.reply(w, idx, &api.NodeRegisterResponse{NodeID: n.ID, HeartbeatTTL: s.cfg.HeartbeatTTL, Index: idx})
+	return s.reply(w, idx, &api.NodeRegisterResponse{NodeID: n.ID, NodeSecret: issued, HeartbeatTTL: s.cfg.HeartbeatTTL, Index: idx})
 }
 
 func (s *Server) nodeHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	snap := s.raft.Store().Snapshot()
-	n, err := findNode(snap, r.PathValue("id"))
+	n, err := authNode(snap, r)
 	if err != nil {
 		return err
 	}
@@ -218,19 +285,20 @@ func (s *Server) nodeAllocs(w http.ResponseWriter, r *http.Request) error {
 // nodeUpdateAllocs stores what an agent reports of its allocations. A
 // newly failed allocation gets an evaluation, so that the scheduler
 // reschedules it per its policy; an allocation that stopped frees room,
-// so blocked evaluations re-run.
+// so blocked evaluations re-run. A node reports only its own
+// allocations: one of another node refuses the whole update.
 func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error {
 	var req api.AllocUpdateRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	snap := s.raft.Store().Snapshot()
-	n, err := findNode(snap, r.PathValue("id"))
+	n, err := authNode(snap, r)
 	if err != nil {
 		return err
 	}
 	cmd := &state.AllocClientUpdateRequest{Now: time.Now()}
-	var unknown []string
+	var unknown, foreign []string
 	type jobKey struct{ ns, id string }
 	evalFor := map[jobKey]bool{}
 	freed := false
@@ -245,8 +313,12 @@ func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error 
 			return errorf(http.StatusBadRequest, "allocs[%d].client_status %q is not a client status", i, a.ClientStatus)
 		}
 		cur := snap.Alloc(a.ID)
-		if cur == nil || cur.NodeID != n.ID {
+		if cur == nil {
 			unknown = append(unknown, a.ID)
+			continue
+		}
+		if cur.NodeID != n.ID {
+			foreign = append(foreign, a.ID)
 			continue
 		}
 		cmd.Allocs = append(cmd.Allocs, state.AllocClientState{
@@ -266,6 +338,14 @@ func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error 
 		if isTerminalClient(a.ClientStatus) && !isTerminalClient(cur.ClientStatus) {
 			freed = true
 		}
+	}
+	if len(foreign) > 0 {
+		more := ""
+		if len(foreign) > 3 {
+			foreign, more = foreign[:3], fmt.Sprintf(" and %d more", len(foreign)-3)
+		}
+		return errorf(http.StatusForbidden, "node %s may update only its own allocations, and %s%s belong to other nodes; nothing was updated",
+			n.ID, strings.Join(foreign, ", "), more)
 	}
 	resp := &api.AllocUpdateResponse{Unknown: unknown}
 	idx := snap.Index(state.TableAllocs)

@@ -80,7 +80,7 @@ func BenchmarkRollingUpdate100(b *testing.B) {
 	for i := range rollingNodes {
 		n := testNode(i + 1)
 		rctx, rcancel := context.WithTimeout(ctx, servertest.Timeout)
-		_, err := c.Nodes().Register(rctx, n)
+		_, err := asNode(c, n.ID).Nodes().Register(rctx, n)
 		rcancel()
 		if err != nil {
 			b.Fatalf("register node %d: %v", i, err)
@@ -187,7 +187,7 @@ func simulateAgents(ctx context.Context, b *testing.B, srv *servertest.Server, n
 		defer tick.Stop()
 		for {
 			for _, id := range nodes {
-				if _, err := c.Nodes().Heartbeat(ctx, id); err != nil && ctx.Err() == nil {
+				if _, err := asNode(c, id).Nodes().Heartbeat(ctx, id); err != nil && ctx.Err() == nil {
 					b.Logf("heartbeat %s: %v", id, err)
 				}
 			}
@@ -231,7 +231,7 @@ func simulateAgents(ctx context.Context, b *testing.B, srv *servertest.Server, n
 			var sends sync.WaitGroup
 			for node, up := range byNode {
 				sends.Go(func() {
-					if _, err := c.Nodes().UpdateAllocs(ctx, node, up); err != nil && ctx.Err() == nil {
+					if _, err := asNode(c, node).Nodes().UpdateAllocs(ctx, node, up); err != nil && ctx.Err() == nil {
 						b.Logf("report allocations of %s: %v", node, err)
 					}
 				})

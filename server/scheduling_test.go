@@ -148,7 +148,7 @@ func TestInfeasibleConstraintIsExplained(t *testing.T) {
 	// A Windows node unblocks it.
 	win := testNode(9)
 	win.Attributes["kernel.name"] = "windows"
-	if _, err := c.Nodes().Register(ctxT(t), win); err != nil {
+	if _, err := asNode(c, win.ID).Nodes().Register(ctxT(t), win); err != nil {
 		t.Fatal(err)
 	}
 	servertest.WaitFor(t, "the blocked evaluation to place on the windows node", func() bool {
@@ -179,7 +179,7 @@ func TestHeartbeatExpiryReplacesAllocations(t *testing.T) {
 		defer tick.Stop()
 		for {
 			for _, n := range nodes[:2] {
-				_, _ = c.Nodes().Heartbeat(t.Context(), n.ID)
+				_, _ = asNode(c, n.ID).Nodes().Heartbeat(t.Context(), n.ID)
 			}
 			select {
 			case <-stop:
@@ -225,7 +225,7 @@ func TestHeartbeatExpiryReplacesAllocations(t *testing.T) {
 	}
 
 	// A heartbeat brings the node back.
-	if _, err := c.Nodes().Heartbeat(ctxT(t), silent.ID); err != nil {
+	if _, err := asNode(c, silent.ID).Nodes().Heartbeat(ctxT(t), silent.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n, _, err := c.Nodes().Info(ctxT(t), silent.ID, nil); err != nil || n.Status != cluster.NodeStatusReady {
@@ -248,7 +248,7 @@ func TestAllocUpdatesFromAgents(t *testing.T) {
 	a := *allocs[0]
 	a.ClientStatus = cluster.AllocClientRunning
 	a.TaskStates = map[string]*cluster.TaskState{"server": {State: cluster.TaskStateRunning}}
-	resp, err := c.Nodes().UpdateAllocs(ctxT(t), nodes[0].ID, []*cluster.Allocation{&a, {ID: "nope"}})
+	resp, err := asNode(c, nodes[0].ID).Nodes().UpdateAllocs(ctxT(t), nodes[0].ID, []*cluster.Allocation{&a, {ID: "nope"}})
 	if err != nil {
 		t.Fatal(err)
 	}

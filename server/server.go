@@ -40,8 +40,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
 
@@ -73,6 +75,14 @@ type Server struct {
 	established bool
 
 	runOnce sync.Once
+
+	// ident is this server's TLS identity for Raft: nil until a joining
+	// server obtained its certificate. ca and serverToken are set on the
+	// server that holds the CA key, which signs joining servers'
+	// certificates (http_tls.go).
+	ident       atomic.Pointer[pki.ServerIdentity]
+	ca          *pki.CA
+	serverToken pki.JoinToken
 }
 
 // New opens the state store in cfg.DataDir and binds the HTTP and Raft
@@ -89,6 +99,16 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		cfg.Token = strings.TrimSpace(string(tok))
 		if cfg.Token == "" {
 			return nil, fmt.Errorf("token file %s is empty", cfg.TokenFile)
+		}
+	}
+	if cfg.JoinToken == "" && cfg.JoinTokenFile != "" {
+		tok, err := os.ReadFile(cfg.JoinTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read join token file: %w", err)
+		}
+		cfg.JoinToken = strings.TrimSpace(string(tok))
+		if cfg.JoinToken == "" {
+			return nil, fmt.Errorf("join token file %s is empty", cfg.JoinTokenFile)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -126,6 +146,10 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 
+	if err := s.setupTLS(time.Now()); err != nil {
+		return nil, err
+	}
+
 	s.listener, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -142,9 +166,14 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	rc.BindAddr = cfg.RaftAddr
 	rc.AdvertiseAddr = cfg.AdvertiseRaft
 	rc.Bootstrap = cfg.BootstrapExpect == 1
+	rc.TLS = s.raftTLS
 	s.raft, err = state.Open(rc, logger)
 	if err != nil {
 		return nil, err
+	}
+	if s.raft.HasState() && s.ident.Load() == nil {
+		_ = s.raft.Shutdown()
+		return nil, errLostIdentity(filepath.Join(cfg.DataDir, tlsDirName))
 	}
 	if !s.raft.HasState() && cfg.BootstrapExpect == 0 && len(cfg.Join) == 0 {
 		_ = s.raft.Shutdown()
@@ -152,7 +181,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 			"start it with -bootstrap-expect 1 to run alone, or -join ADDR to join a cluster")
 	}
 	s.httpSrv = &http.Server{
-		Handler:           s.handler(),
+		Handler:           s.withTLSJoin(s.handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: blocking queries hold a response for up to
 		// ten minutes.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/droverhq/drover/cluster"
@@ -12,6 +13,11 @@ func (w *writer) nodeRegister(req *NodeRegisterRequest) (any, error) {
 		return nil, invalid("node register: node ID is required")
 	}
 	prev := w.read().Node(n.ID)
+	// The servers check the node's secret before they apply; this check
+	// decides between two registrations of one ID that raced there.
+	if prev != nil && prev.SecretHash != "" && n.SecretHash != prev.SecretHash {
+		return nil, fmt.Errorf("%w: node %s is registered with another node secret", ErrCASConflict, n.ID)
+	}
 	if n.Status == "" {
 		n.Status = cluster.NodeStatusInit
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	// TransportTimeout bounds one transport I/O.
 	TransportMaxPool int
 	TransportTimeout time.Duration
+
+	// TLS gives the transport its certificate and the cluster CA; Raft
+	// speaks nothing but mutual TLS 1.3. It is required.
+	TLS TLSSource
 }
 
 // DefaultConfig returns the production defaults; DataDir, NodeID and
@@ -84,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
 		errs = append(errs, fmt.Errorf("bind address %q: %w", c.BindAddr, err))
+	}
+	if c.TLS == nil {
+		errs = append(errs, errors.New("TLS is required: raft speaks only mutual TLS"))
 	}
 	if c.AdvertiseAddr != "" {
 		if _, err := net.ResolveTCPAddr("tcp", c.AdvertiseAddr); err != nil {

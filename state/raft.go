@@ -111,10 +111,19 @@ func Open(cfg Config, logger *slog.Logger) (_ *Replicated, err error) {
 			return nil, fmt.Errorf("state: advertise address: %w", err)
 		}
 	}
-	r.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertise, cfg.TransportMaxPool, cfg.TransportTimeout, hlog.Named("transport"))
+	// Raft speaks only mutual TLS, even for one server on loopback: a
+	// peer without a server certificate of the cluster CA is refused
+	// before raft reads anything from it.
+	stream, err := newTLSStream(cfg.BindAddr, advertise, cfg.TLS, cfg.TransportTimeout, logger)
 	if err != nil {
 		return nil, fmt.Errorf("state: raft transport: %w", err)
 	}
+	r.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: cfg.TransportMaxPool,
+		Timeout: cfg.TransportTimeout,
+		Logger:  hlog.Named("transport"),
+	})
 	closers = append(closers, r.transport.Close)
 
 	rc := raft.DefaultConfig()

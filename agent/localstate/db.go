@@ -22,15 +22,17 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// Layout: bucket "meta" holds "node_id"; bucket "allocs" holds one nested
-// bucket per allocation ID with keys "alloc", "job" and "task/<name>".
+// Layout: bucket "meta" holds "node_id" and "node_secret"; bucket
+// "allocs" holds one nested bucket per allocation ID with keys "alloc",
+// "job" and "task/<name>".
 var (
-	bucketMeta   = []byte("meta")
-	bucketAllocs = []byte("allocs")
-	keyNodeID    = []byte("node_id")
-	keyAlloc     = []byte("alloc")
-	keyJob       = []byte("job")
-	taskPrefix   = "task/"
+	bucketMeta    = []byte("meta")
+	bucketAllocs  = []byte("allocs")
+	keyNodeID     = []byte("node_id")
+	keyNodeSecret = []byte("node_secret")
+	keyAlloc      = []byte("alloc")
+	keyJob        = []byte("job")
+	taskPrefix    = "task/"
 )
 
 // DB is the agent's local state. Safe for concurrent use.
@@ -66,12 +68,17 @@ type AllocRecord struct {
 	Tasks map[string]*TaskRecord
 }
 
-// Open opens (creating) <dir>/state.db.
+// Open opens (creating) <dir>/state.db. The file holds the node's
+// secret, so it is readable by its owner only (0600), also when an older
+// agent made it with a wider mode.
 func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("localstate: %w", err)
 	}
 	path := filepath.Join(dir, "state.db")
+	if err := os.Chmod(path, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("localstate: %w", err)
+	}
 	// The timeout turns a second agent on the same data dir into an error
 	// instead of a hang: bbolt holds an exclusive flock.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
@@ -111,10 +118,29 @@ func (d *DB) NodeID() (string, error) {
 	return id, err
 }
 
-// SetNodeID stores the node ID.
-func (d *DB) SetNodeID(id string) error {
+// NodeSecret returns the stored node secret, or "" if none was stored
+// (a data dir of an agent older than node secrets).
+func (d *DB) NodeSecret() (string, error) {
+	var secret string
+	err := d.db.View(func(tx *bolt.Tx) error {
+		secret = string(tx.Bucket(bucketMeta).Get(keyNodeSecret))
+		return nil
+	})
+	return secret, err
+}
+
+// SetNodeIdentity stores the node ID and secret together; an empty
+// secret removes the stored one.
+func (d *DB) SetNodeIdentity(id, secret string) error {
 	return d.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyNodeID, []byte(id))
+		b := tx.Bucket(bucketMeta)
+		if err := b.Put(keyNodeID, []byte(id)); err != nil {
+			return err
+		}
+		if secret == "" {
+			return b.Delete(keyNodeSecret)
+		}
+		return b.Put(keyNodeSecret, []byte(secret))
 	})
 }
 

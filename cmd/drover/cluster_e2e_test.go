@@ -143,6 +143,7 @@ func (s *testServer) addNodes(t *testing.T, n int) []*cluster.Node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var nodes []*cluster.Node
+	var asNode []*api.Client // each speaks for one node, with its secret
 	var ttl time.Duration
 	for i := range n {
 		node := &cluster.Node{
@@ -162,6 +163,7 @@ func (s *testServer) addNodes(t *testing.T, n int) []*cluster.Node {
 		}
 		ttl = resp.HeartbeatTTL
 		nodes = append(nodes, node)
+		asNode = append(asNode, s.client.WithNodeSecret(resp.NodeSecret))
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -173,8 +175,8 @@ func (s *testServer) addNodes(t *testing.T, n int) []*cluster.Node {
 				return
 			case <-tick.C:
 			}
-			for _, node := range nodes {
-				if _, err := s.client.Nodes().Heartbeat(ctx, node.ID); err != nil && ctx.Err() == nil {
+			for i, node := range nodes {
+				if _, err := asNode[i].Nodes().Heartbeat(ctx, node.ID); err != nil && ctx.Err() == nil {
 					t.Errorf("heartbeat %s: %v", node.Name, err)
 				}
 			}

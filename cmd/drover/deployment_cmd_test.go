@@ -53,9 +53,12 @@ func TestDeploymentCommandsInProcess(t *testing.T) {
 		Attributes: map[string]string{"kernel.name": "linux"},
 		Resources:  cluster.NodeResources{CPU: 8000, MemoryMB: 8192},
 		Drivers:    map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}}}
-	if _, err := s.Client.Nodes().Register(ctx, node); err != nil {
+	reg, err := s.Client.Nodes().Register(ctx, node)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The node's own calls carry the secret the servers made for it.
+	asNode := s.Client.WithNodeSecret(reg.NodeSecret)
 	register := func(version string) {
 		t.Helper()
 		f, diags := jobspec.Parse("web.hcl", []byte(rolloutJob(version)), nil)
@@ -106,7 +109,7 @@ func TestDeploymentCommandsInProcess(t *testing.T) {
 				DeploymentStatus: &cluster.AllocDeploymentStatus{Healthy: &healthy, Timestamp: time.Now()}})
 		}
 		if len(up) > 0 {
-			if _, err := s.Client.Nodes().UpdateAllocs(ctx, node.ID, up); err != nil {
+			if _, err := asNode.Nodes().UpdateAllocs(ctx, node.ID, up); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -25,13 +25,23 @@ Examples:
   # One server on its own:
   drover server -bootstrap-expect 1 -data-dir /var/lib/drover
 
-  # Three servers that find each other and bootstrap together:
+  # Three servers that find each other and bootstrap together. The first
+  # creates the cluster CA and writes the server join token to
+  # /data/s1/server.join-token; the others obtain their certificates with it:
   drover server -node-name s1 -data-dir /data/s1 -bootstrap-expect 3 \
     -http-addr 10.0.0.1:4747 -raft-addr 10.0.0.1:4647 -token-file /etc/drover/token \
     -join 10.0.0.2:4747 -join 10.0.0.3:4747
+  drover server -node-name s2 -data-dir /data/s2 -bootstrap-expect 3 \
+    -http-addr 10.0.0.2:4747 -raft-addr 10.0.0.2:4647 -token-file /etc/drover/token \
+    -join 10.0.0.1:4747 -join 10.0.0.3:4747 -join-token-file /etc/drover/server.join-token
 
   # Add a server to a running cluster:
-  drover server -data-dir /data/s4 -join 10.0.0.1:4747 -token-file /etc/drover/token
+  drover server -data-dir /data/s4 -join 10.0.0.1:4747 -token-file /etc/drover/token \
+    -join-token DRVTKN-1-server-...
+
+Raft between servers is always mutual TLS with certificates of the
+cluster's own CA (in <data-dir>/tls); a join token is needed only once, to
+obtain the certificate. Print it with 'drover operator join-token server'.
 
   # Settings from a file (HCL), flags override it:
   drover server -config /etc/drover/server.hcl
@@ -51,8 +61,12 @@ type serverOptions struct {
 	raftAddr        string
 	bootstrapExpect int
 	join            listFlag
+	allowedHosts    listFlag
 	nodeName        string
 	tokenFile       string
+	joinToken       string
+	joinTokenFile   string
+	region          string
 	logLevel        string
 	logJSON         bool
 	set             map[string]bool
@@ -67,8 +81,12 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.raftAddr, "raft-addr", "", "talk Raft to the other servers on `host:port` (default 127.0.0.1:4647)")
 	fs.IntVar(&opts.bootstrapExpect, "bootstrap-expect", 0, "form a new cluster once `N` servers found each other (1: alone)")
 	fs.Var(&opts.join, "join", "HTTP `address` of another server (repeatable)")
+	fs.Var(&opts.allowedHosts, "http-allowed-hosts", "also answer requests whose Host is one of these comma-separated `names` (\"*\": any; default: only loopback names on a loopback -http-addr)")
 	fs.StringVar(&opts.nodeName, "node-name", "", "the server's `name` (default: the hostname)")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "require the API token in `file` (else DROVER_TOKEN)")
+	fs.StringVar(&opts.joinToken, "join-token", "", "obtain this server's certificate from the -join servers with the server join `token`")
+	fs.StringVar(&opts.joinTokenFile, "join-token-file", "", "read the server join token from `file` (the first server writes <data-dir>/server.join-token)")
+	fs.StringVar(&opts.region, "region", "", "the cluster's `region`, named in its certificates (default \"global\")")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
@@ -96,12 +114,31 @@ func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	override(opts.set, "raft-addr", &cfg.RaftAddr, opts.raftAddr)
 	override(opts.set, "bootstrap-expect", &cfg.BootstrapExpect, opts.bootstrapExpect)
 	override(opts.set, "join", &cfg.Join, []string(opts.join))
+	override(opts.set, "http-allowed-hosts", &cfg.HTTPAllowedHosts, splitCommaList(opts.allowedHosts))
 	override(opts.set, "node-name", &cfg.Name, opts.nodeName)
+	override(opts.set, "region", &cfg.Region, opts.region)
+	override(opts.set, "join-token-file", &cfg.JoinTokenFile, opts.joinTokenFile)
+	if opts.set["join-token"] {
+		cfg.JoinToken, cfg.JoinTokenFile = opts.joinToken, ""
+	}
 	if opts.set["token-file"] {
 		// An explicit file wins over the environment.
 		cfg.Token, cfg.TokenFile = "", opts.tokenFile
 	}
 	return cfg, nil
+}
+
+// splitCommaList splits the comma-separated values of a repeatable flag.
+func splitCommaList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }
 
 func serverLogger(opts serverOptions, io stdio) (*slog.Logger, error) {

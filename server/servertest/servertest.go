@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -100,8 +101,9 @@ func Single(t testing.TB, opts ...func(*server.Config)) *Server {
 	return s
 }
 
-// Cluster starts n servers: the first bootstraps alone, the others join
-// it (POST /v1/operator/raft/join). It returns once every server knows
+// Cluster starts n servers: the first bootstraps alone and creates the
+// cluster CA, the others obtain certificates with its server join token
+// and join it (POST /v1/operator/tls/join, then /v1/operator/raft/join). It returns once every server knows
 // all n and a leader serves.
 func Cluster(t testing.TB, n int, opts ...func(*server.Config)) []*Server {
 	t.Helper()
@@ -114,10 +116,17 @@ func Cluster(t testing.TB, n int, opts ...func(*server.Config)) []*Server {
 		}
 		cfg.BootstrapExpect = 0
 		cfg.Join = []string{first.HTTPAddr()}
+		cfg.JoinTokenFile = JoinTokenFile(first)
 		out = append(out, Start(t, cfg))
 	}
 	WaitForPeers(t, out, n)
 	return out
+}
+
+// JoinTokenFile is where the server that created the cluster CA wrote
+// the server join token.
+func JoinTokenFile(s *Server) string {
+	return filepath.Join(s.DataDir(), "server.join-token")
 }
 
 // WaitForPeers waits until every live server in servers knows want peers

@@ -6,6 +6,7 @@ package statetest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
 
@@ -32,7 +34,46 @@ func Config(dataDir, id string) state.Config {
 	c.LeaderLeaseTimeout = 500 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.TransportTimeout = 2 * time.Second
+	c.TLS = TLS
 	return c
+}
+
+// testIdentity is one server identity of one test CA, shared by every
+// test server of the process: they are all one cluster as far as TLS
+// goes, and a CA costs a key generation.
+var testIdentity = sync.OnceValues(func() (*pki.ServerIdentity, error) {
+	now := time.Now()
+	ca, err := pki.NewCA(pki.DefaultRegion, now)
+	if err != nil {
+		return nil, err
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	csr, err := pki.NewServerCSR(key, pki.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, err := ca.SignServer(csr, pki.DefaultRegion, now, pki.DefaultCertLifetime)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pki.LoadServerIdentity(pki.DefaultRegion, ca.CertPEM(), certPEM, keyPEM, now)
+})
+
+// TLS is the state.TLSSource of test servers: a server certificate of
+// the process's test CA.
+func TLS() (*tls.Config, error) {
+	id, err := testIdentity()
+	if err != nil {
+		return nil, err
+	}
+	return id.TLSConfig(), nil
 }
 
 // Logger returns a logger that writes warnings and errors to the test's
