@@ -21,7 +21,10 @@ import (
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.withRecover(s.withBrowserGuard(s.withAuth(s.withBodyLimit(mux))))
+	// The TLS join route sits inside the browser guard and panic
+	// recovery but ahead of the token check: a joining server has no API
+	// token; its join token authenticates it (http_tls.go).
+	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAuth(s.withBodyLimit(mux)))))
 }
 
 // A route is served locally (local), by the leader with followers

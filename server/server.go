@@ -181,7 +181,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 			"start it with -bootstrap-expect 1 to run alone, or -join ADDR to join a cluster")
 	}
 	s.httpSrv = &http.Server{
-		Handler:           s.withTLSJoin(s.handler()),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: blocking queries hold a response for up to
 		// ten minutes.
