@@ -96,6 +96,11 @@ func TestRaftRefusesUnauthenticatedPeers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A new leader appends its own no-op entry; wait until it is
+	// applied, so that the log only grows if the attack gets through.
+	if err := r.raft.Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
 	lastIndex := r.raft.LastIndex()
 	term := r.raft.CurrentTerm()
 
