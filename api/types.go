@@ -178,6 +178,10 @@ type JoinRequest struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
+	// Proof is the joining server's proof that it holds a server
+	// certificate of the cluster CA, signed over ID, RaftAddr and
+	// HTTPAddr: an API token alone cannot add a voter.
+	Proof *ServerProof `json:"proof,omitempty"`
 }
 
 // ServerMember is one server of the cluster.

@@ -257,3 +257,44 @@ func handshake(server, client *tls.Config) error {
 	}
 	return err
 }
+
+func TestProof(t *testing.T) {
+	ca := mustCA(t, "global")
+	id := issue(t, ca, "global", time.Hour)
+	body := []byte("csr")
+	p, err := id.Prove(ProofRenew, body, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyProof(p, ca.Cert, "global", ProofRenew, body, t0.Add(time.Minute)); err != nil {
+		t.Fatalf("good proof: %v", err)
+	}
+	other := mustCA(t, "global")
+	tests := []struct {
+		name    string
+		ca      *CA
+		purpose string
+		body    string
+		now     time.Time
+		want    string
+	}{
+		{"other purpose", ca, ProofRaftJoin, "csr", t0, "does not verify"},
+		{"other body", ca, ProofRenew, "other", t0, "does not verify"},
+		{"stale", ca, ProofRenew, "csr", t0.Add(MaxProofSkew + time.Minute), "synchronise"},
+		{"expired", ca, ProofRenew, "csr", t0.Add(2 * time.Hour), "expired"},
+		{"wrong CA", other, ProofRenew, "csr", t0, "this cluster's CA"},
+	}
+	for _, tt := range tests {
+		_, err := VerifyProof(p, tt.ca.Cert, "global", tt.purpose, []byte(tt.body), tt.now)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want ErrInvalid containing %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := VerifyProof(&Proof{}, ca.Cert, "global", ProofRenew, body, t0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("empty proof: %v", err)
+	}
+	cert := id.Cert.Leaf
+	if at := RenewAt(cert); !at.Equal(t0.Add(40 * time.Minute)) {
+		t.Errorf("RenewAt = %s, want two thirds into the lifetime (%s)", at, t0.Add(40*time.Minute))
+	}
+}

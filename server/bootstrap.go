@@ -153,9 +153,13 @@ func (s *Server) peerJoin(ctx context.Context, addr string, req *api.JoinRequest
 	if err != nil {
 		return err
 	}
+	signed := *req
+	if err := s.proveRaftJoin(&signed, time.Now()); err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err = c.Operator().RaftJoin(cctx, req)
+	_, err = c.Operator().RaftJoin(cctx, &signed)
 	return err
 }
 
@@ -256,6 +260,9 @@ func (s *Server) loadTLS(dir string, now time.Time) error {
 	}
 	id, err := pki.LoadServerIdentity(s.cfg.Region, caPEM, certPEM, keyPEM, now)
 	if err != nil {
+		id, err = s.finishRenewal(dir, caPEM, certPEM, now, err)
+	}
+	if err != nil {
 		return fmt.Errorf("tls: %s: %w; %s", dir, err, rejoinHint)
 	}
 	s.ident.Store(id)
@@ -289,7 +296,7 @@ func (s *Server) loadJoinToken() error {
 		if tok.Fingerprint != s.ca.Fingerprint() {
 			return fmt.Errorf("%s: the token is for another CA than %s", path, filepath.Join(s.cfg.DataDir, tlsDirName, caFile))
 		}
-		s.serverToken = tok
+		s.serverToken.Store(&tok)
 		return nil
 	case errors.Is(err, os.ErrNotExist):
 		tok, err := pki.NewJoinToken(pki.RoleServer, s.ca.Fingerprint())
@@ -300,11 +307,30 @@ func (s *Server) loadJoinToken() error {
 			return err
 		}
 		s.logger.Info("wrote a new server join token", "path", path)
-		s.serverToken = tok
+		s.serverToken.Store(&tok)
 		return nil
 	default:
 		return fmt.Errorf("read join token: %w", err)
 	}
+}
+
+// finishRenewal completes a renewal that stopped between writing the new
+// certificate and moving its key into place (renewCertificate). It
+// returns loadErr if there is no such key.
+func (s *Server) finishRenewal(dir string, caPEM, certPEM []byte, now time.Time, loadErr error) (*pki.ServerIdentity, error) {
+	next := filepath.Join(dir, serverKeyNextFile)
+	keyPEM, err := os.ReadFile(next)
+	if err != nil {
+		return nil, loadErr
+	}
+	id, err := pki.LoadServerIdentity(s.cfg.Region, caPEM, certPEM, keyPEM, now)
+	if err != nil {
+		return nil, loadErr
+	}
+	if err := os.Rename(next, filepath.Join(dir, serverKeyFile)); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return id, nil
 }
 
 // createCA makes the cluster CA, this server's certificate and the server
@@ -384,7 +410,7 @@ func (s *Server) obtainCertificate(ctx context.Context) bool {
 	req := &tlsJoinRequest{CSR: string(csr), Token: s.cfg.JoinToken}
 	for ctx.Err() == nil {
 		for _, addr := range s.cfg.Join {
-			resp, err := s.peerTLSJoin(ctx, addr, req, false)
+			resp, err := s.peerTLSPost(ctx, addr, tlsJoinPath, req, false)
 			if err == nil {
 				err = s.storeJoinedIdentity(tok, resp, keyPEM)
 			}

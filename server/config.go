@@ -75,6 +75,15 @@ type Config struct {
 	// TokenFile is read into Token when Token is empty.
 	Token     string
 	TokenFile string
+	// ACL turns on ACL tokens with policies (acl.go): every request but
+	// health checks, webhooks and joins needs a token whose policies
+	// grant the route's capability. Token, when set, is still accepted,
+	// as a management token.
+	ACL bool
+	// ACLBootstrap is "auto" (the first leader creates the management
+	// token and writes it to <data-dir>/management.token) or "manual"
+	// (`drover acl bootstrap` creates it once).
+	ACLBootstrap string
 
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
@@ -128,8 +137,13 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
-	} else if !isLoopback(c.HTTPAddr) && c.Token == "" {
+	} else if !isLoopback(c.HTTPAddr) && c.Token == "" && !c.ACL {
 		errs = append(errs, ErrTokenRequired)
+	}
+	switch c.ACLBootstrap {
+	case "", ACLBootstrapAuto, ACLBootstrapManual:
+	default:
+		errs = append(errs, fmt.Errorf("acl bootstrap %q: want %s or %s", c.ACLBootstrap, ACLBootstrapAuto, ACLBootstrapManual))
 	}
 	errs = append(errs, validateAllowedHosts(c.HTTPAllowedHosts)...)
 	if _, _, err := net.SplitHostPort(c.RaftAddr); err != nil {
@@ -231,6 +245,8 @@ type fileConfig struct {
 	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
 	ACL             *struct {
 		TokenFile *string `hcl:"token_file,optional"`
+		Enabled   *bool   `hcl:"enabled,optional"`
+		Bootstrap *string `hcl:"bootstrap,optional"`
 	} `hcl:"acl,block"`
 	Sources []fileSource `hcl:"source,block"`
 	GitHub  *struct {
@@ -252,7 +268,11 @@ type fileConfig struct {
 //	join_token_file  = "/etc/drover/server.join-token"  # joining servers
 //	region           = "global"
 //	heartbeat_ttl    = "10s"
-//	acl { token_file = "/etc/drover/token" }
+//	acl {
+//	  token_file = "/etc/drover/token"   # a management token
+//	  enabled    = true                  # ACL tokens with policies (-acl)
+//	  bootstrap  = "auto"                # or "manual": drover acl bootstrap
+//	}
 //	github {
 //	  token_file   = "/etc/drover/github-token"
 //	  api_url      = "https://ghe.example.com/api/v3"   # GitHub Enterprise only
@@ -294,6 +314,10 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	}
 	if fc.ACL != nil {
 		set(&c.TokenFile, fc.ACL.TokenFile)
+		set(&c.ACLBootstrap, fc.ACL.Bootstrap)
+		if fc.ACL.Enabled != nil {
+			c.ACL = *fc.ACL.Enabled
+		}
 	}
 	if g := fc.GitHub; g != nil {
 		set(&c.GitHub.APIURL, g.APIURL)

@@ -17,59 +17,61 @@ import (
 
 // handler builds the API: routes, then (outermost first) panic recovery,
 // the browser guard (Host, Origin and content type; browser.go),
-// authentication and the body limit.
+// authentication with the capability each route declares (auth.go) and
+// the body limit.
 func (s *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	s.routes(mux)
+	rt := newRouter()
+	s.routes(rt)
 	// The TLS join route sits inside the browser guard and panic
 	// recovery but ahead of the token check: a joining server has no API
 	// token; its join token authenticates it (http_tls.go).
-	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAuth(s.withBodyLimit(mux)))))
+	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAuth(rt, s.withBodyLimit(rt.mux)))))
 }
 
 // A route is served locally (local), by the leader with followers
-// forwarding (write), or by the leader unless ?stale (read).
-func (s *Server) routes(mux *http.ServeMux) {
+// forwarding (write), or by the leader unless ?stale (read). Every route
+// names the capability a token needs for it (acl.go).
+func (s *Server) routes(mux *router) {
 	// Jobs.
-	mux.Handle("GET /v1/jobs", s.read(s.jobList))
-	mux.Handle("POST /v1/jobs", s.write(s.jobRegister))
-	mux.Handle("PUT /v1/jobs", s.write(s.jobRegister))
-	mux.Handle("GET /v1/job/{id}", s.read(s.jobGet))
-	mux.Handle("DELETE /v1/job/{id}", s.write(s.jobDeregister))
-	mux.Handle("GET /v1/job/{id}/versions", s.read(s.jobVersions))
-	mux.Handle("POST /v1/job/{id}/plan", s.write(s.jobPlan))
-	mux.Handle("PUT /v1/job/{id}/plan", s.write(s.jobPlan))
-	mux.Handle("GET /v1/job/{id}/allocations", s.read(s.jobAllocs))
-	mux.Handle("GET /v1/job/{id}/evaluations", s.read(s.jobEvals))
-	mux.Handle("GET /v1/job/{id}/deployments", s.read(s.jobDeployments))
+	mux.handle("GET /v1/jobs", CapListJobs, s.read(s.jobList))
+	mux.handle("POST /v1/jobs", CapSubmitJob, s.write(s.jobRegister))
+	mux.handle("PUT /v1/jobs", CapSubmitJob, s.write(s.jobRegister))
+	mux.handle("GET /v1/job/{id}", CapReadJob, s.read(s.jobGet))
+	mux.handle("DELETE /v1/job/{id}", CapSubmitJob, s.write(s.jobDeregister))
+	mux.handle("GET /v1/job/{id}/versions", CapReadJob, s.read(s.jobVersions))
+	mux.handle("POST /v1/job/{id}/plan", CapSubmitJob, s.write(s.jobPlan))
+	mux.handle("PUT /v1/job/{id}/plan", CapSubmitJob, s.write(s.jobPlan))
+	mux.handle("GET /v1/job/{id}/allocations", CapReadJob, s.read(s.jobAllocs))
+	mux.handle("GET /v1/job/{id}/evaluations", CapReadJob, s.read(s.jobEvals))
+	mux.handle("GET /v1/job/{id}/deployments", CapReadJob, s.read(s.jobDeployments))
 
 	// Nodes.
-	mux.Handle("GET /v1/nodes", s.read(s.nodeList))
-	mux.Handle("POST /v1/nodes", s.write(s.nodeRegister))
-	mux.Handle("PUT /v1/nodes", s.write(s.nodeRegister))
-	mux.Handle("GET /v1/node/{id}", s.read(s.nodeGet))
-	mux.Handle("PUT /v1/node/{id}/heartbeat", s.write(s.nodeHeartbeat))
-	mux.Handle("POST /v1/node/{id}/heartbeat", s.write(s.nodeHeartbeat))
-	mux.Handle("POST /v1/node/{id}/eligibility", s.write(s.nodeEligibility))
-	mux.Handle("POST /v1/node/{id}/drain", s.write(s.nodeDrain))
-	mux.Handle("GET /v1/node/{id}/allocations", s.read(s.nodeAllocs))
-	mux.Handle("POST /v1/node/{id}/allocations", s.write(s.nodeUpdateAllocs))
+	mux.handle("GET /v1/nodes", CapNodeRead, s.read(s.nodeList))
+	mux.handle("POST /v1/nodes", CapNodeWrite, s.write(s.nodeRegister))
+	mux.handle("PUT /v1/nodes", CapNodeWrite, s.write(s.nodeRegister))
+	mux.handle("GET /v1/node/{id}", CapNodeRead, s.read(s.nodeGet))
+	mux.handle("PUT /v1/node/{id}/heartbeat", CapNodeWrite, s.write(s.nodeHeartbeat))
+	mux.handle("POST /v1/node/{id}/heartbeat", CapNodeWrite, s.write(s.nodeHeartbeat))
+	mux.handle("POST /v1/node/{id}/eligibility", CapNodeWrite, s.write(s.nodeEligibility))
+	mux.handle("POST /v1/node/{id}/drain", CapNodeWrite, s.write(s.nodeDrain))
+	mux.handle("GET /v1/node/{id}/allocations", CapNodeRead, s.read(s.nodeAllocs))
+	mux.handle("POST /v1/node/{id}/allocations", CapNodeWrite, s.write(s.nodeUpdateAllocs))
 
 	// Allocations, evaluations, deployments.
-	mux.Handle("GET /v1/allocations", s.read(s.allocList))
-	mux.Handle("GET /v1/allocation/{id}", s.read(s.allocGet))
-	mux.Handle("GET /v1/evaluations", s.read(s.evalList))
-	mux.Handle("GET /v1/evaluation/{id}", s.read(s.evalGet))
-	mux.Handle("GET /v1/deployments", s.read(s.deploymentList))
-	mux.Handle("GET /v1/deployment/{id}", s.read(s.deploymentGet))
+	mux.handle("GET /v1/allocations", CapReadJob, s.read(s.allocList))
+	mux.handle("GET /v1/allocation/{id}", CapReadJob, s.read(s.allocGet))
+	mux.handle("GET /v1/evaluations", CapReadJob, s.read(s.evalList))
+	mux.handle("GET /v1/evaluation/{id}", CapReadJob, s.read(s.evalGet))
+	mux.handle("GET /v1/deployments", CapReadJob, s.read(s.deploymentList))
+	mux.handle("GET /v1/deployment/{id}", CapReadJob, s.read(s.deploymentGet))
 
 	// The servers themselves.
-	mux.Handle("GET /v1/status/leader", s.local(s.statusLeader))
-	mux.Handle("GET /v1/status/peers", s.local(s.statusPeers))
-	mux.Handle("GET /v1/agent/health", s.local(s.agentHealth))
-	mux.Handle("GET /v1/agent/self", s.local(s.agentSelf))
-	mux.Handle("POST /v1/operator/raft/join", s.write(s.operatorRaftJoin))
-	mux.Handle("PUT /v1/operator/raft/join", s.write(s.operatorRaftJoin))
+	mux.handle("GET /v1/status/leader", CapAgentRead, s.local(s.statusLeader))
+	mux.handle("GET /v1/status/peers", CapAgentRead, s.local(s.statusPeers))
+	mux.handle("GET /v1/agent/health", CapPublic, s.local(s.agentHealth))
+	mux.handle("GET /v1/agent/self", CapAgentRead, s.local(s.agentSelf))
+	mux.handle("POST /v1/operator/raft/join", CapOperatorWrite, s.write(s.operatorRaftJoin))
+	mux.handle("PUT /v1/operator/raft/join", CapOperatorWrite, s.write(s.operatorRaftJoin))
 
 	// Git sources: sync status and webhooks (http_sync.go, http_webhooks.go).
 	s.sourceRoutes(mux)
@@ -77,7 +79,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Deployment actions (http_deployments.go).
 	s.deploymentRoutes(mux)
 
-	mux.Handle("/", s.local(func(w http.ResponseWriter, r *http.Request) error {
+	// ACL policies and tokens (acl_http.go).
+	s.aclRoutes(mux)
+
+	// Served ahead of the mux, by join token (http_tls.go).
+	mux.declare(http.MethodPost, tlsJoinPath, CapJoinToken)
+	mux.declare(http.MethodPut, tlsJoinPath, CapJoinToken)
+
+	mux.handle("/", CapPublic, s.local(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}))
 }

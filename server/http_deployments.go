@@ -15,12 +15,12 @@ import (
 )
 
 // Operator actions on a deployment: fail, pause, resume, promote.
-func (s *Server) deploymentRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /v1/deployment/{id}/fail", s.write(s.deploymentFail))
-	mux.Handle("POST /v1/deployment/{id}/pause", s.write(s.deploymentPause(true)))
-	mux.Handle("POST /v1/deployment/{id}/resume", s.write(s.deploymentPause(false)))
-	mux.Handle("POST /v1/deployment/{id}/promote", s.write(s.deploymentPromote))
-	mux.Handle("POST /v1/deployment/{id}/allocation-health", s.write(s.deploymentAllocHealth))
+func (s *Server) deploymentRoutes(mux *router) {
+	mux.handle("POST /v1/deployment/{id}/fail", CapSubmitJob, s.write(s.deploymentFail))
+	mux.handle("POST /v1/deployment/{id}/pause", CapSubmitJob, s.write(s.deploymentPause(true)))
+	mux.handle("POST /v1/deployment/{id}/resume", CapSubmitJob, s.write(s.deploymentPause(false)))
+	mux.handle("POST /v1/deployment/{id}/promote", CapSubmitJob, s.write(s.deploymentPromote))
+	mux.handle("POST /v1/deployment/{id}/allocation-health", CapSubmitJob, s.write(s.deploymentAllocHealth))
 }
 
 // Descriptions of operator actions.

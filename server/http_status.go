@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/state"
@@ -65,7 +66,8 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) error {
 // records its addresses. Servers call it when they join, and again
 // whenever their member record is missing or stale, so it is idempotent.
 // A different server ID at the same Raft address is a server that lost
-// its data dir: the old ID is removed first, as Consul does.
+// its data dir: the old ID is removed first, as Consul does. The request
+// must prove a server certificate of the cluster CA (tls_proof.go).
 func (s *Server) operatorRaftJoin(w http.ResponseWriter, r *http.Request) error {
 	var req api.JoinRequest
 	if err := decodeBody(r, &req); err != nil {
@@ -81,6 +83,10 @@ func (s *Server) operatorRaftJoin(w http.ResponseWriter, r *http.Request) error 
 		if _, _, err := net.SplitHostPort(req.HTTPAddr); err != nil {
 			return errorf(http.StatusBadRequest, "join: http_addr %q: %v", req.HTTPAddr, err)
 		}
+	}
+	if err := s.checkRaftJoinProof(&req, time.Now()); err != nil {
+		s.logger.Warn("join: refused a Raft join", "id", req.ID, "remote", r.RemoteAddr, "err", err)
+		return err
 	}
 	servers, err := s.raft.Servers(r.Context())
 	if err != nil {

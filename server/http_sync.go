@@ -12,15 +12,15 @@ import (
 	"github.com/droverhq/drover/state"
 )
 
-func (s *Server) sourceRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /v1/sync", s.read(s.syncList))
-	mux.Handle("GET /v1/sync/{source}", s.read(s.syncGet))
-	mux.Handle("POST /v1/sync/{source}/retry", s.write(s.syncRetry))
-	mux.Handle("POST /v1/job/{id}/deregister", s.write(s.jobStopWithSource))
+func (s *Server) sourceRoutes(mux *router) {
+	mux.handle("GET /v1/sync", CapReadJob, s.read(s.syncList))
+	mux.handle("GET /v1/sync/{source}", CapReadJob, s.read(s.syncGet))
+	mux.handle("POST /v1/sync/{source}/retry", CapSubmitJob, s.write(s.syncRetry))
+	mux.handle("POST /v1/job/{id}/deregister", CapSubmitJob, s.write(s.jobStopWithSource))
 	// Webhooks are served by the leader, whose reconcilers they kick;
 	// followers forward them with the body and signature untouched.
-	mux.Handle("POST /v1/webhooks/github", s.write(s.webhookGitHub))
-	mux.Handle("POST /v1/webhooks/{source}", s.write(s.webhookSource))
+	mux.handle("POST /v1/webhooks/github", CapWebhook, s.write(s.webhookGitHub))
+	mux.handle("POST /v1/webhooks/{source}", CapWebhook, s.write(s.webhookSource))
 }
 
 // syncList is GET /v1/sync: every source's status, including configured

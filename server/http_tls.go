@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/droverhq/drover/api"
@@ -42,11 +43,24 @@ type tlsJoinResponse struct {
 	Cert string `json:"cert"`
 }
 
-// withTLSJoin serves the join route and passes every other request to
-// the API.
+// withTLSJoin serves, ahead of the API's token check, the join route
+// (authenticated by the join token) and the renewal route (by a server
+// certificate proof, tls_renew.go); it sends the join token routes
+// through their own router and the token check (tls_token.go); it
+// passes every other request to the API.
 func (s *Server) withTLSJoin(next http.Handler) http.Handler {
+	joinTokens := s.joinTokenHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != tlsJoinPath {
+		var serve func(*http.Request) (*tlsJoinResponse, error)
+		switch {
+		case r.URL.Path == tlsJoinPath:
+			serve = s.tlsJoin
+		case r.URL.Path == tlsRenewPath:
+			serve = s.tlsRenew
+		case strings.HasPrefix(r.URL.Path, joinTokenPathPrefix):
+			joinTokens.ServeHTTP(w, r)
+			return
+		default:
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -56,7 +70,7 @@ func (s *Server) withTLSJoin(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxJoinBody)
-		resp, err := s.tlsJoin(r)
+		resp, err := serve(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -75,7 +89,8 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 	}
 	tok, err := pki.ParseJoinToken(req.Token)
 	if err != nil {
-		return nil, errorf(http.StatusForbidden, "join: %v", err)
+		return nil, errorf(http.StatusForbidden, "join: %v; a server joins with the server join token "+
+			"('drover operator join-token server' prints it)", err)
 	}
 	if tok.Role != pki.RoleServer {
 		return nil, errorf(http.StatusForbidden, "join: a %s join token cannot obtain a server certificate", tok.Role)
@@ -84,12 +99,18 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 		if r.Header.Get(headerJoinForwarded) != "" {
 			return nil, errorf(http.StatusServiceUnavailable, "join: this server does not hold the cluster CA key")
 		}
-		return s.forwardTLSJoin(r.Context(), &req)
+		return s.forwardTLS(r.Context(), tlsJoinPath, &req)
 	}
-	if !tok.Equal(s.serverToken) {
+	if tok.Fingerprint != s.ca.Fingerprint() {
+		s.logger.Warn("join: refused a join token of another CA", "remote", r.RemoteAddr)
+		return nil, errorf(http.StatusForbidden, "join: the join token is for another cluster's CA (%s; this cluster's is %s): "+
+			"use this cluster's server join token ('drover operator join-token server')",
+			pki.FingerprintString(tok.Fingerprint), pki.FingerprintString(s.ca.Fingerprint()))
+	}
+	if cur := s.serverToken.Load(); cur == nil || !tok.Equal(*cur) {
 		s.logger.Warn("join: refused a wrong server join token", "remote", r.RemoteAddr)
-		return nil, errorf(http.StatusForbidden, "join: the server join token is not this cluster's "+
-			"(print the current one with 'drover operator join-token server' on the first server)")
+		return nil, errorf(http.StatusForbidden, "join: the server join token is not this cluster's current one "+
+			"(wrong, or rotated out with -rotate): print the current one with 'drover operator join-token server'")
 	}
 	certPEM, err := s.ca.SignServer([]byte(req.CSR), s.cfg.Region, time.Now(), s.cfg.CertLifetime)
 	if err != nil {
@@ -102,68 +123,98 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 	return &tlsJoinResponse{CA: string(s.ca.CertPEM()), Cert: string(certPEM)}, nil
 }
 
-// forwardTLSJoin asks the other members, in turn, to sign. The first
-// answer from a server that holds the CA key, a signature or a refusal,
-// is the answer.
-func (s *Server) forwardTLSJoin(ctx context.Context, req *tlsJoinRequest) (*tlsJoinResponse, error) {
+// forwardTLS asks the other members, in turn, to sign (a join or a
+// renewal, by path). The first answer from a server that holds the CA
+// key, a signature or a refusal, is the answer.
+func (s *Server) forwardTLS(ctx context.Context, path string, req any) (*tlsJoinResponse, error) {
+	var out tlsJoinResponse
+	if err := s.forwardToCA(ctx, http.MethodPost, path, req, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// forwardToCA sends a request to the other members, in turn, until one
+// that holds the CA key answers (a result or a refusal; a server without
+// the key answers 503 to a forwarded request).
+func (s *Server) forwardToCA(ctx context.Context, method, path string, req any, auth string, out any) error {
 	var errs []error
 	for _, m := range s.raft.Store().Snapshot().Members() {
 		if m.ID == s.id || m.HTTPAddr == "" {
 			continue
 		}
-		resp, err := s.peerTLSJoin(ctx, m.HTTPAddr, req, true)
+		err := s.peerCall(ctx, m.HTTPAddr, method, path, req, auth, true, out)
 		if err == nil {
-			return resp, nil
+			return nil
 		}
 		var se *api.StatusError
 		if errors.As(err, &se) && se.Code != http.StatusServiceUnavailable {
-			return nil, errorf(se.Code, "%s", se.Message)
+			return errorf(se.Code, "%s", se.Message)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", m.HTTPAddr, err))
 	}
-	return nil, errorf(http.StatusServiceUnavailable, "join: no reachable server holds the cluster CA key; ask the server that created the cluster: %v", errors.Join(errs...))
+	return errorf(http.StatusServiceUnavailable, "no reachable server holds the cluster CA key; ask the server that created the cluster: %v", errors.Join(errs...))
 }
 
-// peerTLSJoin sends a join request to the server at addr. The token
-// crosses the network in this request; the answer is not trusted until
-// the caller checked its CA against the token.
-func (s *Server) peerTLSJoin(ctx context.Context, addr string, req *tlsJoinRequest, forwarded bool) (*tlsJoinResponse, error) {
-	c, err := api.NewClient(api.Config{Address: addr})
-	if err != nil {
+// peerTLSPost sends a join or renewal request (by path) to the server at
+// addr. A join token crosses the network in a join request; the answer
+// is not trusted until the caller checked its CA.
+func (s *Server) peerTLSPost(ctx context.Context, addr, path string, req any, forwarded bool) (*tlsJoinResponse, error) {
+	var out tlsJoinResponse
+	if err := s.peerCall(ctx, addr, http.MethodPost, path, req, "", forwarded, &out); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(req)
+	return &out, nil
+}
+
+// peerCall sends one request to the server at addr, with the caller's
+// Authorization header (auth) if any, and decodes the answer into out. A
+// refusal is an *api.StatusError.
+func (s *Server) peerCall(ctx context.Context, addr, method, path string, req any, auth string, forwarded bool, out any) error {
+	c, err := api.NewClient(api.Config{Address: addr})
 	if err != nil {
-		return nil, err
+		return err
+	}
+	var body io.Reader
+	if req != nil {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, http.MethodPost, c.Address()+tlsJoinPath, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(cctx, method, c.Address()+path, body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	if req != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		hreq.Header.Set("Authorization", auth)
+	}
 	if forwarded {
 		hreq.Header.Set(headerJoinForwarded, s.id)
 	}
 	hc := &http.Client{Transport: s.proxy}
 	hresp, err := hc.Do(hreq)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer hresp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, 64<<10))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if hresp.StatusCode != http.StatusOK {
 		var e api.Error
 		_ = json.Unmarshal(data, &e)
-		return nil, &api.StatusError{Code: hresp.StatusCode, Message: e.Error}
+		return &api.StatusError{Code: hresp.StatusCode, Message: e.Error}
 	}
-	var out tlsJoinResponse
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("join answer: %w", err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("answer of %s: %w", path, err)
 	}
-	return &out, nil
+	return nil
 }

@@ -89,7 +89,10 @@ func (s *Server) establishOnce(ctx context.Context) error {
 	if err := s.raft.Barrier(bctx); err != nil {
 		return err
 	}
-	return s.upsertMember(bctx, &state.Member{ID: s.id, Name: s.cfg.Name, RaftAddr: s.RaftAddr(), HTTPAddr: s.HTTPAddr()})
+	if err := s.upsertMember(bctx, &state.Member{ID: s.id, Name: s.cfg.Name, RaftAddr: s.RaftAddr(), HTTPAddr: s.HTTPAddr()}); err != nil {
+		return err
+	}
+	return s.autoBootstrapACL(bctx)
 }
 
 // upsertMember writes a member record unless the store already has it.

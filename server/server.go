@@ -77,12 +77,15 @@ type Server struct {
 	runOnce sync.Once
 
 	// ident is this server's TLS identity for Raft: nil until a joining
-	// server obtained its certificate. ca and serverToken are set on the
+	// server obtained its certificate; renewals swap it (tls_renew.go).
+	// ca and serverToken are set on the
 	// server that holds the CA key, which signs joining servers'
 	// certificates (http_tls.go).
 	ident       atomic.Pointer[pki.ServerIdentity]
 	ca          *pki.CA
-	serverToken pki.JoinToken
+	serverToken atomic.Pointer[pki.JoinToken]
+	// tokenMu serialises rotations of serverToken (tls_token.go).
+	tokenMu sync.Mutex
 }
 
 // New opens the state store in cfg.DataDir and binds the HTTP and Raft
@@ -239,6 +242,7 @@ func (s *Server) run(ctx context.Context) error {
 	wg.Go(func() { s.runLeadership(runCtx) })
 	wg.Go(func() { s.runBootstrap(runCtx) })
 	wg.Go(func() { s.runMemberRegistration(runCtx) })
+	wg.Go(func() { s.runCertRenewal(runCtx) })
 
 	var err error
 	select {

@@ -32,6 +32,11 @@ const (
 	MsgSyncStatusUpsert
 	MsgMemberUpsert
 	MsgDeploymentPromote
+	MsgACLPolicyUpsert
+	MsgACLPolicyDelete
+	MsgACLTokenUpsert
+	MsgACLTokenDelete
+	MsgACLBootstrap
 )
 
 var messageNames = map[MessageType]string{
@@ -52,6 +57,11 @@ var messageNames = map[MessageType]string{
 	MsgSyncStatusUpsert:       "SyncStatusUpsert",
 	MsgMemberUpsert:           "MemberUpsert",
 	MsgDeploymentPromote:      "DeploymentPromote",
+	MsgACLPolicyUpsert:        "ACLPolicyUpsert",
+	MsgACLPolicyDelete:        "ACLPolicyDelete",
+	MsgACLTokenUpsert:         "ACLTokenUpsert",
+	MsgACLTokenDelete:         "ACLTokenDelete",
+	MsgACLBootstrap:           "ACLBootstrap",
 }
 
 func (t MessageType) String() string {

@@ -162,6 +162,11 @@ var handlers = map[MessageType]handler{
 	MsgSyncStatusUpsert:       handle((*writer).syncStatusUpsert),
 	MsgMemberUpsert:           handle((*writer).memberUpsert),
 	MsgDeploymentPromote:      handle((*writer).deploymentPromote),
+	MsgACLPolicyUpsert:        handle((*writer).aclPolicyUpsert),
+	MsgACLPolicyDelete:        handle((*writer).aclPolicyDelete),
+	MsgACLTokenUpsert:         handle((*writer).aclTokenUpsert),
+	MsgACLTokenDelete:         handle((*writer).aclTokenDelete),
+	MsgACLBootstrap:           handle((*writer).aclBootstrap),
 }
 
 // writer is one command's view of the FSM's write transaction.

@@ -30,6 +30,8 @@ const (
 	kindSyncStatus
 	kindIndex
 	kindMember
+	kindACLPolicy
+	kindACLToken
 )
 
 var tableKinds = map[string]recordKind{
@@ -41,6 +43,8 @@ var tableKinds = map[string]recordKind{
 	TableSyncStatus:  kindSyncStatus,
 	tableIndex:       kindIndex,
 	TableMembers:     kindMember,
+	TableACLPolicies: kindACLPolicy,
+	TableACLTokens:   kindACLToken,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -215,6 +219,10 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = tableIndex, new(indexEntry)
 	case kindMember:
 		table, obj = TableMembers, new(Member)
+	case kindACLPolicy:
+		table, obj = TableACLPolicies, new(cluster.ACLPolicy)
+	case kindACLToken:
+		table, obj = TableACLTokens, new(cluster.ACLToken)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

@@ -25,7 +25,8 @@ const (
 // write them.
 var dataTables = []string{
 	TableJobVersions, TableJobs, TableNodes, TableAllocs, TableEvals,
-	TableDeployments, TableSyncStatus, TableMembers,
+	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
+	TableACLTokens,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -112,7 +113,9 @@ func schema() *memdb.DBSchema {
 				})},
 			},
 		},
-		TableMembers: membersTable(),
+		TableMembers:     membersTable(),
+		TableACLPolicies: aclPoliciesTable(),
+		TableACLTokens:   aclTokensTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

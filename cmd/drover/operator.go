@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/droverhq/drover/server"
@@ -9,7 +10,7 @@ import (
 
 func operatorCommands() []command {
 	return []command{
-		{"join-token", "Print the token a new server joins the cluster with", runOperatorJoinToken},
+		{"join-token", "Print or rotate the token a new server joins the cluster with", runOperatorJoinToken},
 	}
 }
 
@@ -18,18 +19,25 @@ func runOperator(ctx context.Context, args []string, io stdio) int {
 }
 
 const operatorJoinTokenHelp = `
-Usage: drover operator join-token server -data-dir DIR
+Usage: drover operator join-token [options] server
 
 Print the server join token, which a new server presents once (with
 -join-token or -join-token-file) to obtain its certificate from the
-cluster CA. The server that created the CA keeps it in
-<data-dir>/server.join-token; run this command on that machine, as the
+cluster CA. With -rotate, replace it with a new one first: the old token
+is refused from then on (servers that already joined keep their
+certificates).
+
+Through the API (-address or DROVER_ADDR, with a management token in
+-token or DROVER_TOKEN), any server answers, asking the server that
+created the cluster CA. Offline, -data-dir reads the file that server
+keeps (<data-dir>/server.join-token): run it on that machine, as the
 user that runs the server.
 
 Anyone with the token can add a server to the cluster: keep it secret.
-Rotation (-rotate) is not available yet.
 
-Example:
+Examples:
+  drover operator join-token server
+  drover operator join-token -rotate server
   drover server -data-dir /data/s4 -join 10.0.0.1:4747 \
     -join-token "$(drover operator join-token server -data-dir /data/s1)"
 
@@ -37,14 +45,18 @@ Exit codes: 0 printed, 1 error.
 `
 
 type joinTokenOptions struct {
+	client  clientOptions
 	role    string
 	dataDir string
+	rotate  bool
 }
 
-func runOperatorJoinToken(_ context.Context, args []string, io stdio) int {
+func runOperatorJoinToken(ctx context.Context, args []string, io stdio) int {
 	var opts joinTokenOptions
 	fs := newFlagSet("operator join-token", operatorJoinTokenHelp, io)
-	fs.StringVar(&opts.dataDir, "data-dir", "", "the data `dir` of the server that created the cluster CA")
+	opts.client.register(fs)
+	fs.StringVar(&opts.dataDir, "data-dir", "", "read the token offline from the data `dir` of the server that created the cluster CA")
+	fs.BoolVar(&opts.rotate, "rotate", false, "replace the token with a new one (through the API)")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
 		return code
@@ -54,21 +66,46 @@ func runOperatorJoinToken(_ context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	opts.role = pos[0]
-	tok, err := joinToken(opts)
-	if err != nil {
+	return joinToken(ctx, opts, io)
+}
+
+func joinToken(ctx context.Context, opts joinTokenOptions, io stdio) int {
+	fail := func(err error) int {
 		fmt.Fprintf(io.err, "drover operator join-token: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintln(io.out, tok)
-	return exitOK
-}
-
-func joinToken(opts joinTokenOptions) (string, error) {
 	if opts.role != "server" {
-		return "", fmt.Errorf("role %q: only server join tokens exist for now", opts.role)
+		return fail(fmt.Errorf("role %q: only server join tokens exist for now", opts.role))
 	}
-	if opts.dataDir == "" {
-		return "", fmt.Errorf("-data-dir is required")
+	if opts.dataDir != "" {
+		if opts.rotate {
+			return fail(errors.New("-rotate goes through a running server: give -address (or DROVER_ADDR) instead of -data-dir"))
+		}
+		tok, err := server.ReadServerJoinToken(opts.dataDir)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintln(io.out, tok)
+		return exitOK
 	}
-	return server.ReadServerJoinToken(opts.dataDir)
+	if opts.client.address == "" && io.getenv("DROVER_ADDR") == "" {
+		return fail(errors.New("give -address (or DROVER_ADDR) of a server, or -data-dir DIR of the server that created the cluster CA"))
+	}
+	c, ok := opts.client.newClient(io)
+	if !ok {
+		return exitError
+	}
+	op := c.Operator().JoinToken
+	if opts.rotate {
+		op = c.Operator().RotateJoinToken
+	}
+	resp, err := op(ctx, opts.role)
+	if err != nil {
+		return printAPIError(io, err, c.Address())
+	}
+	fmt.Fprintln(io.out, resp.Token)
+	if opts.rotate {
+		fmt.Fprintln(io.err, "Rotated: the previous server join token is refused from now on.")
+	}
+	return exitOK
 }

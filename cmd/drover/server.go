@@ -19,7 +19,10 @@ API, and, while it leads, schedules jobs and watches node heartbeats.
 
 The API listens on 127.0.0.1:4747 unless told otherwise. Binding it to any
 other address requires a token (-token-file or DROVER_TOKEN); every request
-must then send "Authorization: Bearer <token>".
+must then send "Authorization: Bearer <token>". With -acl, tokens carry
+policies (drover acl): the first server writes the management token to
+<data-dir>/management.token and logs how to use it; -acl-bootstrap=manual
+leaves that to "drover acl bootstrap".
 
 Examples:
   # One server on its own:
@@ -67,6 +70,8 @@ type serverOptions struct {
 	joinToken       string
 	joinTokenFile   string
 	region          string
+	acl             bool
+	aclBootstrap    string
 	logLevel        string
 	logJSON         bool
 	set             map[string]bool
@@ -87,6 +92,8 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.joinToken, "join-token", "", "obtain this server's certificate from the -join servers with the server join `token`")
 	fs.StringVar(&opts.joinTokenFile, "join-token-file", "", "read the server join token from `file` (the first server writes <data-dir>/server.join-token)")
 	fs.StringVar(&opts.region, "region", "", "the cluster's `region`, named in its certificates (default \"global\")")
+	fs.BoolVar(&opts.acl, "acl", false, "require ACL tokens with policies on the API (drover acl; the first server writes the management token to <data-dir>/management.token)")
+	fs.StringVar(&opts.aclBootstrap, "acl-bootstrap", "", "`mode` of the first management token: auto (written to <data-dir>/management.token) or manual (drover acl bootstrap)")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
@@ -121,6 +128,8 @@ func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	if opts.set["join-token"] {
 		cfg.JoinToken, cfg.JoinTokenFile = opts.joinToken, ""
 	}
+	override(opts.set, "acl", &cfg.ACL, opts.acl)
+	override(opts.set, "acl-bootstrap", &cfg.ACLBootstrap, opts.aclBootstrap)
 	if opts.set["token-file"] {
 		// An explicit file wins over the environment.
 		cfg.Token, cfg.TokenFile = "", opts.tokenFile
