@@ -33,6 +33,10 @@ const (
 	CapWebhook Capability = "webhook"
 	// CapJoinToken routes authenticate by a server join token.
 	CapJoinToken Capability = "join-token"
+	// CapServerProof routes authenticate by a request signed with a
+	// server key of the cluster CA (tls_proof.go): certificate renewal,
+	// and adding a Raft voter, which an API token alone must not do.
+	CapServerProof Capability = "server-proof"
 	// CapAnyToken routes need a valid token, whatever it grants.
 	CapAnyToken Capability = "token"
 	// CapManagement routes need a management token (ACL administration).
@@ -50,7 +54,7 @@ const (
 
 // unauthenticated reports whether a route is served without an API token.
 func (c Capability) unauthenticated() bool {
-	return c == CapPublic || c == CapWebhook || c == CapJoinToken
+	return c == CapPublic || c == CapWebhook || c == CapJoinToken || c == CapServerProof
 }
 
 // Route is one registered API route and the capability it needs.

@@ -70,8 +70,10 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/status/peers", CapAgentRead, s.local(s.statusPeers))
 	mux.handle("GET /v1/agent/health", CapPublic, s.local(s.agentHealth))
 	mux.handle("GET /v1/agent/self", CapAgentRead, s.local(s.agentSelf))
-	mux.handle("POST /v1/operator/raft/join", CapOperatorWrite, s.write(s.operatorRaftJoin))
-	mux.handle("PUT /v1/operator/raft/join", CapOperatorWrite, s.write(s.operatorRaftJoin))
+	// A joining server proves a server certificate of the cluster CA
+	// (checkRaftJoinProof); with ACLs on it holds no operator token.
+	mux.handle("POST /v1/operator/raft/join", CapServerProof, s.write(s.operatorRaftJoin))
+	mux.handle("PUT /v1/operator/raft/join", CapServerProof, s.write(s.operatorRaftJoin))
 
 	// Git sources: sync status and webhooks (http_sync.go, http_webhooks.go).
 	s.sourceRoutes(mux)
@@ -85,6 +87,9 @@ func (s *Server) routes(mux *router) {
 	// Served ahead of the mux, by join token (http_tls.go).
 	mux.declare(http.MethodPost, tlsJoinPath, CapJoinToken)
 	mux.declare(http.MethodPut, tlsJoinPath, CapJoinToken)
+	mux.declare(http.MethodPost, tlsRenewPath, CapServerProof)
+	mux.declare(http.MethodPut, tlsRenewPath, CapServerProof)
+	s.joinTokenRoutes(mux)
 
 	mux.handle("/", CapPublic, s.local(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/droverhq/drover/api"
@@ -45,21 +44,16 @@ type tlsJoinResponse struct {
 
 // withTLSJoin serves, ahead of the API's token check, the join route
 // (authenticated by the join token) and the renewal route (by a server
-// certificate proof, tls_renew.go); it sends the join token routes
-// through their own router and the token check (tls_token.go); it
-// passes every other request to the API.
+// certificate proof, tls_renew.go); both are declared in routes() with
+// those capabilities. It passes every other request to the API.
 func (s *Server) withTLSJoin(next http.Handler) http.Handler {
-	joinTokens := s.joinTokenHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var serve func(*http.Request) (*tlsJoinResponse, error)
-		switch {
-		case r.URL.Path == tlsJoinPath:
+		switch r.URL.Path {
+		case tlsJoinPath:
 			serve = s.tlsJoin
-		case r.URL.Path == tlsRenewPath:
+		case tlsRenewPath:
 			serve = s.tlsRenew
-		case strings.HasPrefix(r.URL.Path, joinTokenPathPrefix):
-			joinTokens.ServeHTTP(w, r)
-			return
 		default:
 			next.ServeHTTP(w, r)
 			return

@@ -31,14 +31,6 @@ func (s *Server) joinTokenRoutes(mux *router) {
 	mux.handle("POST "+joinTokenPathPrefix+"{role}/rotate", CapManagement, s.local(s.joinTokenRotate))
 }
 
-// joinTokenHandler serves the join token routes with their own router
-// and the API's token check; withTLSJoin sends their paths here.
-func (s *Server) joinTokenHandler() http.Handler {
-	rt := newRouter()
-	s.joinTokenRoutes(rt)
-	return s.withAuth(rt, s.withBodyLimit(rt.mux))
-}
-
 func (s *Server) joinTokenGet(w http.ResponseWriter, r *http.Request) error {
 	return s.serveJoinToken(w, r, false)
 }
