@@ -32,6 +32,10 @@ type Job struct {
 	// submitted by hand.
 	Source     *Source   `json:"source,omitempty"`
 	SubmitTime time.Time `json:"submit_time"`
+	// SubmittedBy is who submitted a version by hand (the ACL token's
+	// accessor ID, or the audit log's name for another sender); empty for
+	// versions made from a commit.
+	SubmittedBy string `json:"submitted_by,omitempty"`
 
 	CreateIndex    uint64 `json:"create_index"`
 	ModifyIndex    uint64 `json:"modify_index"`

@@ -25,7 +25,7 @@ func (s *Server) handler() http.Handler {
 	// The TLS join route sits inside the browser guard and panic
 	// recovery but ahead of the token check: a joining server has no API
 	// token; its join token authenticates it (http_tls.go).
-	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAuth(rt, s.withBodyLimit(rt.mux)))))
+	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux))))))
 }
 
 // A route is served locally (local), by the leader with followers
@@ -83,6 +83,7 @@ func (s *Server) routes(mux *router) {
 
 	// ACL policies and tokens (acl_http.go).
 	s.aclRoutes(mux)
+	s.auditRoutes(mux) // audit_http.go
 
 	// Served ahead of the mux, by join token (http_tls.go).
 	mux.declare(http.MethodPost, tlsJoinPath, CapJoinToken)

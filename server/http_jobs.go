@@ -182,6 +182,7 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 	}
 	spec := req.Job
 	ns := jobNamespace(spec)
+	setAuditObject(r.Context(), spec.ID)
 	snap := s.raft.Store().Snapshot()
 	cur := snap.Job(ns, spec.ID)
 	if req.CheckIndex != nil {
@@ -200,7 +201,7 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	cmd := &state.JobRegisterRequest{
-		Job:        &cluster.Job{Namespace: ns, ID: spec.ID, Spec: spec, Hash: hash, Source: req.Source},
+		Job:        &cluster.Job{Namespace: ns, ID: spec.ID, Spec: spec, Hash: hash, Source: req.Source, SubmittedBy: submittedBy(r, req.Source)},
 		CheckIndex: req.CheckIndex,
 		Now:        time.Now(),
 	}

@@ -59,6 +59,9 @@ type Server struct {
 	// proxy carries requests a follower forwards to the leader.
 	proxy *http.Transport
 
+	// audit buffers the audit log until the next flush (audit.go).
+	audit *auditRecorder
+
 	// unblockC asks the evaluation loop to re-run blocked evaluations:
 	// capacity was freed. Buffered 1; a kick while one is pending is
 	// dropped, since one re-run serves both.
@@ -243,6 +246,7 @@ func (s *Server) run(ctx context.Context) error {
 	wg.Go(func() { s.runBootstrap(runCtx) })
 	wg.Go(func() { s.runMemberRegistration(runCtx) })
 	wg.Go(func() { s.runCertRenewal(runCtx) })
+	wg.Go(func() { s.runAudit(runCtx) })
 
 	var err error
 	select {

@@ -37,6 +37,7 @@ const (
 	MsgACLTokenUpsert
 	MsgACLTokenDelete
 	MsgACLBootstrap
+	MsgAuditAppend
 )
 
 var messageNames = map[MessageType]string{
@@ -62,6 +63,7 @@ var messageNames = map[MessageType]string{
 	MsgACLTokenUpsert:         "ACLTokenUpsert",
 	MsgACLTokenDelete:         "ACLTokenDelete",
 	MsgACLBootstrap:           "ACLBootstrap",
+	MsgAuditAppend:            "AuditAppend",
 }
 
 func (t MessageType) String() string {

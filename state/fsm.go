@@ -167,6 +167,7 @@ var handlers = map[MessageType]handler{
 	MsgACLTokenUpsert:         handle((*writer).aclTokenUpsert),
 	MsgACLTokenDelete:         handle((*writer).aclTokenDelete),
 	MsgACLBootstrap:           handle((*writer).aclBootstrap),
+	MsgAuditAppend:            handle((*writer).auditAppend),
 }
 
 // writer is one command's view of the FSM's write transaction.

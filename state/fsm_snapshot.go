@@ -32,6 +32,7 @@ const (
 	kindMember
 	kindACLPolicy
 	kindACLToken
+	kindAudit
 )
 
 var tableKinds = map[string]recordKind{
@@ -45,6 +46,7 @@ var tableKinds = map[string]recordKind{
 	TableMembers:     kindMember,
 	TableACLPolicies: kindACLPolicy,
 	TableACLTokens:   kindACLToken,
+	TableAudit:       kindAudit,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -223,6 +225,8 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableACLPolicies, new(cluster.ACLPolicy)
 	case kindACLToken:
 		table, obj = TableACLTokens, new(cluster.ACLToken)
+	case kindAudit:
+		table, obj = TableAudit, new(cluster.AuditEntry)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

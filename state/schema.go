@@ -26,7 +26,7 @@ const (
 var dataTables = []string{
 	TableJobVersions, TableJobs, TableNodes, TableAllocs, TableEvals,
 	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
-	TableACLTokens,
+	TableACLTokens, TableAudit,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -116,6 +116,7 @@ func schema() *memdb.DBSchema {
 		TableMembers:     membersTable(),
 		TableACLPolicies: aclPoliciesTable(),
 		TableACLTokens:   aclTokensTable(),
+		TableAudit:       auditTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

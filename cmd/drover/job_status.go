@@ -236,6 +236,9 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	}
 	kv = append(kv, [2]string{"Version", strconv.FormatUint(j.Version, 10)})
 	kv = append(kv, sourceKV(j, v.BeforeStop)...)
+	if j.SubmittedBy != "" {
+		kv = append(kv, [2]string{"Submitted By", j.SubmittedBy})
+	}
 	writeKV(w, kv)
 
 	fmt.Fprintln(w, "\nSummary")

@@ -11,6 +11,7 @@ import (
 func operatorCommands() []command {
 	return []command{
 		{"join-token", "Print or rotate the token a new server joins the cluster with", runOperatorJoinToken},
+		{"audit", "List who wrote what through the API", runOperatorAudit},
 	}
 }
 

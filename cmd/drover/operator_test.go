@@ -46,3 +46,42 @@ func TestOperatorJoinToken(t *testing.T) {
 		t.Fatalf("neither -address nor -data-dir: exit %d %s", code, stderr)
 	}
 }
+
+// `operator audit` lists the writes the servers recorded, as a table or
+// JSON, and the token of the write is never shown.
+func TestOperatorAudit(t *testing.T) {
+	s := servertest.Single(t, func(c *server.Config) { c.Token = "op-token" })
+	ctx := context.Background()
+	env := []string{"DROVER_ADDR=" + s.Client.Address(), "DROVER_TOKEN=op-token"}
+	runCmd := func(args ...string) (int, string, string) {
+		var c capture
+		code := run(ctx, append([]string{"operator", "audit"}, args...), c.stdio(env...))
+		return code, c.out.String(), c.err.String()
+	}
+	// A write: rotating the join token.
+	var c capture
+	if code := run(ctx, []string{"operator", "join-token", "-rotate", "server"}, c.stdio(env...)); code != exitOK {
+		t.Fatalf("rotate: exit %d %s", code, c.err.String())
+	}
+	var out string
+	servertest.WaitFor(t, "the audit entry", func() bool {
+		code, o, _ := runCmd("-since", "1h")
+		out = o
+		return code == exitOK && strings.Contains(o, "management token (token_file)")
+	})
+	if strings.Contains(out, "op-token") || !strings.Contains(out, "Who") {
+		t.Fatalf("table:\n%s", out)
+	}
+	code, js, stderr := runCmd("-json")
+	if code != exitOK || !strings.HasPrefix(strings.TrimSpace(js), "[") || !strings.Contains(js, `"who"`) || strings.Contains(js, "op-token") {
+		t.Fatalf("-json: exit %d %s %s", code, js, stderr)
+	}
+	if code, _, stderr := runCmd("-since", "yesterday"); code != exitError || !strings.Contains(stderr, "RFC 3339") {
+		t.Fatalf("bad -since: exit %d %s", code, stderr)
+	}
+	var h capture
+	run(ctx, []string{"operator", "audit", "--help"}, h.stdio(env...))
+	if !strings.Contains(h.out.String()+h.err.String(), "drover operator audit -since 1h") {
+		t.Fatalf("--help lacks an example: %s%s", h.out.String(), h.err.String())
+	}
+}
