@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,30 +16,8 @@ import (
 // the management token it wrote to its data dir.
 func startACLServer(t *testing.T) (addr, mgmt string) {
 	t.Helper()
-	httpAddr, raftAddr, dataDir := freeAddr(t), freeAddr(t), t.TempDir()
-	cmd := exec.Command(droverBin, "server", "-acl", "-bootstrap-expect", "1", "-data-dir", dataDir,
-		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e", "-log-level", "info")
-	cmd.Env = hermeticEnv()
-	var logs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start drover server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("drover server did not stop within 20s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("drover server output:\n%s", logs.String())
-		}
-	})
+	dataDir := t.TempDir()
+	httpAddr, exited, logs := runServerProc(t, dataDir, hermeticEnv(), "-acl", "-log-level", "info")
 	path := filepath.Join(dataDir, "management.token")
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -48,31 +48,7 @@ func freeAddr(t *testing.T) string {
 // leader. extraEnv is given to the server (DROVER_TOKEN, say).
 func startServer(t *testing.T, extraEnv ...string) *testServer {
 	t.Helper()
-	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(droverBin, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e", "-log-level", "warn")
-	cmd.Env = append(hermeticEnv(), extraEnv...)
-	var logs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start drover server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("drover server did not stop within 20s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("drover server output:\n%s", logs.String())
-		}
-	})
-
+	httpAddr, exited, logs := runServerProc(t, t.TempDir(), append(hermeticEnv(), extraEnv...), "-log-level", "warn")
 	s := &testServer{addr: "http://" + httpAddr}
 	tok := ""
 	for _, e := range extraEnv {
@@ -104,6 +80,40 @@ func startServer(t *testing.T, extraEnv ...string) *testServer {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// runServerProc starts `drover server -bootstrap-expect 1` on free
+// loopback ports with dataDir and the extra flags, and stops it (SIGTERM,
+// then kill after 20 s) when the test ends, printing its output if the
+// test failed. exited receives its exit.
+func runServerProc(t *testing.T, dataDir string, env []string, extra ...string) (httpAddr string, exited <-chan error, logs *lockedBuffer) {
+	t.Helper()
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	args := append([]string{"server", "-bootstrap-expect", "1", "-data-dir", dataDir,
+		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e"}, extra...)
+	cmd := exec.Command(droverBin, args...)
+	cmd.Env = env
+	logs = &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start drover server: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("drover server did not stop within 20s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("drover server output:\n%s", logs.String())
+		}
+	})
+	return httpAddr, done, logs
 }
 
 // hermeticEnv is the test process's environment without any Drover or
