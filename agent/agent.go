@@ -18,6 +18,9 @@ import (
 	"github.com/droverhq/drover/agent/allocrunner"
 	"github.com/droverhq/drover/agent/localstate"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/httpguard"
+	"github.com/droverhq/drover/pki"
+	"github.com/droverhq/drover/tlslisten"
 	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/drivers/docker"
 	"github.com/droverhq/drover/drivers/exec"
@@ -34,6 +37,10 @@ type Agent struct {
 	closers  []io.Closer
 	servers  *serverPool
 	nodeID   string
+	secret   string
+	// ident is the agent's client certificate (tls.go), empty until it
+	// has one.
+	ident pki.Reloadable
 	// secretFresh is set when this agent made the node's secret for an
 	// ID it already had (a data dir older than node secrets, or one that
 	// lost it): the servers may know another.
@@ -132,11 +139,25 @@ func New(cfg Config) (_ *Agent, err error) {
 	if a.secretFresh {
 		a.log.Warn("the data dir has a node ID but no node secret; made one, which the servers accept only if they know none for this node")
 	}
-	if a.servers, err = newServerPool(cfg.Servers, cfg.Token, secret); err != nil {
+	a.secret = secret
+	if err := a.loadTLS(time.Now()); err != nil {
+		return nil, err
+	}
+	var hc *http.Client
+	if a.ident.Load() != nil {
+		hc = &http.Client{Transport: a.serverTransport()}
+	}
+	if a.servers, err = newServerPool(cfg.Servers, cfg.Token, secret, hc); err != nil {
 		return nil, err
 	}
 	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	if a.usesTLS() {
+		// With a certificate the log API speaks HTTPS (plain HTTP too on
+		// loopback, for a local CLI), and the CLI checks that it talks
+		// to this node.
+		a.listener = tlslisten.New(a.listener, pki.LazyHTTPSServerConfig(a.ident.Load), httpguard.IsLoopback(cfg.HTTPAddr))
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.handler(),
@@ -169,6 +190,11 @@ func (a *Agent) identity() (secret string, err error) {
 	a.secretFresh = a.nodeID != ""
 	if a.nodeID == "" {
 		a.nodeID = newID()
+		if a.cfg.TLSCertFile != "" {
+			if a.nodeID, err = ownPKINodeID(a.cfg); err != nil {
+				return "", err
+			}
+		}
 	}
 	secret = cluster.NewNodeSecret()
 	if err := a.db.SetNodeIdentity(a.nodeID, secret); err != nil {
@@ -234,6 +260,7 @@ func (a *Agent) run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { a.watchLoop(loopCtx, runCtx, &runners) })
+	wg.Go(func() { a.runCertRenewal(loopCtx) })
 	wg.Go(func() { a.sync.run(loopCtx) })
 
 	var err error

@@ -20,6 +20,7 @@ import (
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/pki"
 )
 
 // Config configures an agent. Nothing is hot-reloadable.
@@ -31,7 +32,24 @@ type Config struct {
 	// between them.
 	Servers []string
 	// Token is sent to the servers and required by the agent's own API.
+	// An agent that joined with a client join token needs none: its
+	// client certificate is its identity.
 	Token string
+	// JoinToken is the client join token (DRVTKN-1-client-...): with it
+	// the agent obtains its client certificate once (tls.go) and from
+	// then on talks HTTPS to the servers with it.
+	JoinToken string
+	// JoinTokenFile is read into JoinToken when JoinToken is empty.
+	JoinTokenFile string
+	// Region is the cluster's region, named in its certificates.
+	Region string
+	// TLSCAFile, TLSCertFile and TLSKeyFile bring the operator's own
+	// PKI (tls { ca_file cert_file key_file }): a client certificate
+	// naming client.<region>.drover and the node's ID ('drover tls cert
+	// create -client -node-id ID'); a new data dir takes that node ID.
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
 
 	// NodeName defaults to the hostname.
 	NodeName   string
@@ -71,6 +89,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Datacenter: "dc1",
+		Region:     pki.DefaultRegion,
 		HTTPAddr:   "127.0.0.1:0",
 		NetworkIP:  "127.0.0.1",
 		MaxBackoff: 15 * time.Second,
@@ -92,13 +111,30 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("server %q: %w", s, err))
 		}
 	}
+	if (c.TLSCAFile == "") != (c.TLSCertFile == "") || (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls: ca_file, cert_file and key_file go together: set all three, or none"))
+	}
+	if c.TLSCertFile != "" && c.JoinToken != "" {
+		errs = append(errs, errors.New("tls: an agent with its own certificate files needs no join token"))
+	}
+	if c.JoinToken != "" {
+		if tok, err := pki.ParseJoinToken(c.JoinToken); err != nil {
+			errs = append(errs, fmt.Errorf("join token: %w", err))
+		} else if tok.Role != pki.RoleClient {
+			errs = append(errs, fmt.Errorf("join token: this is a %s join token; an agent joins with the client join token ('drover operator join-token client')", tok.Role))
+		}
+	}
+	if err := pki.ValidateRegion(c.Region); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Datacenter == "" {
 		errs = append(errs, errors.New("datacenter must not be empty"))
 	}
 	if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
-	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.Token == "" {
-		errs = append(errs, fmt.Errorf("http_addr %q is not loopback: the agent serves task logs there, so a token is required (-token or DROVER_TOKEN)", c.HTTPAddr))
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.Token == "" && c.JoinToken == "" && c.TLSCertFile == "" && !hasClientCert(c.DataDir) {
+		errs = append(errs, fmt.Errorf("http_addr %q is not loopback: the agent serves task logs there, so it must join with the client join token "+
+			"(-join-token-file; it then serves HTTPS and asks the servers about each caller's token) or have a token (-token)", c.HTTPAddr))
 	}
 	if net.ParseIP(c.NetworkIP) == nil {
 		errs = append(errs, fmt.Errorf("network_ip %q is not an IP address", c.NetworkIP))

@@ -23,6 +23,13 @@ type fileConfig struct {
 	ACL *struct {
 		TokenFile *string `hcl:"token_file,optional"`
 	} `hcl:"acl,block"`
+	TLS *struct {
+		CAFile   *string `hcl:"ca_file,optional"`
+		CertFile *string `hcl:"cert_file,optional"`
+		KeyFile  *string `hcl:"key_file,optional"`
+	} `hcl:"tls,block"`
+	JoinTokenFile *string `hcl:"join_token_file,optional"`
+	Region        *string `hcl:"region,optional"`
 }
 
 // ParseConfigFile applies an HCL agent configuration on top of c and
@@ -38,6 +45,12 @@ type fileConfig struct {
 //	meta       = { rack = "r1" }
 //	reserved { cpu = 500  memory = 512 }
 //	acl { token_file = "/etc/drover/token" }
+//	join_token_file = "/etc/drover/client.join-token"   # the built-in CA
+//	tls {                                               # or your own PKI:
+//	  ca_file   = "/etc/drover/ca.pem"                  # a client certificate naming
+//	  cert_file = "/etc/drover/client.pem"              # client.<region>.drover and
+//	  key_file  = "/etc/drover/client-key.pem"          # urn:drover:node:<node ID>
+//	}
 //
 // Errors carry the file's line and column.
 func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, err error) {
@@ -60,6 +73,13 @@ func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, 
 	set(&c.NodeClass, fc.NodeClass)
 	set(&c.HTTPAddr, fc.HTTPAddr)
 	set(&c.NetworkIP, fc.NetworkIP)
+	set(&c.Region, fc.Region)
+	set(&c.JoinTokenFile, fc.JoinTokenFile)
+	if t := fc.TLS; t != nil {
+		set(&c.TLSCAFile, t.CAFile)
+		set(&c.TLSCertFile, t.CertFile)
+		set(&c.TLSKeyFile, t.KeyFile)
+	}
 	if fc.Servers != nil {
 		c.Servers = fc.Servers
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/httpguard"
 	"github.com/droverhq/drover/logrotate"
 )
 
@@ -30,6 +31,12 @@ import (
 // lines=N starts N lines from the end (default: the whole retained log);
 // follow=true keeps the response open and streams new output until the
 // task is dead for good or the client goes away.
+//
+// Logs are as private as anything a task prints (tokens, customer data),
+// and on loopback the API may go without a token, so a web page the
+// developer visits must not read them through DNS rebinding: the
+// browser guard (package httpguard) refuses a Host that is not the
+// agent's, as the servers' API does.
 
 // followPoll is how often a followed log is checked for growth. Log files
 // are written by the task's shim, a separate process; polling their size
@@ -43,7 +50,26 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return a.withAuth(mux)
+	cfg := guardConfig(a.cfg, a.HTTPAddr())
+	cfg.Logger = a.log
+	cfg.Refuse = func(w http.ResponseWriter, _ *http.Request, err *httpguard.Error) {
+		writeError(w, err.Code, err.Msg)
+	}
+	return httpguard.New(cfg).Wrap(a.withAuth(mux))
+}
+
+// guardConfig decides the browser guard of an agent configured by cfg
+// whose API listens on addr: a Host of localhost, a loopback IP or the
+// bound address. An agent bound beyond loopback requires a token, which
+// a browser does not have (Config.Validate), and answers whatever name
+// its network gives it, as a server does without http_allowed_hosts; the
+// agent has no such setting yet.
+func guardConfig(cfg Config, addr string) httpguard.Config {
+	gc := httpguard.Config{Addr: addr, Hosts: []string{cfg.HTTPAddr}}
+	if !httpguard.IsLoopback(cfg.HTTPAddr) {
+		gc.Hosts = append(gc.Hosts, httpguard.AnyHost)
+	}
+	return gc
 }
 
 func (a *Agent) withAuth(next http.Handler) http.Handler {
@@ -57,6 +83,43 @@ func (a *Agent) withAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authorizeLogs decides, for an agent that holds no API token of its own
+// (it joined with a client join token), whether the caller may read an
+// allocation's logs: over HTTPS the caller must present a certificate of
+// the cluster CA, and the servers must let the caller's token read the
+// allocation (GET /v1/allocation/{id} with that token, over the agent's
+// mutual TLS). So the logs are exactly as private as the allocation,
+// under the servers' ACLs, and a revoked token is refused at once. It
+// returns 0 when the request may go on.
+func (a *Agent) authorizeLogs(r *http.Request, allocID string) (int, string) {
+	if a.cfg.Token != "" || !a.usesTLS() {
+		return 0, "" // withAuth checked the agent's own token, or none is needed (loopback, ACLs off)
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) == 0 {
+		return http.StatusUnauthorized, "this agent's API requires a client certificate of the cluster CA over HTTPS: set DROVER_CACERT, DROVER_CLIENT_CERT and DROVER_CLIENT_KEY ('drover tls cert create -cli')"
+	}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token == "" {
+		token = r.Header.Get("X-Nomad-Token")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	c := a.servers.client()
+	alloc, _, err := c.WithToken(token).Allocations().Info(ctx, allocID, nil)
+	var se *api.StatusError
+	switch {
+	case err == nil && alloc.ID != allocID:
+		return http.StatusNotFound, "allocation " + allocID + " is not on this node"
+	case err == nil:
+		return 0, ""
+	case errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden || se.Code == http.StatusNotFound):
+		return se.Code, "the servers refused: " + se.Message
+	default:
+		a.servers.failed(c, err)
+		return http.StatusBadGateway, "could not ask the servers whether this token may read the allocation: " + err.Error()
+	}
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -81,6 +144,10 @@ func (a *Agent) health(w http.ResponseWriter, r *http.Request) {
 
 func (a *Agent) logs(w http.ResponseWriter, r *http.Request) {
 	allocID, task := r.PathValue("alloc"), r.PathValue("task")
+	if code, msg := a.authorizeLogs(r, allocID); code != 0 {
+		writeError(w, code, msg)
+		return
+	}
 	q := r.URL.Query()
 	typ := q.Get("type")
 	if typ == "" {

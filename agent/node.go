@@ -37,7 +37,7 @@ func (a *Agent) fingerprint(ctx context.Context) *cluster.Node {
 		MinDynamicPort:        cluster.DefaultMinDynamicPort,
 		MaxDynamicPort:        cluster.DefaultMaxDynamicPort,
 		Drivers:               map[string]cluster.DriverInfo{},
-		HTTPAddr:              a.HTTPAddr(),
+		HTTPAddr:              a.advertisedHTTP(),
 		Status:                cluster.NodeStatusReady,
 		SchedulingEligibility: cluster.NodeEligible,
 	}

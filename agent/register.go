@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -21,6 +22,14 @@ var ErrNodeIdentity = errors.New("agent: the servers refuse this node's identity
 // Unreachable servers are retried with backoff; tasks run on meanwhile.
 // It returns an error only when the servers refuse the node's identity.
 func (a *Agent) serverLoop(ctx context.Context) error {
+	if a.ident.Load() == nil && a.cfg.JoinToken != "" {
+		if err := a.joinTLS(ctx); err != nil || ctx.Err() != nil {
+			return err
+		}
+		if err := a.servers.reset(a.cfg.Servers, "", a.secret, &http.Client{Transport: a.serverTransport()}); err != nil {
+			return err
+		}
+	}
 	b := newBackoff(a.cfg.MaxBackoff)
 	for ctx.Err() == nil {
 		ttl, err := a.register(ctx, b)

@@ -20,17 +20,32 @@ type serverPool struct {
 
 // newServerPool makes a client per server. Each sends the node's secret,
 // which the node's own calls (registration, heartbeats, allocation
-// updates) need.
-func newServerPool(addrs []string, token, nodeSecret string) (*serverPool, error) {
+// updates) need. With hc set, the clients speak HTTPS through it (the
+// agent's client certificate) and carry no token.
+func newServerPool(addrs []string, token, nodeSecret string, hc *http.Client) (*serverPool, error) {
 	p := &serverPool{}
+	return p, p.reset(addrs, token, nodeSecret, hc)
+}
+
+// reset replaces the clients: once the agent obtained its certificate,
+// it talks HTTPS with it.
+func (p *serverPool) reset(addrs []string, token, nodeSecret string, hc *http.Client) error {
+	var clients []*api.Client
 	for _, a := range addrs {
-		c, err := api.NewClient(api.Config{Address: a, Token: token})
-		if err != nil {
-			return nil, err
+		cfg := api.Config{Address: a, Token: token}
+		if hc != nil {
+			cfg = api.Config{Address: httpsURL(a), HTTPClient: hc}
 		}
-		p.clients = append(p.clients, c.WithNodeSecret(nodeSecret))
+		c, err := api.NewClient(cfg)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, c.WithNodeSecret(nodeSecret))
 	}
-	return p, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clients, p.cur = clients, 0
+	return nil
 }
 
 func (p *serverPool) client() *api.Client {

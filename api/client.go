@@ -28,6 +28,8 @@ type Config struct {
 	// timeout, since blocking queries wait up to ten minutes and every
 	// call is bounded by its ctx instead.
 	HTTPClient *http.Client
+	// TLS configures HTTPS when HTTPClient is nil (client_tls.go).
+	TLS TLSConfig
 }
 
 // DefaultConfig reads the environment through getenv (os.Getenv in a
@@ -41,6 +43,7 @@ func DefaultConfig(getenv func(string) string) Config {
 		cfg.Address = a
 	}
 	cfg.Token = getenv("DROVER_TOKEN")
+	cfg.TLS = tlsFromEnv(getenv)
 	return cfg
 }
 
@@ -74,6 +77,13 @@ func NewClient(cfg Config) (*Client, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{}
+		if !cfg.TLS.empty() {
+			tc, err := cfg.TLS.clientConfig()
+			if err != nil {
+				return nil, err
+			}
+			hc.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tc, ForceAttemptHTTP2: true}
+		}
 	}
 	return &Client{base: u, token: cfg.Token, hc: hc}, nil
 }
@@ -245,3 +255,11 @@ func parseMeta(h http.Header) *QueryMeta {
 
 // esc escapes one path segment.
 func esc(s string) string { return url.PathEscape(s) }
+
+// WithToken returns a copy of c that sends token instead of its own: an
+// agent asks the servers whether a caller's token may read something.
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
+}

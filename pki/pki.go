@@ -1,16 +1,19 @@
 // Package pki is the cluster's certificate authority: it creates the CA
-// (ECDSA P-256), signs servers' certificate requests, checks certificates
-// against the CA, and makes and parses the join tokens that let a new
-// server obtain a certificate.
+// (ECDSA P-256), signs the certificate requests of servers and agents,
+// issues certificates for operators, checks certificates against the CA,
+// makes and parses the join tokens that let a new server or agent obtain
+// a certificate, and seals secrets (the CA key, join tokens) for storage.
 //
-// A server certificate names the region, not the host: its only DNS SAN is
-// server.<region>.drover (ServerName), as Nomad's server.<region>.nomad,
-// and peers check that name (Nomad's verify_server_hostname). It serves as
-// both a TLS server and a TLS client certificate, since Raft dials in both
-// directions.
+// A certificate names a role of the region, not the host: a server's only
+// DNS SAN is server.<region>.drover (ServerName), as Nomad's
+// server.<region>.nomad, and peers check that name (Nomad's
+// verify_server_hostname). It serves as both a TLS server and a TLS
+// client certificate, since Raft dials in both directions. Agents' and
+// CLIs' certificates are described in cert.go.
 //
 // The package knows no files, flags or networks: callers store the PEM it
-// returns and build TLS configurations with TLSConfig.
+// returns and build TLS configurations with TLSConfig (Raft), the
+// configurations of Reloadable (HTTPS) and PinnedConfig (joining).
 package pki
 
 import (
@@ -20,7 +23,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -72,8 +74,16 @@ type CA struct {
 
 // NewCA creates a CA for region, valid from now for CALifetime.
 func NewCA(region string, now time.Time) (*CA, error) {
+	return NewCAValidFor(region, now, CALifetime)
+}
+
+// NewCAValidFor creates a CA for region, valid from now for lifetime.
+func NewCAValidFor(region string, now time.Time, lifetime time.Duration) (*CA, error) {
 	if err := ValidateRegion(region); err != nil {
 		return nil, err
+	}
+	if lifetime <= 0 {
+		return nil, fmt.Errorf("%w: CA lifetime must be positive", ErrInvalid)
 	}
 	key, err := NewKey()
 	if err != nil {
@@ -87,7 +97,7 @@ func NewCA(region string, now time.Time) (*CA, error) {
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "Drover CA " + region, Organization: []string{"Drover"}},
 		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(CALifetime),
+		NotAfter:              now.Add(lifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -112,12 +122,9 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ParseKey(keyPEM)
+	key, err := matchKey(cert, keyPEM, "CA")
 	if err != nil {
 		return nil, err
-	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("%w: the CA key does not belong to the CA certificate", ErrInvalid)
 	}
 	return &CA{Cert: cert, Key: key}, nil
 }
@@ -137,48 +144,7 @@ func (ca *CA) Fingerprint() [32]byte { return Fingerprint(ca.Cert) }
 // ServerName(region); the certificate carries exactly that name and is
 // valid from now for lifetime.
 func (ca *CA) SignServer(csrPEM []byte, region string, now time.Time, lifetime time.Duration) ([]byte, error) {
-	if err := ValidateRegion(region); err != nil {
-		return nil, err
-	}
-	if lifetime <= 0 {
-		return nil, fmt.Errorf("%w: certificate lifetime must be positive", ErrInvalid)
-	}
-	csr, err := ParseCSR(csrPEM)
-	if err != nil {
-		return nil, err
-	}
-	want := ServerName(region)
-	for _, n := range csr.DNSNames {
-		if n != want {
-			return nil, fmt.Errorf("%w: the request names %q; a server certificate names only %q", ErrInvalid, n, want)
-		}
-	}
-	if len(csr.IPAddresses)+len(csr.EmailAddresses)+len(csr.URIs) > 0 {
-		return nil, fmt.Errorf("%w: the request names IP addresses, emails or URIs; a server certificate names only %q", ErrInvalid, want)
-	}
-	notAfter := now.Add(lifetime)
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
-	}
-	skid, err := keyID(csr.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: want},
-		DNSNames:     []string{want},
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		SubjectKeyId: skid,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
-	if err != nil {
-		return nil, fmt.Errorf("pki: sign: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+	return ca.signCSR(csrPEM, CertRoleServer, region, "", now, lifetime)
 }
 
 // NewKey returns a new ECDSA P-256 key.
@@ -196,15 +162,7 @@ func NewServerCSR(key *ecdsa.PrivateKey, region string) ([]byte, error) {
 	if err := ValidateRegion(region); err != nil {
 		return nil, err
 	}
-	name := ServerName(region)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject:  pkix.Name{CommonName: name},
-		DNSNames: []string{name},
-	}, key)
-	if err != nil {
-		return nil, fmt.Errorf("pki: certificate request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+	return newCSR(key, ServerName(region))
 }
 
 // ParseCSR parses a PEM certificate request and checks its signature and
@@ -299,89 +257,24 @@ func ParseKey(keyPEM []byte) (*ecdsa.PrivateKey, error) {
 func Fingerprint(cert *x509.Certificate) [32]byte { return sha256.Sum256(cert.Raw) }
 
 // VerifyServer checks that cert was signed by ca, is valid at now, may
-// act as a TLS client and server, and names ServerName(region).
+// act as a TLS client and server, and names ServerName(region) and
+// nothing else.
 func VerifyServer(cert, ca *x509.Certificate, region string, now time.Time) error {
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	_, err := cert.Verify(x509.VerifyOptions{
-		DNSName:     ServerName(region),
-		Roots:       pool,
-		CurrentTime: now,
-		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return fmt.Errorf("%w: server certificate: %v", ErrInvalid, err)
-	}
-	return nil
+	_, err := verify(cert, ca, CertRoleServer, region, now)
+	return err
 }
 
-// ServerIdentity is what a server needs to speak TLS with its peers: its
-// certificate and key, and the CA that signs its peers.
-type ServerIdentity struct {
-	Region string
-	CA     *x509.Certificate
-	Cert   tls.Certificate
-}
-
-// LoadServerIdentity parses a server's certificate, key and CA (PEM) and
-// checks that they fit: the certificate is the key's, signed by the CA,
-// valid at now and named for region.
-func LoadServerIdentity(region string, caPEM, certPEM, keyPEM []byte, now time.Time) (*ServerIdentity, error) {
-	ca, err := ParseCACert(caPEM)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := ParseCert(certPEM)
-	if err != nil {
-		return nil, err
-	}
+// matchKey parses the PEM private key of cert and checks that it is
+// cert's; what names the certificate in the error.
+func matchKey(cert *x509.Certificate, keyPEM []byte, what string) (*ecdsa.PrivateKey, error) {
 	key, err := ParseKey(keyPEM)
 	if err != nil {
 		return nil, err
 	}
 	if !key.PublicKey.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("%w: the server key does not belong to the server certificate", ErrInvalid)
+		return nil, fmt.Errorf("%w: the %s key does not belong to the %s certificate", ErrInvalid, what, what)
 	}
-	if err := VerifyServer(cert, ca, region, now); err != nil {
-		return nil, err
-	}
-	return &ServerIdentity{
-		Region: region,
-		CA:     ca,
-		Cert:   tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert},
-	}, nil
-}
-
-// TLSConfig returns the configuration for both ends of a server-to-server
-// connection: TLS 1.3 only, this server's certificate on both sides, and
-// the peer's certificate required, signed by the cluster CA and named
-// ServerName(Region), whichever side dialled.
-func (id *ServerIdentity) TLSConfig() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(id.CA)
-	name := ServerName(id.Region)
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.Cert},
-		// Dialling: the standard verification against RootCAs checks
-		// ServerName.
-		RootCAs:    pool,
-		ServerName: name,
-		// Accepting: Go verifies the client's chain against ClientCAs but
-		// no name; VerifyConnection adds it, so that a certificate of
-		// another role from the same CA is refused.
-		ClientAuth: tls.RequireAndVerifyClientCert,
-		ClientCAs:  pool,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("drover: the peer sent no certificate")
-			}
-			if err := cs.PeerCertificates[0].VerifyHostname(name); err != nil {
-				return fmt.Errorf("drover: the peer's certificate is not a server certificate of region %q: %w", id.Region, err)
-			}
-			return nil
-		},
-	}
+	return key, nil
 }
 
 func onePEM(data []byte, typ string) ([]byte, error) {

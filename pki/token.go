@@ -8,10 +8,11 @@ import (
 	"strings"
 )
 
-// A join token lets its holder obtain a certificate of one role, once it
-// has checked the CA it talks to. It looks like Docker Swarm's SWMTKN:
+// A join token lets its holder obtain a certificate of one role (server
+// or client), once it has checked the CA it talks to. It looks like
+// Docker Swarm's SWMTKN:
 //
-//	DRVTKN-1-server-<CA fingerprint, 64 hex>-<secret, 32 hex>
+//	DRVTKN-1-<role>-<CA fingerprint, 64 hex>-<secret, 32 hex>
 //
 // The fingerprint is the SHA-256 of the CA certificate: a joiner refuses
 // an answer whose CA does not match it, so a server in the middle cannot
@@ -20,8 +21,14 @@ import (
 // Role is what a join token admits.
 type Role string
 
-// RoleServer admits a server: a Raft voter.
-const RoleServer Role = "server"
+// Join-token roles. An operator's CLI certificate comes from `drover tls
+// cert create`, never from a join token.
+const (
+	// RoleServer admits a server: a Raft voter.
+	RoleServer Role = "server"
+	// RoleClient admits an agent: a client node.
+	RoleClient Role = "client"
+)
 
 const (
 	tokenPrefix  = "DRVTKN"
@@ -90,8 +97,8 @@ func ParseJoinToken(s string) (JoinToken, error) {
 }
 
 func (r Role) validate() error {
-	if r != RoleServer {
-		return fmt.Errorf("%w: join token role %q (want %q)", ErrInvalid, string(r), RoleServer)
+	if r != RoleServer && r != RoleClient {
+		return fmt.Errorf("%w: join token role %.20q (want %q or %q)", ErrInvalid, string(r), RoleServer, RoleClient)
 	}
 	return nil
 }

@@ -8,24 +8,35 @@ import (
 
 func TestJoinTokenRoundTrip(t *testing.T) {
 	ca := mustCA(t, "global")
-	tok, err := NewJoinToken(RoleServer, ca.Fingerprint())
-	if err != nil {
-		t.Fatal(err)
+	for _, role := range []Role{RoleServer, RoleClient} {
+		tok, err := NewJoinToken(role, ca.Fingerprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tok.String()
+		if !strings.HasPrefix(s, "DRVTKN-1-"+string(role)+"-"+FingerprintString(ca.Fingerprint())+"-") {
+			t.Errorf("token %q does not start with the role and CA fingerprint", s)
+		}
+		got, err := ParseJoinToken(" " + s + "\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(tok) || got.Role != role {
+			t.Error("parsed token differs")
+		}
+		other, _ := NewJoinToken(role, ca.Fingerprint())
+		if other.Equal(tok) {
+			t.Error("two new tokens share a secret")
+		}
 	}
-	s := tok.String()
-	if !strings.HasPrefix(s, "DRVTKN-1-server-"+FingerprintString(ca.Fingerprint())+"-") {
-		t.Errorf("token %q does not start with the role and CA fingerprint", s)
+	server, _ := NewJoinToken(RoleServer, ca.Fingerprint())
+	client := server
+	client.Role = RoleClient
+	if client.Equal(server) {
+		t.Error("a client token with a server token's secret equals it")
 	}
-	got, err := ParseJoinToken(" " + s + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Equal(tok) {
-		t.Error("parsed token differs")
-	}
-	other, _ := NewJoinToken(RoleServer, ca.Fingerprint())
-	if other.Equal(tok) {
-		t.Error("two new tokens share a secret")
+	if _, err := NewJoinToken("cli", ca.Fingerprint()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewJoinToken(cli) = %v, want ErrInvalid: CLI certificates come from drover tls cert create", err)
 	}
 }
 
@@ -38,7 +49,8 @@ func TestParseJoinTokenErrors(t *testing.T) {
 		{"empty", "", "want DRVTKN-1"},
 		{"swarm", "SWMTKN-1-" + fp + "-" + sec, "want DRVTKN-1"},
 		{"version", "DRVTKN-2-server-" + fp + "-" + sec, "version"},
-		{"role", "DRVTKN-1-client-" + fp + "-" + sec, `role "client"`},
+		{"cli role", "DRVTKN-1-cli-" + fp + "-" + sec, `role "cli"`},
+		{"unknown role", "DRVTKN-1-admin-" + fp + "-" + sec, `role "admin"`},
 		{"short fingerprint", "DRVTKN-1-server-" + fp[2:] + "-" + sec, "fingerprint"},
 		{"uppercase", "DRVTKN-1-server-" + strings.ToUpper(fp) + "-" + sec, "lowercase"},
 		{"not hex", "DRVTKN-1-server-" + fp + "-" + strings.Repeat("zz", 16), "secret"},
@@ -62,6 +74,7 @@ func FuzzParseJoinToken(f *testing.F) {
 	f.Add("DRVTKN-1-server-" + strings.Repeat("ab", 32) + "-" + strings.Repeat("cd", 16))
 	f.Add("SWMTKN-1-x-y")
 	f.Add("DRVTKN-1-server--")
+	f.Add("DRVTKN-1-client-" + strings.Repeat("01", 32) + "-" + strings.Repeat("ef", 16))
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := ParseJoinToken(s)
 		if err != nil {

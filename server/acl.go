@@ -47,6 +47,12 @@ const (
 	CapSubmitJob     Capability = "namespace:submit-job"
 	CapNodeRead      Capability = "node:read"
 	CapNodeWrite     Capability = "node:write"
+	// CapNodeSelfRead and CapNodeSelfWrite are a node's own routes
+	// (registration, heartbeat, its allocations): the node's client
+	// certificate passes for that node, and a token with node:read or
+	// node:write for any.
+	CapNodeSelfRead  Capability = "node-self:read"
+	CapNodeSelfWrite Capability = "node-self:write"
 	CapAgentRead     Capability = "agent:read"
 	CapOperatorRead  Capability = "operator:read"
 	CapOperatorWrite Capability = "operator:write"
@@ -107,6 +113,12 @@ func (rt *router) capability(r *http.Request) (Capability, bool) {
 	return c, ok
 }
 
+// pattern returns the registered pattern the request reaches.
+func (rt *router) pattern(r *http.Request) string {
+	_, pattern := rt.mux.Handler(r)
+	return pattern
+}
+
 // Routes lists every API route with its capability, in registration
 // order.
 func (s *Server) Routes() []Route {
@@ -124,6 +136,10 @@ type identity struct {
 	rules      *aclRules
 	// missing lists policies the token names that no longer exist.
 	missing []string
+	// node is the node ID of an agent's client certificate; server is
+	// set for another server's certificate (auth.go, certIdentity).
+	node   string
+	server bool
 }
 
 type identityKey struct{}
@@ -148,7 +164,7 @@ func (id *identity) allow(c Capability, ns string) bool {
 	switch scope {
 	case "namespace":
 		return id.rules.allowNamespace(ns, name)
-	case "node":
+	case "node", "node-self":
 		return allowLevel(id.rules.node, name)
 	case "agent":
 		return allowLevel(id.rules.agent, name)

@@ -36,6 +36,9 @@ var namespaceCaps = []string{"list-jobs", "read-job", "submit-job", "dispatch-jo
 // every route capability but c (without).
 func policyFor(c server.Capability, with bool) string {
 	scope, name, _ := strings.Cut(string(c), ":")
+	if scope == "node-self" {
+		scope = "node" // a token passes a node's own routes with node:read or node:write
+	}
 	levels := map[string]string{"node": "write", "agent": "write", "operator": "write"}
 	var caps []string
 	if with {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/droverhq/drover/api"
@@ -178,7 +180,61 @@ func (s *Server) peerSelf(ctx context.Context, addr string) (*api.AgentSelf, err
 // host:port, so NewClient cannot fail on them; should it, the error is
 // returned and the caller retries like any failed call.
 func (s *Server) peerClient(addr string) (*api.Client, error) {
-	return api.NewClient(api.Config{Address: addr, Token: s.cfg.Token, HTTPClient: &http.Client{Transport: s.proxy}})
+	return api.NewClient(api.Config{Address: peerURL(addr), Token: s.cfg.Token, HTTPClient: &http.Client{Transport: s.proxy}})
+}
+
+// peerURL is the HTTPS URL of another server's API: servers always talk
+// HTTPS to each other, with their certificates, whatever scheme a -join
+// address was written with.
+func peerURL(addr string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		addr = rest
+	}
+	return "https://" + strings.TrimRight(addr, "/")
+}
+
+// peerTLSConfig is the TLS client side of server-to-server HTTPS: this
+// server's current certificate, and the peer's checked against the
+// cluster CA and the name server.<region>.drover rather than the dialled
+// address (Nomad's verify_server_hostname), both read at each handshake
+// so that renewals apply at once.
+func (s *Server) peerTLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		// The standard check would compare the dialled IP with the
+		// certificate's names; VerifyConnection checks the chain and
+		// the role name instead, which a certificate really carries.
+		InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			id := s.ident.Load()
+			if id == nil {
+				return &tls.Certificate{}, nil
+			}
+			c := id.Cert
+			return &c, nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id := s.ident.Load()
+			if id == nil {
+				return errors.New("drover: this server has no certificate yet to check its peer with")
+			}
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("drover: the peer sent no certificate")
+			}
+			return pki.VerifyServer(cs.PeerCertificates[0], id.CA, s.cfg.Region, time.Now())
+		},
+	}
+}
+
+// joinTransport is the HTTPS transport of a server that has only a join
+// token: it presents no certificate and trusts the answering server only
+// if its chain holds the CA the token names.
+func (s *Server) joinTransport(tok pki.JoinToken) *http.Transport {
+	return &http.Transport{
+		Proxy:           nil,
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSClientConfig: pki.PinnedConfig(tok.Fingerprint, s.cfg.Region),
+	}
 }
 
 // The server's TLS identity lives in <data-dir>/tls: ca.pem, server.pem
@@ -211,6 +267,9 @@ const rejoinHint = "to re-join the cluster, stop this server, move its data dir 
 //   - otherwise a server that bootstraps (bootstrap_expect >= 1) creates
 //     the cluster CA, its own certificate and the server join token.
 func (s *Server) setupTLS(now time.Time) error {
+	if s.cfg.TLSCertFile != "" {
+		return s.loadOwnPKI(now)
+	}
 	dir := filepath.Join(s.cfg.DataDir, tlsDirName)
 	_, err := os.Stat(filepath.Join(dir, serverCertFile))
 	switch {
@@ -235,6 +294,25 @@ func (s *Server) setupTLS(now time.Time) error {
 		return nil // New reports that there is nothing to form a cluster with
 	}
 	return s.createCA(dir, now)
+}
+
+// loadOwnPKI loads the certificate of the operator's own PKI
+// (tls { ca_file cert_file key_file }).
+func (s *Server) loadOwnPKI(now time.Time) error {
+	var pems [3][]byte
+	for i, path := range []string{s.cfg.TLSCAFile, s.cfg.TLSCertFile, s.cfg.TLSKeyFile} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		pems[i] = b
+	}
+	id, err := pki.LoadServerIdentity(s.cfg.Region, pems[0], pems[1], pems[2], now)
+	if err != nil {
+		return fmt.Errorf("tls: %s: %w (a server certificate must name %s; 'drover tls cert create -server' makes one)", s.cfg.TLSCertFile, err, pki.ServerName(s.cfg.Region))
+	}
+	s.ident.Store(id)
+	return nil
 }
 
 // loadTLS loads the identity of a server that has one.
@@ -267,9 +345,12 @@ func (s *Server) loadTLS(dir string, now time.Time) error {
 	}
 	s.ident.Store(id)
 
+	if err := s.loadKEK(dir); err != nil {
+		return err
+	}
 	caKeyPEM, err := os.ReadFile(filepath.Join(dir, caKeyFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil // not the signing server
+		return nil // not the server that created the CA
 	}
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -278,14 +359,19 @@ func (s *Server) loadTLS(dir string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("tls: %s: %w", filepath.Join(dir, caKeyFile), err)
 	}
-	s.ca = ca
-	return s.loadJoinToken()
+	s.ca.Store(ca)
+	for _, role := range []pki.Role{pki.RoleServer, pki.RoleClient} {
+		if err := s.loadJoinToken(ca, role); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// loadJoinToken reads the server join token of the signing server, or
-// makes a new one if the file is gone.
-func (s *Server) loadJoinToken() error {
-	path := filepath.Join(s.cfg.DataDir, serverJoinTokFile)
+// loadJoinToken reads the join token of role that the CA's creator
+// keeps, or makes a new one if the file is gone.
+func (s *Server) loadJoinToken(ca *pki.CA, role pki.Role) error {
+	path := joinTokenFile(s.cfg.DataDir, role)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -293,21 +379,24 @@ func (s *Server) loadJoinToken() error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if tok.Fingerprint != s.ca.Fingerprint() {
+		if tok.Fingerprint != ca.Fingerprint() {
 			return fmt.Errorf("%s: the token is for another CA than %s", path, filepath.Join(s.cfg.DataDir, tlsDirName, caFile))
 		}
-		s.serverToken.Store(&tok)
+		if tok.Role != role {
+			return fmt.Errorf("%s: holds a %s join token, not a %s one", path, tok.Role, role)
+		}
+		s.localToken(role).Store(&tok)
 		return nil
 	case errors.Is(err, os.ErrNotExist):
-		tok, err := pki.NewJoinToken(pki.RoleServer, s.ca.Fingerprint())
+		tok, err := pki.NewJoinToken(role, ca.Fingerprint())
 		if err != nil {
 			return err
 		}
 		if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
 			return err
 		}
-		s.logger.Info("wrote a new server join token", "path", path)
-		s.serverToken.Store(&tok)
+		s.logger.Info("wrote a new join token", "role", role, "path", path)
+		s.localToken(role).Store(&tok)
 		return nil
 	default:
 		return fmt.Errorf("read join token: %w", err)
@@ -373,13 +462,23 @@ func (s *Server) createCA(dir string, now time.Time) error {
 			return err
 		}
 	}
-	_ = os.Remove(filepath.Join(s.cfg.DataDir, serverJoinTokFile)) // a token of an older CA
+	kek, err := pki.NewKEK()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, kekFile), []byte(pki.EncodeKEK(kek)+"\n")); err != nil {
+		return err
+	}
+	for _, role := range []pki.Role{pki.RoleServer, pki.RoleClient} {
+		_ = os.Remove(joinTokenFile(s.cfg.DataDir, role)) // a token of an older CA
+	}
 	if err := s.loadTLS(dir, now); err != nil {
 		return err
 	}
-	s.logger.Info("created the cluster CA; other servers join with the server join token",
+	s.logger.Info("created the cluster CA; servers and agents join with its join tokens",
 		"ca_fingerprint", pki.FingerprintString(ca.Fingerprint()),
-		"join_token_file", filepath.Join(s.cfg.DataDir, serverJoinTokFile))
+		"server_join_token_file", joinTokenFile(s.cfg.DataDir, pki.RoleServer),
+		"client_join_token_file", joinTokenFile(s.cfg.DataDir, pki.RoleClient))
 	return nil
 }
 
@@ -408,9 +507,11 @@ func (s *Server) obtainCertificate(ctx context.Context) bool {
 		return false
 	}
 	req := &tlsJoinRequest{CSR: string(csr), Token: s.cfg.JoinToken}
+	rt := s.joinTransport(tok)
+	defer rt.CloseIdleConnections()
 	for ctx.Err() == nil {
 		for _, addr := range s.cfg.Join {
-			resp, err := s.peerTLSPost(ctx, addr, tlsJoinPath, req, false)
+			resp, err := s.peerTLSPost(ctx, rt, addr, tlsJoinPath, req)
 			if err == nil {
 				err = s.storeJoinedIdentity(tok, resp, keyPEM)
 			}
@@ -452,6 +553,15 @@ func (s *Server) storeJoinedIdentity(tok pki.JoinToken, resp *tlsJoinResponse, k
 		data []byte
 	}{{caFile, []byte(resp.CA)}, {serverKeyFile, keyPEM}, {serverCertFile, []byte(resp.Cert)}} {
 		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	if resp.KEK != "" {
+		kek, err := pki.ParseKEK(resp.KEK)
+		if err != nil {
+			return fmt.Errorf("the key-encryption key the server sent: %w", err)
+		}
+		if err := s.storeKEK(kek); err != nil {
 			return err
 		}
 	}
@@ -497,10 +607,17 @@ func writeFileAtomic(path string, data []byte) error {
 // ReadServerJoinToken returns the server join token that the server
 // holding the cluster CA keeps in dataDir.
 func ReadServerJoinToken(dataDir string) (string, error) {
-	path := filepath.Join(dataDir, serverJoinTokFile)
+	return ReadJoinToken(dataDir, pki.RoleServer)
+}
+
+// ReadJoinToken returns the join token of role that the server holding
+// the cluster CA keeps in dataDir.
+func ReadJoinToken(dataDir string, role pki.Role) (string, error) {
+	path := joinTokenFile(dataDir, role)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%s does not exist: only the server that created the cluster CA (the first one) keeps the server join token", path)
+		return "", fmt.Errorf("%s does not exist: the server that created the cluster CA (the first one) keeps the join tokens; "+
+			"elsewhere, 'drover operator join-token %s' prints it", path, role)
 	}
 	if err != nil {
 		return "", err

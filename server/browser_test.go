@@ -290,11 +290,15 @@ func TestHostRule(t *testing.T) {
 			c.HTTPAllowedHosts = []string{"drover.example.com", "LB.example.com:443"}
 		}},
 		{"loopback+*", func(c *server.Config, port string) { c.HTTPAllowedHosts = []string{"*"} }},
+		// Beyond loopback the API speaks HTTPS only unless told otherwise;
+		// rawHTTP speaks plain HTTP, and the Host rule is the same either way.
 		{"0.0.0.0", func(c *server.Config, port string) {
 			c.HTTPAddr, c.AdvertiseHTTP, c.Token = "0.0.0.0:"+port, "192.0.2.10:4747", "tok"
+			c.InsecurePlaintextHTTP = true
 		}},
 		{"0.0.0.0+allowed", func(c *server.Config, port string) {
 			c.HTTPAddr, c.AdvertiseHTTP, c.Token = "0.0.0.0:"+port, "192.0.2.10:4747", "tok"
+			c.InsecurePlaintextHTTP = true
 			c.HTTPAllowedHosts = []string{"drover.example.com"}
 		}},
 	}

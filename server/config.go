@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/httpguard"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/reconciler"
 	"github.com/droverhq/drover/state"
@@ -85,6 +86,30 @@ type Config struct {
 	// (`drover acl bootstrap` creates it once).
 	ACLBootstrap string
 
+	// TLSHTTP makes the API speak only HTTPS, even on a loopback
+	// address (Nomad's tls { http = true }). Without it the API speaks
+	// only HTTPS beyond loopback and both HTTPS and plain HTTP on
+	// loopback, told apart by the first byte of each connection
+	// (http_listen.go): servers and agents always use HTTPS with their
+	// certificates, and a local CLI or browser may use plain HTTP.
+	TLSHTTP bool
+	// TLSCAFile, TLSCertFile and TLSKeyFile bring the operator's own
+	// PKI (tls { ca_file cert_file key_file }, Nomad's names): the
+	// server uses this certificate, which must name
+	// server.<region>.drover (drover tls cert create -server makes one),
+	// instead of creating or joining the built-in CA. It then signs
+	// nothing and renews nothing: the operator's PKI does.
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
+	// InsecurePlaintextHTTP lets an API bound beyond loopback answer
+	// plain HTTP too. Tokens then cross the network in the clear.
+	InsecurePlaintextHTTP bool
+	// VerifyHTTPSClient requires a client certificate of the cluster CA
+	// on every HTTPS request but health checks, webhooks and joins
+	// (Nomad's verify_https_client). On by default.
+	VerifyHTTPSClient bool
+
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
 	// RetryInterval paces joining, bootstrap discovery and member
@@ -120,6 +145,7 @@ func DefaultConfig() Config {
 		RetryInterval:          time.Second,
 		Region:                 pki.DefaultRegion,
 		CertLifetime:           pki.DefaultCertLifetime,
+		VerifyHTTPSClient:      true,
 		Raft:                   state.DefaultConfig(),
 	}
 }
@@ -139,6 +165,15 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
 	} else if !isLoopback(c.HTTPAddr) && c.Token == "" && !c.ACL {
 		errs = append(errs, ErrTokenRequired)
+	}
+	if (c.TLSCAFile == "") != (c.TLSCertFile == "") || (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls: ca_file, cert_file and key_file go together: set all three, or none to use the built-in CA"))
+	}
+	if c.TLSCertFile != "" && c.JoinToken != "" {
+		errs = append(errs, errors.New("tls: a server with its own certificate files (tls { cert_file }) needs no join token"))
+	}
+	if c.TLSHTTP && c.InsecurePlaintextHTTP {
+		errs = append(errs, errors.New("tls http (HTTPS only) and insecure_plaintext_http contradict each other: pick one"))
 	}
 	switch c.ACLBootstrap {
 	case "", ACLBootstrapAuto, ACLBootstrapManual:
@@ -203,17 +238,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(hostport string) bool { return httpguard.IsLoopback(hostport) }
 
 func isUnspecified(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
@@ -243,7 +268,17 @@ type fileConfig struct {
 	JoinTokenFile   *string        `hcl:"join_token_file,optional"`
 	HeartbeatTTL    hcl.Expression `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
-	ACL             *struct {
+	TLS             *struct {
+		HTTP                  *bool     `hcl:"http,optional"`
+		VerifyHTTPSClient     *bool     `hcl:"verify_https_client,optional"`
+		InsecurePlaintextHTTP *bool     `hcl:"insecure_plaintext_http,optional"`
+		CAFile                *string   `hcl:"ca_file,optional"`
+		CertFile              *string   `hcl:"cert_file,optional"`
+		KeyFile               *string   `hcl:"key_file,optional"`
+		VerifyServerHostname  *bool     `hcl:"verify_server_hostname,optional"`
+		Range                 hcl.Range `hcl:",def_range"`
+	} `hcl:"tls,block"`
+	ACL *struct {
 		TokenFile *string `hcl:"token_file,optional"`
 		Enabled   *bool   `hcl:"enabled,optional"`
 		Bootstrap *string `hcl:"bootstrap,optional"`
@@ -268,6 +303,13 @@ type fileConfig struct {
 //	join_token_file  = "/etc/drover/server.join-token"  # joining servers
 //	region           = "global"
 //	heartbeat_ttl    = "10s"
+//	tls {
+//	  http                = true    # HTTPS only, even on loopback (-tls-http)
+//	  verify_https_client = true    # HTTPS requests need a client certificate (default)
+//	  ca_file   = "/etc/drover/ca.pem"          # your own PKI instead of the built-in CA:
+//	  cert_file = "/etc/drover/server.pem"      # a certificate naming server.<region>.drover
+//	  key_file  = "/etc/drover/server-key.pem"
+//	}
 //	acl {
 //	  token_file = "/etc/drover/token"   # a management token
 //	  enabled    = true                  # ACL tokens with policies (-acl)
@@ -311,6 +353,27 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	set(&c.JoinTokenFile, fc.JoinTokenFile)
 	if fc.AllowedHosts != nil {
 		c.HTTPAllowedHosts = fc.AllowedHosts
+	}
+	if t := fc.TLS; t != nil {
+		for _, f := range []struct {
+			dst *bool
+			v   *bool
+		}{{&c.TLSHTTP, t.HTTP}, {&c.VerifyHTTPSClient, t.VerifyHTTPSClient}, {&c.InsecurePlaintextHTTP, t.InsecurePlaintextHTTP}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		set(&c.TLSCAFile, t.CAFile)
+		set(&c.TLSCertFile, t.CertFile)
+		set(&c.TLSKeyFile, t.KeyFile)
+		if t.VerifyServerHostname != nil && !*t.VerifyServerHostname {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "verify_server_hostname cannot be turned off",
+				Detail:   "Drover always checks that a server's certificate names server.<region>.drover: without it any certificate of the CA, an agent's too, could pose as a server. Remove the attribute.",
+				Subject:  t.Range.Ptr(),
+			}}
+		}
 	}
 	if fc.ACL != nil {
 		set(&c.TokenFile, fc.ACL.TokenFile)
@@ -381,3 +444,12 @@ func durationAttr(name string, expr hcl.Expression) (*time.Duration, hcl.Diagnos
 	}
 	return &d, nil
 }
+
+// HTTPSOnly reports whether the API refuses plain HTTP: with -tls-http,
+// and on any address beyond loopback unless -insecure-plaintext-http.
+func (c Config) HTTPSOnly() bool {
+	return c.TLSHTTP || !isLoopback(c.HTTPAddr) && !c.InsecurePlaintextHTTP
+}
+
+// IsLoopback reports whether host:port names a loopback address.
+func IsLoopback(hostport string) bool { return isLoopback(hostport) }

@@ -21,7 +21,9 @@ const establishWait = 10 * time.Second
 // forward decides where a request is served. On the leader it waits
 // until leadership is established (the Barrier ran) and serves it here.
 // On a follower, writes and reads without ?stale go to the leader through
-// a reverse proxy; the client's Authorization header goes along. It
+// a reverse proxy over HTTPS with this server's certificate; the
+// client's Authorization header goes along, and the caller's certificate
+// identity in hdrForwardedPeer (http_peer.go). It
 // reports whether the request was forwarded (and so answered).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, write bool) (bool, error) {
 	if s.raft.IsLeader() {
@@ -46,11 +48,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, write bool) (bo
 	if m == nil || m.HTTPAddr == "" {
 		return false, errorf(http.StatusServiceUnavailable, "the leader's HTTP address is not known yet; retry")
 	}
-	target := &url.URL{Scheme: "http", Host: m.HTTPAddr}
+	target := &url.URL{Scheme: "https", Host: m.HTTPAddr}
+	peer := forwardedPeerValue(peerFrom(r.Context()))
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(hdrForwardedBy, s.id)
+			pr.Out.Header.Set(hdrForwardedPeer, peer)
 			// SetURL keeps the inbound Authorization header: the leader
 			// checks the same token.
 		},

@@ -25,7 +25,7 @@ func (s *Server) handler() http.Handler {
 	// The TLS join route sits inside the browser guard and panic
 	// recovery but ahead of the token check: a joining server has no API
 	// token; its join token authenticates it (http_tls.go).
-	return s.withRecover(s.withBrowserGuard(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux))))))
+	return s.withRecover(s.withBrowserGuard(s.withPeer(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux)))))))
 }
 
 // A route is served locally (local), by the leader with followers
@@ -47,15 +47,15 @@ func (s *Server) routes(mux *router) {
 
 	// Nodes.
 	mux.handle("GET /v1/nodes", CapNodeRead, s.read(s.nodeList))
-	mux.handle("POST /v1/nodes", CapNodeWrite, s.write(s.nodeRegister))
-	mux.handle("PUT /v1/nodes", CapNodeWrite, s.write(s.nodeRegister))
+	mux.handle("POST /v1/nodes", CapNodeSelfWrite, s.write(s.nodeRegister))
+	mux.handle("PUT /v1/nodes", CapNodeSelfWrite, s.write(s.nodeRegister))
 	mux.handle("GET /v1/node/{id}", CapNodeRead, s.read(s.nodeGet))
-	mux.handle("PUT /v1/node/{id}/heartbeat", CapNodeWrite, s.write(s.nodeHeartbeat))
-	mux.handle("POST /v1/node/{id}/heartbeat", CapNodeWrite, s.write(s.nodeHeartbeat))
+	mux.handle("PUT /v1/node/{id}/heartbeat", CapNodeSelfWrite, s.write(s.nodeHeartbeat))
+	mux.handle("POST /v1/node/{id}/heartbeat", CapNodeSelfWrite, s.write(s.nodeHeartbeat))
 	mux.handle("POST /v1/node/{id}/eligibility", CapNodeWrite, s.write(s.nodeEligibility))
 	mux.handle("POST /v1/node/{id}/drain", CapNodeWrite, s.write(s.nodeDrain))
-	mux.handle("GET /v1/node/{id}/allocations", CapNodeRead, s.read(s.nodeAllocs))
-	mux.handle("POST /v1/node/{id}/allocations", CapNodeWrite, s.write(s.nodeUpdateAllocs))
+	mux.handle("GET /v1/node/{id}/allocations", CapNodeSelfRead, s.read(s.nodeAllocs))
+	mux.handle("POST /v1/node/{id}/allocations", CapNodeSelfWrite, s.write(s.nodeUpdateAllocs))
 
 	// Allocations, evaluations, deployments.
 	mux.handle("GET /v1/allocations", CapReadJob, s.read(s.allocList))

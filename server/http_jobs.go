@@ -27,6 +27,11 @@ func (s *Server) jobList(w http.ResponseWriter, r *http.Request) error {
 			if !strings.HasPrefix(j.ID, prefix) || (ns != "" && j.Namespace != ns) {
 				continue
 			}
+			// Without ?namespace every namespace is listed, but only
+			// those the token may list jobs in.
+			if allowNamespace(r, CapListJobs, j.Namespace) != nil {
+				continue
+			}
 			out = append(out, jobStub(snap, j))
 		}
 		return out, nil
@@ -86,6 +91,9 @@ func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
 func (s *Server) jobGet(w http.ResponseWriter, r *http.Request) error {
 	ns, id := namespace(r), r.PathValue("id")
 	return s.blocking(w, r, []string{state.TableJobs}, func(snap *state.Snapshot) (any, error) {
+		if err := checkNodeJob(r, snap, ns, id); err != nil {
+			return nil, err
+		}
 		j := snap.Job(ns, id)
 		if j == nil {
 			return nil, errorf(http.StatusNotFound, "job %q not found", id)
@@ -94,9 +102,44 @@ func (s *Server) jobGet(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// allowNamespace checks capability c in namespace ns, for a request
+// whose route was authorized for the namespace its URL names
+// (?namespace, else "default") but which acts on another: a job body
+// naming its own namespace, a list across namespaces. Without ACLs
+// (no identity) everything passes.
+func allowNamespace(r *http.Request, c Capability, ns string) error {
+	id := identityFrom(r.Context())
+	if id == nil || id.allow(c, ns) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "permission denied: %s in namespace %q needs the %s capability there, which this token's policies do not grant", r.URL.Path, ns, c)
+}
+
+// checkNodeJob lets a node's client certificate read a job only while
+// the node has an allocation of it: an agent reads the job of what it
+// runs, and nothing else.
+func checkNodeJob(r *http.Request, snap *state.Snapshot, ns, id string) error {
+	node := ""
+	if idn := identityFrom(r.Context()); idn != nil {
+		node = idn.node
+	}
+	if node == "" {
+		return nil
+	}
+	for _, a := range snap.AllocsByNode(node) {
+		if a.Namespace == ns && a.JobID == id {
+			return nil
+		}
+	}
+	return errorf(http.StatusForbidden, "node %s has no allocation of job %q, so its certificate cannot read it", node, id)
+}
+
 func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) error {
 	ns, id := namespace(r), r.PathValue("id")
 	return s.blocking(w, r, []string{state.TableJobVersions}, func(snap *state.Snapshot) (any, error) {
+		if err := checkNodeJob(r, snap, ns, id); err != nil {
+			return nil, err
+		}
 		vs := snap.JobVersions(ns, id)
 		if len(vs) == 0 {
 			return nil, errorf(http.StatusNotFound, "job %q not found", id)
@@ -182,6 +225,9 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 	}
 	spec := req.Job
 	ns := jobNamespace(spec)
+	if err := allowNamespace(r, CapSubmitJob, ns); err != nil {
+		return err
+	}
 	setAuditObject(r.Context(), spec.ID)
 	snap := s.raft.Store().Snapshot()
 	cur := snap.Job(ns, spec.ID)
@@ -283,6 +329,9 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "the path names job %q but the body's job is %q", id, spec.ID)
 	}
 	ns := jobNamespace(spec)
+	if err := allowNamespace(r, CapSubmitJob, ns); err != nil {
+		return err
+	}
 	snap := s.raft.Store().Snapshot()
 	cur := snap.Job(ns, spec.ID)
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
 
@@ -125,6 +126,9 @@ func validNode(n *cluster.Node) error {
 // a request reach a node its sender did not name.
 func authNode(snap *state.Snapshot, r *http.Request) (*cluster.Node, error) {
 	id := r.PathValue("id")
+	if err := checkNodePeer(r, id); err != nil {
+		return nil, err
+	}
 	n := snap.Node(id)
 	if n == nil {
 		return nil, errorf(http.StatusNotFound, "node %q not found", id)
@@ -139,6 +143,16 @@ func authNode(snap *state.Snapshot, r *http.Request) (*cluster.Node, error) {
 		return nil, errorf(http.StatusForbidden, "node %s: the node secret sent is not this node's", id)
 	}
 	return n, nil
+}
+
+// checkNodePeer refuses a request from an agent's client certificate
+// for any node but the certificate's own: a node speaks only for itself.
+func checkNodePeer(r *http.Request, nodeID string) error {
+	p := peerFrom(r.Context())
+	if p == nil || p.Role != pki.CertRoleClient || p.NodeID == nodeID {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "this client certificate is node %s's; it cannot act for node %s", p.NodeID, nodeID)
 }
 
 // nodeSecret decides the secret a registration gives the node: a known
@@ -176,6 +190,9 @@ func (s *Server) nodeRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := req.Node
+	if err := checkNodePeer(r, n.ID); err != nil {
+		return err
+	}
 	prev := s.raft.Store().Snapshot().Node(n.ID)
 	secret, issued, err := nodeSecret(prev, r)
 	if err != nil {
@@ -273,9 +290,15 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) nodeAllocs(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("id")
+	if err := checkNodePeer(r, key); err != nil {
+		return err
+	}
 	return s.blocking(w, r, []string{state.TableAllocs, state.TableNodes}, func(snap *state.Snapshot) (any, error) {
 		n, err := findNode(snap, key)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkNodePeer(r, n.ID); err != nil {
 			return nil, err
 		}
 		return nonNil(snap.AllocsByNode(n.ID)), nil

@@ -28,18 +28,26 @@ const headerJoinForwarded = "X-Drover-Join-Forwarded"
 const maxJoinBody = 8 << 10
 
 type tlsJoinRequest struct {
-	// CSR is a PEM certificate request for server.<region>.drover.
+	// CSR is a PEM certificate request for server.<region>.drover, or
+	// for client.<region>.drover and the agent's node ID.
 	CSR string `json:"csr"`
-	// Token is the server join token.
+	// Token is the server or client join token; its role decides what
+	// is signed.
 	Token string `json:"token"`
+	// NodeID is the joining agent's node ID (client tokens only); its
+	// certificate names it, and it is the node's identity from then on.
+	NodeID string `json:"node_id,omitempty"`
 }
 
 type tlsJoinResponse struct {
 	// CA is the cluster CA certificate (PEM); the joiner checks it
 	// against the token's fingerprint before it trusts Cert.
 	CA string `json:"ca"`
-	// Cert is the signed server certificate (PEM).
+	// Cert is the signed certificate (PEM).
 	Cert string `json:"cert"`
+	// KEK is the key that seals the replicated keyring
+	// (tls_keyring.go), for joining servers only.
+	KEK string `json:"kek,omitempty"`
 }
 
 // withTLSJoin serves, ahead of the API's token check, the join route
@@ -84,37 +92,90 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 	tok, err := pki.ParseJoinToken(req.Token)
 	if err != nil {
 		return nil, errorf(http.StatusForbidden, "join: %v; a server joins with the server join token "+
-			"('drover operator join-token server' prints it)", err)
+			"('drover operator join-token server' prints it), an agent with the client join token ('drover operator join-token client')", err)
 	}
-	if tok.Role != pki.RoleServer {
-		return nil, errorf(http.StatusForbidden, "join: a %s join token cannot obtain a server certificate", tok.Role)
+	if r.Header.Get(headerJoinForwarded) == "" && !s.raft.IsLeader() {
+		// The leader has every rotation applied; a follower may lag
+		// behind one by a moment and accept a token just rotated out.
+		if resp, ok, err := s.forwardJoinToLeader(r.Context(), &req); ok {
+			return resp, err
+		}
 	}
-	if s.ca == nil {
+	ca := s.signer()
+	if ca == nil {
 		if r.Header.Get(headerJoinForwarded) != "" {
 			return nil, errorf(http.StatusServiceUnavailable, "join: this server does not hold the cluster CA key")
 		}
 		return s.forwardTLS(r.Context(), tlsJoinPath, &req)
 	}
-	if tok.Fingerprint != s.ca.Fingerprint() {
+	if tok.Fingerprint != ca.Fingerprint() {
 		s.logger.Warn("join: refused a join token of another CA", "remote", r.RemoteAddr)
 		return nil, errorf(http.StatusForbidden, "join: the join token is for another cluster's CA (%s; this cluster's is %s): "+
-			"use this cluster's server join token ('drover operator join-token server')",
-			pki.FingerprintString(tok.Fingerprint), pki.FingerprintString(s.ca.Fingerprint()))
+			"use this cluster's %s join token ('drover operator join-token %s')",
+			pki.FingerprintString(tok.Fingerprint), pki.FingerprintString(ca.Fingerprint()), tok.Role, tok.Role)
 	}
-	if cur := s.serverToken.Load(); cur == nil || !tok.Equal(*cur) {
-		s.logger.Warn("join: refused a wrong server join token", "remote", r.RemoteAddr)
-		return nil, errorf(http.StatusForbidden, "join: the server join token is not this cluster's current one "+
-			"(wrong, or rotated out with -rotate): print the current one with 'drover operator join-token server'")
+	if cur := s.joinToken(tok.Role); cur == nil || !tok.Equal(*cur) {
+		s.logger.Warn("join: refused a wrong join token", "role", tok.Role, "remote", r.RemoteAddr)
+		return nil, errorf(http.StatusForbidden, "join: the %s join token is not this cluster's current one "+
+			"(wrong, or rotated out with -rotate): print the current one with 'drover operator join-token %s'", tok.Role, tok.Role)
 	}
-	certPEM, err := s.ca.SignServer([]byte(req.CSR), s.cfg.Region, time.Now(), s.cfg.CertLifetime)
+	now := time.Now()
+	var certPEM []byte
+	switch tok.Role {
+	case pki.RoleServer:
+		if req.NodeID != "" {
+			return nil, errorf(http.StatusBadRequest, "join: a server join names no node ID")
+		}
+		certPEM, err = ca.SignServer([]byte(req.CSR), s.cfg.Region, now, s.cfg.CertLifetime)
+	case pki.RoleClient:
+		if req.NodeID == "" {
+			return nil, errorf(http.StatusBadRequest, "join: a client join token obtains only a client certificate, for the agent's node ID, and the request names none")
+		}
+		if err := pki.ValidateNodeID(req.NodeID); err != nil {
+			return nil, errorf(http.StatusBadRequest, "join: %v", err)
+		}
+		certPEM, err = ca.SignClient([]byte(req.CSR), s.cfg.Region, req.NodeID, now, s.cfg.CertLifetime)
+	default:
+		return nil, errorf(http.StatusForbidden, "join: a %s join token obtains no certificate", tok.Role)
+	}
 	if err != nil {
 		if errors.Is(err, pki.ErrInvalid) {
-			return nil, errorf(http.StatusBadRequest, "join: %v", err)
+			return nil, errorf(http.StatusBadRequest, "join: %v (a %s join token obtains only a %s certificate)", err, tok.Role, tok.Role)
 		}
 		return nil, err
 	}
-	s.logger.Info("signed a server certificate for a joining server", "remote", r.RemoteAddr)
-	return &tlsJoinResponse{CA: string(s.ca.CertPEM()), Cert: string(certPEM)}, nil
+	resp := &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}
+	if tok.Role == pki.RoleServer {
+		if kek := s.kek.Load(); kek != nil {
+			resp.KEK = pki.EncodeKEK(*kek)
+		}
+		s.logger.Info("signed a server certificate for a joining server", "remote", r.RemoteAddr)
+	} else {
+		s.logger.Info("signed a client certificate for a joining agent", "node", req.NodeID, "remote", r.RemoteAddr)
+	}
+	return resp, nil
+}
+
+// forwardJoinToLeader passes a join request to the leader, whose answer
+// (a certificate or a refusal) is the answer. ok is false when the
+// leader is unknown, unreachable or cannot sign, and this server answers
+// itself.
+func (s *Server) forwardJoinToLeader(ctx context.Context, req *tlsJoinRequest) (_ *tlsJoinResponse, ok bool, _ error) {
+	_, leaderID := s.raft.Leader()
+	m := s.raft.Store().Snapshot().Member(leaderID)
+	if leaderID == "" || m == nil || m.HTTPAddr == "" {
+		return nil, false, nil
+	}
+	var out tlsJoinResponse
+	err := s.peerCall(ctx, s.proxy, m.HTTPAddr, http.MethodPost, tlsJoinPath, req, "", true, &out)
+	var se *api.StatusError
+	switch {
+	case err == nil:
+		return &out, true, nil
+	case errors.As(err, &se) && se.Code != http.StatusServiceUnavailable:
+		return nil, true, errorf(se.Code, "%s", se.Message)
+	}
+	return nil, false, nil
 }
 
 // forwardTLS asks the other members, in turn, to sign (a join or a
@@ -137,7 +198,7 @@ func (s *Server) forwardToCA(ctx context.Context, method, path string, req any, 
 		if m.ID == s.id || m.HTTPAddr == "" {
 			continue
 		}
-		err := s.peerCall(ctx, m.HTTPAddr, method, path, req, auth, true, out)
+		err := s.peerCall(ctx, s.proxy, m.HTTPAddr, method, path, req, auth, true, out)
 		if err == nil {
 			return nil
 		}
@@ -153,19 +214,19 @@ func (s *Server) forwardToCA(ctx context.Context, method, path string, req any, 
 // peerTLSPost sends a join or renewal request (by path) to the server at
 // addr. A join token crosses the network in a join request; the answer
 // is not trusted until the caller checked its CA.
-func (s *Server) peerTLSPost(ctx context.Context, addr, path string, req any, forwarded bool) (*tlsJoinResponse, error) {
+func (s *Server) peerTLSPost(ctx context.Context, rt http.RoundTripper, addr, path string, req any) (*tlsJoinResponse, error) {
 	var out tlsJoinResponse
-	if err := s.peerCall(ctx, addr, http.MethodPost, path, req, "", forwarded, &out); err != nil {
+	if err := s.peerCall(ctx, rt, addr, http.MethodPost, path, req, "", false, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// peerCall sends one request to the server at addr, with the caller's
-// Authorization header (auth) if any, and decodes the answer into out. A
-// refusal is an *api.StatusError.
-func (s *Server) peerCall(ctx context.Context, addr, method, path string, req any, auth string, forwarded bool, out any) error {
-	c, err := api.NewClient(api.Config{Address: addr})
+// peerCall sends one request over HTTPS through rt to the server at
+// addr, with the caller's Authorization header (auth) if any, and
+// decodes the answer into out. A refusal is an *api.StatusError.
+func (s *Server) peerCall(ctx context.Context, rt http.RoundTripper, addr, method, path string, req any, auth string, forwarded bool, out any) error {
+	c, err := api.NewClient(api.Config{Address: peerURL(addr)})
 	if err != nil {
 		return err
 	}
@@ -192,7 +253,7 @@ func (s *Server) peerCall(ctx context.Context, addr, method, path string, req an
 	if forwarded {
 		hreq.Header.Set(headerJoinForwarded, s.id)
 	}
-	hc := &http.Client{Transport: s.proxy}
+	hc := &http.Client{Transport: rt}
 	hresp, err := hc.Do(hreq)
 	if err != nil {
 		return err

@@ -92,6 +92,9 @@ func (s *Server) establishOnce(ctx context.Context) error {
 	if err := s.upsertMember(bctx, &state.Member{ID: s.id, Name: s.cfg.Name, RaftAddr: s.RaftAddr(), HTTPAddr: s.HTTPAddr()}); err != nil {
 		return err
 	}
+	if err := s.publishKeyring(bctx); err != nil {
+		return err
+	}
 	return s.autoBootstrapACL(bctx)
 }
 

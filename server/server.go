@@ -45,6 +45,7 @@ import (
 
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
+	"github.com/droverhq/drover/tlslisten"
 )
 
 // Server is one Drover server.
@@ -79,17 +80,26 @@ type Server struct {
 
 	runOnce sync.Once
 
-	// ident is this server's TLS identity for Raft: nil until a joining
-	// server obtained its certificate; renewals swap it (tls_renew.go).
-	// ca and serverToken are set on the
-	// server that holds the CA key, which signs joining servers'
-	// certificates (http_tls.go).
-	ident       atomic.Pointer[pki.ServerIdentity]
-	ca          *pki.CA
-	serverToken atomic.Pointer[pki.JoinToken]
-	// tokenMu serialises rotations of serverToken (tls_token.go).
+	// ident is this server's TLS identity for Raft and HTTPS: nil until
+	// a joining server obtained its certificate; renewals swap it
+	// (tls_renew.go).
+	ident atomic.Pointer[pki.ServerIdentity]
+	// ca is set on the server that created the cluster CA and keeps its
+	// key in the data dir; serverToken and clientToken are the join
+	// tokens that server keeps in files. Once the keyring is replicated
+	// (tls_keyring.go), every server with the KEK signs and checks
+	// tokens from Raft: signer() and joinToken() pick.
+	ca          atomic.Pointer[pki.CA]
+	serverToken atomicToken
+	clientToken atomicToken
+	kek         atomic.Pointer[[32]byte]
+	openKeyring atomic.Pointer[openedKeyring]
+	// tokenMu serialises join token rotations (tls_token.go).
 	tokenMu sync.Mutex
 }
+
+// atomicToken holds a join token that rotations replace.
+type atomicToken = atomic.Pointer[pki.JoinToken]
 
 // New opens the state store in cfg.DataDir and binds the HTTP and Raft
 // listeners; Run serves. On error nothing is left open.
@@ -147,6 +157,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
+	s.proxy.TLSClientConfig = s.peerTLSConfig()
 	s.hb = newHeartbeats(s)
 	if s.sources, err = newSourceSet(cfg.Sources); err != nil {
 		return nil, err
@@ -160,6 +171,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	s.listener = tlslisten.New(s.listener, s.httpsConfig(), !cfg.HTTPSOnly())
 	defer func() {
 		if err != nil {
 			_ = s.listener.Close()

@@ -43,24 +43,29 @@ type tlsRenewRequest struct {
 const serverKeyNextFile = serverKeyFile + ".next"
 
 // tlsRenew signs a renewal for a server that proves it holds a current
-// server certificate of the cluster CA.
+// server certificate of the cluster CA, or for an agent that connects
+// with its current client certificate.
 func (s *Server) tlsRenew(r *http.Request) (*tlsJoinResponse, error) {
 	var req tlsRenewRequest
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	if s.ca == nil {
+	now := time.Now()
+	if req.Proof.Cert == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return s.tlsRenewClient(r, &req, now)
+	}
+	ca := s.signer()
+	if ca == nil {
 		if r.Header.Get(headerJoinForwarded) != "" {
 			return nil, errorf(http.StatusServiceUnavailable, "renew: this server does not hold the cluster CA key")
 		}
 		return s.forwardTLS(r.Context(), tlsRenewPath, &req)
 	}
-	now := time.Now()
-	if _, err := pki.VerifyProof(&req.Proof, s.ca.Cert, s.cfg.Region, pki.ProofRenew, []byte(req.CSR), now); err != nil {
+	if _, err := pki.VerifyProof(&req.Proof, ca.Cert, s.cfg.Region, pki.ProofRenew, []byte(req.CSR), now); err != nil {
 		s.logger.Warn("renew: refused a certificate renewal", "remote", r.RemoteAddr, "err", err)
 		return nil, errorf(http.StatusForbidden, "renew: %v", err)
 	}
-	certPEM, err := s.ca.SignServer([]byte(req.CSR), s.cfg.Region, now, s.cfg.CertLifetime)
+	certPEM, err := ca.SignServer([]byte(req.CSR), s.cfg.Region, now, s.cfg.CertLifetime)
 	if err != nil {
 		if errors.Is(err, pki.ErrInvalid) {
 			return nil, errorf(http.StatusBadRequest, "renew: %v", err)
@@ -68,13 +73,41 @@ func (s *Server) tlsRenew(r *http.Request) (*tlsJoinResponse, error) {
 		return nil, err
 	}
 	s.logger.Info("renewed a server certificate", "remote", r.RemoteAddr)
-	return &tlsJoinResponse{CA: string(s.ca.CertPEM()), Cert: string(certPEM)}, nil
+	return &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
+}
+
+// tlsRenewClient renews an agent's certificate. The agent authenticates
+// by its current client certificate on the TLS connection itself, so the
+// new certificate names the same node ID and nothing else. It is not
+// forwarded: every server with the replicated keyring signs, and an agent
+// that meets one without tries the next.
+func (s *Server) tlsRenewClient(r *http.Request, req *tlsRenewRequest, now time.Time) (*tlsJoinResponse, error) {
+	peer, err := pki.PeerOf(r.TLS.VerifiedChains[0][0], s.cfg.Region)
+	if err != nil || peer.Role != pki.CertRoleClient {
+		return nil, errorf(http.StatusForbidden, "renew: only an agent's client certificate renews itself over TLS (servers send a proof)")
+	}
+	ca := s.signer()
+	if ca == nil {
+		return nil, errorf(http.StatusServiceUnavailable, "renew: this server cannot sign yet; ask another server")
+	}
+	certPEM, err := ca.SignClient([]byte(req.CSR), s.cfg.Region, peer.NodeID, now, s.cfg.CertLifetime)
+	if err != nil {
+		if errors.Is(err, pki.ErrInvalid) {
+			return nil, errorf(http.StatusBadRequest, "renew: %v", err)
+		}
+		return nil, err
+	}
+	s.logger.Info("renewed a client certificate", "node", peer.NodeID, "remote", r.RemoteAddr)
+	return &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
 }
 
 // runCertRenewal renews this server's certificate whenever it reaches
 // two thirds of its lifetime. A failed renewal is retried, more often as
 // the expiry nears.
 func (s *Server) runCertRenewal(ctx context.Context) {
+	if s.cfg.TLSCertFile != "" {
+		return // the operator's own PKI renews its certificates
+	}
 	for ctx.Err() == nil {
 		id := s.ident.Load()
 		if id == nil { // joining: runBootstrap obtains the first one
@@ -117,8 +150,8 @@ func (s *Server) renewCertificate(ctx context.Context, id *pki.ServerIdentity, n
 		return err
 	}
 	var certPEM []byte
-	if s.ca != nil {
-		if certPEM, err = s.ca.SignServer(csr, s.cfg.Region, now, s.cfg.CertLifetime); err != nil {
+	if ca := s.signer(); ca != nil {
+		if certPEM, err = ca.SignServer(csr, s.cfg.Region, now, s.cfg.CertLifetime); err != nil {
 			return err
 		}
 	} else {

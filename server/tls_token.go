@@ -1,34 +1,35 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
-	"path/filepath"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/pki"
+	"github.com/droverhq/drover/state"
 )
 
-// The server join token lives with the CA key, on the server that
-// created the cluster (<data-dir>/server.join-token, mode 0600), since
-// that server alone checks join tokens and signs: the others forward
-// join requests to it. It is not in Raft: a hash there would let every
-// server check a token, but none of them could sign, and the file must
-// hold the token itself for `drover operator join-token -data-dir`.
-// When the CA key is replicated (issue 12, point 1) the token moves into
-// Raft with it.
+// Join tokens (server and client) are kept in the replicated keyring
+// (tls_keyring.go), sealed, so that any server shows, checks and rotates
+// them; the server that created the CA also keeps them in
+// <data-dir>/server.join-token and <data-dir>/client.join-token (mode
+// 0600) for `-join-token-file` on the same machine, and every server that
+// keeps such a file rewrites it when a rotation reaches it. Before the
+// keyring is published, the CA holder's files are the only copy and
+// other servers forward to it.
 //
-// GET /v1/operator/join-token/server returns it, and POST
-// /v1/operator/join-token/server/rotate replaces it with a new secret
-// for the same CA: the file is rewritten, then the token in memory is
-// swapped, so the old token is refused from the next request on. Both
-// need a management token, since a join token makes its holder a Raft
-// voter, and any server answers by asking the CA's holder.
+// GET /v1/operator/join-token/{role} returns a token, and POST
+// /v1/operator/join-token/{role}/rotate replaces it with a new secret for
+// the same CA: the old token is refused from the next request on. Both
+// need a management token, since a server join token makes its holder a
+// Raft voter and a client join token lets its holder run a node.
 const joinTokenPathPrefix = "/v1/operator/join-token/"
 
 // joinTokenRoutes registers the join token routes.
 func (s *Server) joinTokenRoutes(mux *router) {
-	mux.handle("GET "+joinTokenPathPrefix+"{role}", CapManagement, s.local(s.joinTokenGet))
-	mux.handle("POST "+joinTokenPathPrefix+"{role}/rotate", CapManagement, s.local(s.joinTokenRotate))
+	mux.handle("GET "+joinTokenPathPrefix+"{role}", CapManagement, s.read(s.joinTokenGet))
+	mux.handle("POST "+joinTokenPathPrefix+"{role}/rotate", CapManagement, s.write(s.joinTokenRotate))
 }
 
 func (s *Server) joinTokenGet(w http.ResponseWriter, r *http.Request) error {
@@ -40,14 +41,15 @@ func (s *Server) joinTokenRotate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) serveJoinToken(w http.ResponseWriter, r *http.Request, rotate bool) error {
-	if role := r.PathValue("role"); role != string(pki.RoleServer) {
-		return errorf(http.StatusNotFound, "join token role %q: only server join tokens exist for now", role)
+	role := pki.Role(r.PathValue("role"))
+	if role != pki.RoleServer && role != pki.RoleClient {
+		return errorf(http.StatusNotFound, "join token role %q: there are server and client join tokens", role)
 	}
 	var out api.JoinTokenResponse
 	switch {
-	case s.ca == nil && r.Header.Get(headerJoinForwarded) != "":
+	case s.signer() == nil && r.Header.Get(headerJoinForwarded) != "":
 		return errorf(http.StatusServiceUnavailable, "this server does not hold the cluster CA key")
-	case s.ca == nil:
+	case s.signer() == nil:
 		auth := ""
 		if tok, ok := requestToken(r); ok {
 			auth = "Bearer " + tok
@@ -56,15 +58,15 @@ func (s *Server) serveJoinToken(w http.ResponseWriter, r *http.Request, rotate b
 			return err
 		}
 	case rotate:
-		tok, err := s.rotateServerJoinToken()
+		tok, err := s.rotateJoinToken(r.Context(), role)
 		if err != nil {
 			return err
 		}
 		out = api.JoinTokenResponse{Token: tok.String(), CAFingerprint: pki.FingerprintString(tok.Fingerprint)}
 	default:
-		tok := s.serverToken.Load()
+		tok := s.joinToken(role)
 		if tok == nil {
-			return errorf(http.StatusServiceUnavailable, "this server has no server join token")
+			return errorf(http.StatusServiceUnavailable, "this server has no %s join token", role)
 		}
 		out = api.JoinTokenResponse{Token: tok.String(), CAFingerprint: pki.FingerprintString(tok.Fingerprint)}
 	}
@@ -72,20 +74,32 @@ func (s *Server) serveJoinToken(w http.ResponseWriter, r *http.Request, rotate b
 	return nil
 }
 
-// rotateServerJoinToken makes a new server join token for the same CA,
-// writes it, and makes it the only one accepted.
-func (s *Server) rotateServerJoinToken() (pki.JoinToken, error) {
+// rotateJoinToken makes a new join token of role for the same CA and
+// makes it the only one accepted: in the replicated keyring when there
+// is one (a Raft write, so the leader's), and in this server's file.
+func (s *Server) rotateJoinToken(ctx context.Context, role pki.Role) (pki.JoinToken, error) {
 	s.tokenMu.Lock()
 	defer s.tokenMu.Unlock()
-	tok, err := pki.NewJoinToken(pki.RoleServer, s.ca.Fingerprint())
+	ca := s.signer()
+	tok, err := pki.NewJoinToken(role, ca.Fingerprint())
 	if err != nil {
 		return pki.JoinToken{}, err
 	}
-	path := filepath.Join(s.cfg.DataDir, serverJoinTokFile)
+	kek := s.kek.Load()
+	if cur := s.raft.Store().Snapshot().TLSKeyring(); cur != nil && kek != nil {
+		kr, err := s.sealKeyring(*kek, ca, &tok)
+		if err != nil {
+			return pki.JoinToken{}, err
+		}
+		if _, err := s.raft.TLSKeyringSet(ctx, &state.TLSKeyringSetRequest{Keyring: kr, CASIndex: cur.ModifyIndex}); err != nil {
+			return pki.JoinToken{}, fmt.Errorf("rotate the %s join token: %w", role, err)
+		}
+	}
+	path := joinTokenFile(s.cfg.DataDir, role)
 	if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
 		return pki.JoinToken{}, err
 	}
-	s.serverToken.Store(&tok)
-	s.logger.Info("rotated the server join token; the old one is refused from now on", "path", path)
+	s.localToken(role).Store(&tok)
+	s.logger.Info("rotated a join token; the old one is refused from now on", "role", role, "path", path)
 	return tok, nil
 }

@@ -51,8 +51,15 @@ func TestJoinTokenRotation(t *testing.T) {
 	if code, e := rawRequest(t, "POST", "http://"+servers[0].HTTPAddr()+"/v1/operator/join-token/server/rotate", "wrong", []byte("{}")); code != http.StatusForbidden {
 		t.Fatalf("rotate with a wrong API token = %d %q, want 403", code, e.Error)
 	}
-	if _, err := servers[1].Client.Operator().JoinToken(ctxT(t), "client"); err == nil || !strings.Contains(err.Error(), "only server join tokens") {
-		t.Fatalf("client join token = %v, want a refusal", err)
+	clientFile, err := server.ReadJoinToken(servers[0].DataDir(), pki.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := servers[1].Client.Operator().JoinToken(ctxT(t), "client"); err != nil || got.Token != clientFile || !strings.HasPrefix(got.Token, "DRVTKN-1-client-") {
+		t.Fatalf("client join token through the second server = %+v, %v; want the file's %s", got, err, clientFile)
+	}
+	if _, err := servers[1].Client.Operator().JoinToken(ctxT(t), "cli"); err == nil || !strings.Contains(err.Error(), "server and client join tokens") {
+		t.Fatalf("cli join token = %v, want a refusal", err)
 	}
 
 	rotated, err := servers[1].Client.Operator().RotateJoinToken(ctxT(t), "server")
@@ -98,15 +105,28 @@ func TestTLSJoinRefusesForeignAndWrongRoleTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign, _ := pki.NewJoinToken(pki.RoleServer, other.Fingerprint())
-	good, _ := server.ReadServerJoinToken(s.DataDir())
-	clientTok := strings.Replace(good, "-server-", "-client-", 1)
-	for _, tt := range []struct{ name, token, want string }{
-		{"foreign CA", foreign.String(), "another cluster's CA"},
-		{"client role", clientTok, `role "client"`},
+	clientTok, err := server.ReadJoinToken(s.DataDir(), pki.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, token string
+		code        int
+		want        []string
+	}{
+		{"foreign CA", foreign.String(), http.StatusForbidden, []string{"another cluster's CA", "join-token server"}},
+		// A client join token with a CSR for the server name: an agent's
+		// token must not make its holder a Raft voter.
+		{"client role, server CSR", clientTok, http.StatusBadRequest, []string{"client join token obtains only a client certificate"}},
 	} {
 		code, msg := postJoin(t, s.HTTPAddr(), tt.token)
-		if code != http.StatusForbidden || !strings.Contains(msg, tt.want) || !strings.Contains(msg, "join-token server") {
-			t.Errorf("%s: %d %q, want 403 containing %q and how to get the right token", tt.name, code, msg, tt.want)
+		if code != tt.code {
+			t.Errorf("%s: %d %q, want %d", tt.name, code, msg, tt.code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: %q does not say %q", tt.name, msg, w)
+			}
 		}
 	}
 }

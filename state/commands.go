@@ -38,6 +38,7 @@ const (
 	MsgACLTokenDelete
 	MsgACLBootstrap
 	MsgAuditAppend
+	MsgTLSKeyringSet
 )
 
 var messageNames = map[MessageType]string{
@@ -64,6 +65,7 @@ var messageNames = map[MessageType]string{
 	MsgACLTokenDelete:         "ACLTokenDelete",
 	MsgACLBootstrap:           "ACLBootstrap",
 	MsgAuditAppend:            "AuditAppend",
+	MsgTLSKeyringSet:          "TLSKeyringSet",
 }
 
 func (t MessageType) String() string {

@@ -168,6 +168,7 @@ var handlers = map[MessageType]handler{
 	MsgACLTokenDelete:         handle((*writer).aclTokenDelete),
 	MsgACLBootstrap:           handle((*writer).aclBootstrap),
 	MsgAuditAppend:            handle((*writer).auditAppend),
+	MsgTLSKeyringSet:          handle((*writer).tlsKeyringSet),
 }
 
 // writer is one command's view of the FSM's write transaction.

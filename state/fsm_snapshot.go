@@ -33,6 +33,7 @@ const (
 	kindACLPolicy
 	kindACLToken
 	kindAudit
+	kindTLSKeyring
 )
 
 var tableKinds = map[string]recordKind{
@@ -47,6 +48,7 @@ var tableKinds = map[string]recordKind{
 	TableACLPolicies: kindACLPolicy,
 	TableACLTokens:   kindACLToken,
 	TableAudit:       kindAudit,
+	TableTLSKeyring:  kindTLSKeyring,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -227,6 +229,8 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableACLTokens, new(cluster.ACLToken)
 	case kindAudit:
 		table, obj = TableAudit, new(cluster.AuditEntry)
+	case kindTLSKeyring:
+		table, obj = TableTLSKeyring, new(cluster.TLSKeyring)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

@@ -55,7 +55,28 @@ type Server struct {
 // the log after it, and joins elections. The state catches up as the
 // leader commits; a caller that needs it current waits for a leader and
 // calls Barrier.
-func Open(cfg Config, logger *slog.Logger) (_ *Replicated, err error) {
+func Open(cfg Config, logger *slog.Logger) (*Replicated, error) {
+	return open(cfg, logger, newTLSStreamLayer)
+}
+
+// streamLayerFunc makes the connections Raft's transport runs on.
+//
+// It is a parameter of open only so that a benchmark can measure what TLS
+// costs against plain TCP in the same run (OpenPlaintextForTest, in
+// export_test.go, which production code cannot reach). Open always passes
+// newTLSStreamLayer.
+type streamLayerFunc func(cfg Config, advertise net.Addr, logger *slog.Logger) (raft.StreamLayer, error)
+
+// newTLSStreamLayer is the stream layer of every server: mutual TLS.
+func newTLSStreamLayer(cfg Config, advertise net.Addr, logger *slog.Logger) (raft.StreamLayer, error) {
+	s, err := newTLSStream(cfg.BindAddr, advertise, cfg.TLS, cfg.TransportTimeout, logger)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func open(cfg Config, logger *slog.Logger, newStream streamLayerFunc) (_ *Replicated, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -114,7 +135,7 @@ func Open(cfg Config, logger *slog.Logger) (_ *Replicated, err error) {
 	// Raft speaks only mutual TLS, even for one server on loopback: a
 	// peer without a server certificate of the cluster CA is refused
 	// before raft reads anything from it.
-	stream, err := newTLSStream(cfg.BindAddr, advertise, cfg.TLS, cfg.TransportTimeout, logger)
+	stream, err := newStream(cfg, advertise, logger)
 	if err != nil {
 		return nil, fmt.Errorf("state: raft transport: %w", err)
 	}

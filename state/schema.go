@@ -26,7 +26,7 @@ const (
 var dataTables = []string{
 	TableJobVersions, TableJobs, TableNodes, TableAllocs, TableEvals,
 	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
-	TableACLTokens, TableAudit,
+	TableACLTokens, TableAudit, TableTLSKeyring,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -117,6 +117,7 @@ func schema() *memdb.DBSchema {
 		TableACLPolicies: aclPoliciesTable(),
 		TableACLTokens:   aclTokensTable(),
 		TableAudit:       auditTable(),
+		TableTLSKeyring:  tlsKeyringTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

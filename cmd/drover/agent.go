@@ -26,11 +26,22 @@ The agent serves task logs (drover alloc logs) on -http-addr, loopback and
 a free port by default; the address is part of the node's registration.
 A non-loopback -http-addr requires a token, which clients then must send.
 
-Examples:
-  # Join a local server:
-  drover agent -servers 127.0.0.1:4747 -data-dir /var/lib/drover-agent
+The agent's identity is a client certificate of the cluster's CA, which it
+obtains once with the client join token (the first server wrote it to
+<data-dir>/client.join-token; 'drover operator join-token client' prints
+it) and keeps in <data-dir>/tls. From then on it talks HTTPS to the
+servers with it and holds no API token.
 
-  # Two servers, a name, a class and metadata for constraints:
+Examples:
+  # Join a local server (it runs with -data-dir /var/lib/drover):
+  drover agent -servers 127.0.0.1:4747 -data-dir /var/lib/drover-agent \
+    -join-token-file /var/lib/drover/client.join-token
+
+  # Join remote servers with the token itself:
+  drover agent -servers 10.0.0.1:4747,10.0.0.2:4747 -data-dir /data/agent \
+    -join-token DRVTKN-1-client-...
+
+  # A name, a class and metadata for constraints:
   drover agent -servers 10.0.0.1:4747,10.0.0.2:4747 -data-dir /data/agent \
     -node-name web-1 -node-class web -meta rack=r1 -meta zone=a
 
@@ -52,6 +63,9 @@ type agentOptions struct {
 	meta       kvFlag
 	token      string
 	tokenFile  string
+	joinToken  string
+	joinFile   string
+	region     string
 	httpAddr   string
 	networkIP  string
 	logLevel   string
@@ -71,6 +85,9 @@ func runAgent(ctx context.Context, args []string, io stdio) int {
 	fs.Var(opts.meta, "meta", "node metadata `key=value` (repeatable)")
 	fs.StringVar(&opts.token, "token", "", "the API `token` (default $DROVER_TOKEN)")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "read the API token from `file`")
+	fs.StringVar(&opts.joinToken, "join-token", "", "obtain the node's client certificate with the client join `token`")
+	fs.StringVar(&opts.joinFile, "join-token-file", "", "read the client join token from `file` (the first server writes <data-dir>/client.join-token)")
+	fs.StringVar(&opts.region, "region", "", "the cluster's `region`, named in its certificates (default \"global\")")
 	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve task logs on `host:port` (default 127.0.0.1 and a free port)")
 	fs.StringVar(&opts.networkIP, "network-ip", "", "the `IP` tasks' ports are reachable at (default 127.0.0.1)")
 	set, code, done := parseDaemonFlags(fs, args, io)
@@ -120,6 +137,18 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 			}
 		}
 	}
+	override(opts.set, "join-token", &cfg.JoinToken, opts.joinToken)
+	override(opts.set, "join-token-file", &cfg.JoinTokenFile, opts.joinFile)
+	if cfg.JoinTokenFile != "" && cfg.JoinToken == "" {
+		b, err := os.ReadFile(cfg.JoinTokenFile)
+		if err != nil {
+			return cfg, fmt.Errorf("read join token file: %w", err)
+		}
+		if cfg.JoinToken = strings.TrimSpace(string(b)); cfg.JoinToken == "" {
+			return cfg, fmt.Errorf("join token file %s is empty", cfg.JoinTokenFile)
+		}
+	}
+	override(opts.set, "region", &cfg.Region, opts.region)
 	override(opts.set, "data-dir", &cfg.DataDir, opts.dataDir)
 	override(opts.set, "node-name", &cfg.NodeName, opts.nodeName)
 	override(opts.set, "datacenter", &cfg.Datacenter, opts.datacenter)

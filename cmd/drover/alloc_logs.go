@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/httpguard"
 )
 
 const allocLogsHelp = `
@@ -145,8 +146,26 @@ func allocLogs(ctx context.Context, opts allocLogsOptions, io stdio) int {
 	if opts.tail {
 		q.Set("lines", strconv.Itoa(opts.lines))
 	}
-	target := "http://" + node.HTTPAddr + "/v1/client/fs/logs/" + url.PathEscape(alloc.ID) + "/" + url.PathEscape(task) + "?" + q.Encode()
-	if err := streamLogs(ctx, target, cfg.Token, io.out); err != nil {
+	// An agent with a certificate registers an https:// address; the
+	// CLI then checks that the peer is a Drover agent of its CA.
+	base := node.HTTPAddr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	if rest, ok := strings.CutPrefix(base, "https://"); ok && cfg.TLS.CACert == "" && httpguard.IsLoopback(rest) {
+		// A local CLI without the CA reads a local agent's logs over
+		// plain HTTP, which the agent answers on loopback.
+		base = "http://" + rest
+	}
+	target := base + "/v1/client/fs/logs/" + url.PathEscape(alloc.ID) + "/" + url.PathEscape(task) + "?" + q.Encode()
+	tlsCfg := cfg.TLS
+	tlsCfg.PeerRole = "client"
+	tr, err := tlsCfg.Transport()
+	if err != nil {
+		fmt.Fprintf(io.err, "Error: %v\n", err)
+		return exitError
+	}
+	if err := streamLogs(ctx, &http.Client{Transport: tr}, target, cfg.Token, io.out); err != nil {
 		if errors.Is(err, context.Canceled) {
 			return exitOK // Ctrl-C ends -f
 		}
@@ -156,7 +175,7 @@ func allocLogs(ctx context.Context, opts allocLogsOptions, io stdio) int {
 	return exitOK
 }
 
-func streamLogs(ctx context.Context, target, token string, w io.Writer) error {
+func streamLogs(ctx context.Context, hc *http.Client, target, token string, w io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return err
@@ -164,7 +183,7 @@ func streamLogs(ctx context.Context, target, token string, w io.Writer) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -57,6 +57,7 @@ func commands() []command {
 		{"sync", "Show the servers' Git sources: last seen, applied and rejected commits", runSync},
 		{"server", "Run a Drover server (Raft state, HTTP API, scheduler)", runServer},
 		{"operator", "Operate the servers: join tokens", runOperator},
+		{"tls", "Create a CA and server, client or CLI certificates offline", runTLS},
 		{"acl", "Manage ACL policies and tokens", runACL},
 		{"agent", "Run a client agent that runs allocations on this node", runAgent},
 		{"dev", "Run a server and an agent in one process, for development", runDev},

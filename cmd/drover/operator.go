@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/server"
 )
 
 func operatorCommands() []command {
 	return []command{
-		{"join-token", "Print or rotate the token a new server joins the cluster with", runOperatorJoinToken},
+		{"join-token", "Print or rotate the token a new server or agent joins the cluster with", runOperatorJoinToken},
 		{"audit", "List who wrote what through the API", runOperatorAudit},
 	}
 }
@@ -20,27 +21,33 @@ func runOperator(ctx context.Context, args []string, io stdio) int {
 }
 
 const operatorJoinTokenHelp = `
-Usage: drover operator join-token [options] server
+Usage: drover operator join-token [options] server|client
 
-Print the server join token, which a new server presents once (with
--join-token or -join-token-file) to obtain its certificate from the
-cluster CA. With -rotate, replace it with a new one first: the old token
-is refused from then on (servers that already joined keep their
-certificates).
+Print a join token: the server join token, which a new server presents
+once (drover server -join-token or -join-token-file) to obtain its
+certificate from the cluster CA, or the client join token, which a new
+agent presents once (drover agent -join-token or -join-token-file) to
+obtain its client certificate, naming its node ID. With -rotate, replace
+it with a new one first: the old token is refused from then on (servers
+and agents that already joined keep their certificates).
 
 Through the API (-address or DROVER_ADDR, with a management token in
--token or DROVER_TOKEN), any server answers, asking the server that
-created the cluster CA. Offline, -data-dir reads the file that server
-keeps (<data-dir>/server.join-token): run it on that machine, as the
-user that runs the server.
+-token or DROVER_TOKEN), any server answers: the tokens are replicated,
+sealed, with the cluster CA. Offline, -data-dir reads the file the server
+that created the cluster keeps (<data-dir>/server.join-token,
+<data-dir>/client.join-token): run it on that machine, as the user that
+runs the server.
 
-Anyone with the token can add a server to the cluster: keep it secret.
+Anyone with the server token can add a Raft voter, and anyone with the
+client token can add a node that runs jobs: keep both secret.
 
 Examples:
   drover operator join-token server
-  drover operator join-token -rotate server
+  drover operator join-token -rotate client
   drover server -data-dir /data/s4 -join 10.0.0.1:4747 \
     -join-token "$(drover operator join-token server -data-dir /data/s1)"
+  drover agent -servers 10.0.0.1:4747 -data-dir /data/agent \
+    -join-token "$(drover operator join-token client)"
 
 Exit codes: 0 printed, 1 error.
 `
@@ -63,7 +70,7 @@ func runOperatorJoinToken(ctx context.Context, args []string, io stdio) int {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(io.err, "drover operator join-token: want one role: server")
+		fmt.Fprintln(io.err, "drover operator join-token: want one role: server or client")
 		return exitError
 	}
 	opts.role = pos[0]
@@ -75,14 +82,14 @@ func joinToken(ctx context.Context, opts joinTokenOptions, io stdio) int {
 		fmt.Fprintf(io.err, "drover operator join-token: %v\n", err)
 		return exitError
 	}
-	if opts.role != "server" {
-		return fail(fmt.Errorf("role %q: only server join tokens exist for now", opts.role))
+	if opts.role != "server" && opts.role != "client" {
+		return fail(fmt.Errorf("role %q: there are server and client join tokens", opts.role))
 	}
 	if opts.dataDir != "" {
 		if opts.rotate {
 			return fail(errors.New("-rotate goes through a running server: give -address (or DROVER_ADDR) instead of -data-dir"))
 		}
-		tok, err := server.ReadServerJoinToken(opts.dataDir)
+		tok, err := server.ReadJoinToken(opts.dataDir, pki.Role(opts.role))
 		if err != nil {
 			return fail(err)
 		}
@@ -106,7 +113,7 @@ func joinToken(ctx context.Context, opts joinTokenOptions, io stdio) int {
 	}
 	fmt.Fprintln(io.out, resp.Token)
 	if opts.rotate {
-		fmt.Fprintln(io.err, "Rotated: the previous server join token is refused from now on.")
+		fmt.Fprintf(io.err, "Rotated: the previous %s join token is refused from now on.\n", opts.role)
 	}
 	return exitOK
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/droverhq/drover/server"
 )
@@ -17,12 +18,25 @@ Usage: drover server [options]
 Run a Drover server: it keeps the cluster state in Raft, serves the HTTP
 API, and, while it leads, schedules jobs and watches node heartbeats.
 
-The API listens on 127.0.0.1:4747 unless told otherwise. Binding it to any
-other address requires a token (-token-file or DROVER_TOKEN); every request
-must then send "Authorization: Bearer <token>". With -acl, tokens carry
-policies (drover acl): the first server writes the management token to
-<data-dir>/management.token and logs how to use it; -acl-bootstrap=manual
-leaves that to "drover acl bootstrap".
+Secure by default, with no setup:
+  - ACLs are on: every API request needs a token whose policies allow it
+    (drover acl). The first server creates the management token and writes
+    it to <data-dir>/management.token (mode 0600); use it with
+      export DROVER_TOKEN=$(cat <data-dir>/management.token)
+    -acl-bootstrap=manual leaves that to "drover acl bootstrap" instead;
+    -acl=false turns ACLs off (insecure: anyone who reaches the API owns
+    the cluster).
+  - The first server creates the cluster's CA (in <data-dir>/tls) and the
+    join tokens: servers join with <data-dir>/server.join-token, agents with
+    <data-dir>/client.join-token, and each gets its own certificate.
+  - Raft between servers is always mutual TLS. The API (127.0.0.1:4747
+    unless told otherwise) speaks HTTPS with client certificates to servers
+    and agents; on a loopback address it also answers plain HTTP for the
+    local CLI and browser. Bound beyond loopback it speaks only HTTPS, and
+    the CLI needs DROVER_CACERT, DROVER_CLIENT_CERT and DROVER_CLIENT_KEY
+    (drover tls cert create -cli). -tls-http makes it HTTPS-only on
+    loopback too; -insecure-plaintext-http allows plain HTTP beyond
+    loopback (insecure: tokens cross the network in the clear).
 
 Examples:
   # One server on its own:
@@ -32,19 +46,17 @@ Examples:
   # creates the cluster CA and writes the server join token to
   # /data/s1/server.join-token; the others obtain their certificates with it:
   drover server -node-name s1 -data-dir /data/s1 -bootstrap-expect 3 \
-    -http-addr 10.0.0.1:4747 -raft-addr 10.0.0.1:4647 -token-file /etc/drover/token \
+    -http-addr 10.0.0.1:4747 -raft-addr 10.0.0.1:4647 \
     -join 10.0.0.2:4747 -join 10.0.0.3:4747
   drover server -node-name s2 -data-dir /data/s2 -bootstrap-expect 3 \
-    -http-addr 10.0.0.2:4747 -raft-addr 10.0.0.2:4647 -token-file /etc/drover/token \
+    -http-addr 10.0.0.2:4747 -raft-addr 10.0.0.2:4647 \
     -join 10.0.0.1:4747 -join 10.0.0.3:4747 -join-token-file /etc/drover/server.join-token
 
   # Add a server to a running cluster:
-  drover server -data-dir /data/s4 -join 10.0.0.1:4747 -token-file /etc/drover/token \
-    -join-token DRVTKN-1-server-...
+  drover server -data-dir /data/s4 -join 10.0.0.1:4747 -join-token DRVTKN-1-server-...
 
-Raft between servers is always mutual TLS with certificates of the
-cluster's own CA (in <data-dir>/tls); a join token is needed only once, to
-obtain the certificate. Print it with 'drover operator join-token server'.
+A join token is needed only once, to obtain the certificate; print the
+current one with 'drover operator join-token server|client'.
 
   # Settings from a file (HCL), flags override it:
   drover server -config /etc/drover/server.hcl
@@ -72,6 +84,9 @@ type serverOptions struct {
 	region          string
 	acl             bool
 	aclBootstrap    string
+	tlsHTTP         bool
+	insecureHTTP    bool
+	certLifetime    time.Duration
 	logLevel        string
 	logJSON         bool
 	set             map[string]bool
@@ -92,7 +107,10 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.joinToken, "join-token", "", "obtain this server's certificate from the -join servers with the server join `token`")
 	fs.StringVar(&opts.joinTokenFile, "join-token-file", "", "read the server join token from `file` (the first server writes <data-dir>/server.join-token)")
 	fs.StringVar(&opts.region, "region", "", "the cluster's `region`, named in its certificates (default \"global\")")
-	fs.BoolVar(&opts.acl, "acl", false, "require ACL tokens with policies on the API (drover acl; the first server writes the management token to <data-dir>/management.token)")
+	fs.BoolVar(&opts.acl, "acl", true, "require ACL tokens with policies on the API (drover acl; the first server writes the management token to <data-dir>/management.token); -acl=false is insecure")
+	fs.DurationVar(&opts.certLifetime, "tls-cert-lifetime", 0, "how long the server and agent certificates this server signs are `valid` (default 2160h, 90 days; they renew at two thirds)")
+	fs.BoolVar(&opts.tlsHTTP, "tls-http", false, "serve the API over HTTPS only, even on a loopback -http-addr")
+	fs.BoolVar(&opts.insecureHTTP, "insecure-plaintext-http", false, "also answer plain HTTP on a -http-addr beyond loopback (insecure: tokens cross the network in the clear)")
 	fs.StringVar(&opts.aclBootstrap, "acl-bootstrap", "", "`mode` of the first management token: auto (written to <data-dir>/management.token) or manual (drover acl bootstrap)")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
@@ -107,6 +125,9 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	cfg := server.DefaultConfig()
 	cfg.Version = version
+	// The library's default suits embedding (drover dev, tests); the
+	// server command is secure by default.
+	cfg.ACL = true
 	err := readConfigFile(opts.configFile, func(filename string, src []byte) error {
 		return server.ParseConfigFile(&cfg, filename, src)
 	})
@@ -130,6 +151,9 @@ func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	}
 	override(opts.set, "acl", &cfg.ACL, opts.acl)
 	override(opts.set, "acl-bootstrap", &cfg.ACLBootstrap, opts.aclBootstrap)
+	override(opts.set, "tls-http", &cfg.TLSHTTP, opts.tlsHTTP)
+	override(opts.set, "tls-cert-lifetime", &cfg.CertLifetime, opts.certLifetime)
+	override(opts.set, "insecure-plaintext-http", &cfg.InsecurePlaintextHTTP, opts.insecureHTTP)
 	if opts.set["token-file"] {
 		// An explicit file wins over the environment.
 		cfg.Token, cfg.TokenFile = "", opts.tokenFile
@@ -180,8 +204,18 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 		fmt.Fprintf(io.err, "drover server: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(io.out, "==> Drover server started: HTTP on http://%s, Raft on %s, data in %s\n", s.HTTPAddr(), s.RaftAddr(), s.DataDir())
+	scheme := "http(s)"
+	if cfg.HTTPSOnly() {
+		scheme = "https"
+	}
+	fmt.Fprintf(io.out, "==> Drover server started: API on %s://%s, Raft (mutual TLS) on %s, data in %s\n", scheme, s.HTTPAddr(), s.RaftAddr(), s.DataDir())
 	fmt.Fprintf(io.out, "    name %s, server ID %s\n", s.Name(), s.ID())
+	if !cfg.ACL {
+		fmt.Fprintln(io.err, "==> WARNING: ACLs are off (-acl=false): anyone who can reach the API controls the cluster and runs code on its nodes")
+	}
+	if cfg.InsecurePlaintextHTTP && !cfg.HTTPSOnly() && !server.IsLoopback(cfg.HTTPAddr) {
+		fmt.Fprintln(io.err, "==> WARNING: the API answers plain HTTP beyond loopback (-insecure-plaintext-http): tokens cross the network in the clear")
+	}
 	switch {
 	case resumed && s.State().HasState():
 		fmt.Fprintln(io.out, "==> resuming from the cluster state in the data dir")
@@ -192,10 +226,31 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 	case len(cfg.Join) > 0:
 		fmt.Fprintf(io.out, "==> joining the cluster through %s…\n", strings.Join(cfg.Join, ", "))
 	}
+	if cfg.BootstrapExpect > 0 && !resumed || s.HoldsCA() {
+		printJoinHints(io, s, cfg)
+	}
 	if err := s.Run(ctx); err != nil {
 		fmt.Fprintf(io.err, "drover server: %v\n", err)
 		return exitError
 	}
 	fmt.Fprintln(io.out, "==> Drover server stopped")
 	return exitOK
+}
+
+// printJoinHints tells the operator of a new cluster how to use it: the
+// management token and the join tokens, with commands that work as
+// printed.
+func printJoinHints(io stdio, s *server.Server, cfg server.Config) {
+	if cfg.ACL && cfg.ACLBootstrap != server.ACLBootstrapManual {
+		path := server.ManagementTokenFile(s.DataDir())
+		fmt.Fprintf(io.out, "==> ACLs are on; the management token is (or, once elected, will be) in %s:\n", path)
+		fmt.Fprintf(io.out, "      export DROVER_TOKEN=$(cat %s)\n", path)
+	}
+	if !s.HoldsCA() {
+		return
+	}
+	fmt.Fprintln(io.out, "==> agents join with the client join token:")
+	fmt.Fprintf(io.out, "      drover agent -servers %s -data-dir DIR -join-token-file %s\n", s.HTTPAddr(), server.JoinTokenFile(s.DataDir(), "client"))
+	fmt.Fprintln(io.out, "    servers with the server join token:")
+	fmt.Fprintf(io.out, "      drover server -join %s -data-dir DIR -join-token-file %s\n", s.HTTPAddr(), server.JoinTokenFile(s.DataDir(), "server"))
 }

@@ -106,10 +106,15 @@ func (w *testWriter) stop() {
 	w.mu.Unlock()
 }
 
+// OpenFunc starts one server; state.Open is what clusters use unless
+// told otherwise.
+type OpenFunc func(state.Config, *slog.Logger) (*state.Replicated, error)
+
 // Cluster is n state servers forming one Raft cluster.
 type Cluster struct {
 	t      testing.TB
 	logger *slog.Logger
+	openFn OpenFunc
 
 	mu    sync.Mutex
 	cfgs  []state.Config
@@ -121,7 +126,15 @@ type Cluster struct {
 // are shut down when the test ends.
 func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, logger: Logger(t)}
+	return NewClusterWith(t, n, state.Open)
+}
+
+// NewClusterWith is NewCluster with servers started (and restarted) by
+// open. The state package's benchmark passes the plaintext opener only its
+// own tests can reach, to compare Raft over TLS with plain TCP.
+func NewClusterWith(t testing.TB, n int, open OpenFunc) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, logger: Logger(t), openFn: open}
 	t.Cleanup(c.Shutdown)
 	for i := 0; i < n; i++ {
 		cfg := Config(t.TempDir(), fmt.Sprintf("server-%d", i))
@@ -158,7 +171,7 @@ func NewCluster(t testing.TB, n int) *Cluster {
 // address is pinned so that the others find it again on restart.
 func (c *Cluster) open(i int) {
 	c.t.Helper()
-	r, err := state.Open(c.cfgs[i], c.logger.With("server", i))
+	r, err := c.openFn(c.cfgs[i], c.logger.With("server", i))
 	if err != nil {
 		c.t.Fatalf("statetest: open server %d: %v", i, err)
 	}
