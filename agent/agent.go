@@ -18,14 +18,14 @@ import (
 	"github.com/droverhq/drover/agent/allocrunner"
 	"github.com/droverhq/drover/agent/localstate"
 	"github.com/droverhq/drover/cluster"
-	"github.com/droverhq/drover/httpguard"
-	"github.com/droverhq/drover/pki"
-	"github.com/droverhq/drover/tlslisten"
 	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/drivers/docker"
 	"github.com/droverhq/drover/drivers/exec"
 	"github.com/droverhq/drover/drivers/qemu"
+	"github.com/droverhq/drover/httpguard"
 	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/pki"
+	"github.com/droverhq/drover/tlslisten"
 )
 
 // Agent is one client agent.

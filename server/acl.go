@@ -42,11 +42,11 @@ const (
 	// CapManagement routes need a management token (ACL administration).
 	CapManagement Capability = "management"
 
-	CapListJobs      Capability = "namespace:list-jobs"
-	CapReadJob       Capability = "namespace:read-job"
-	CapSubmitJob     Capability = "namespace:submit-job"
-	CapNodeRead      Capability = "node:read"
-	CapNodeWrite     Capability = "node:write"
+	CapListJobs  Capability = "namespace:list-jobs"
+	CapReadJob   Capability = "namespace:read-job"
+	CapSubmitJob Capability = "namespace:submit-job"
+	CapNodeRead  Capability = "node:read"
+	CapNodeWrite Capability = "node:write"
 	// CapNodeSelfRead and CapNodeSelfWrite are a node's own routes
 	// (registration, heartbeat, its allocations): the node's client
 	// certificate passes for that node, and a token with node:read or
