@@ -18,6 +18,8 @@ import (
 	"github.com/droverhq/drover/drivers/exec"
 	"github.com/droverhq/drover/gitsource"
 	"github.com/droverhq/drover/gitsource/gittest"
+	"github.com/droverhq/drover/pki"
+	"github.com/droverhq/drover/server"
 	"github.com/droverhq/drover/server/servertest"
 	"github.com/droverhq/drover/state/statetest"
 )
@@ -75,7 +77,7 @@ func benchJob(rev int) string {
 }
 
 // startBenchAgent starts a real agent with the exec driver against srv.
-func startBenchAgent(b *testing.B, srv *servertest.Server) {
+func startBenchAgent(b *testing.B, srv *servertest.Server, withTLS bool) {
 	b.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -96,6 +98,15 @@ func startBenchAgent(b *testing.B, srv *servertest.Server) {
 	cfg.Drivers = []drivers.Driver{d}
 	cfg.MaxBackoff = 500 * time.Millisecond
 	cfg.StopTasksOnShutdown = true
+	if withTLS {
+		// The secure default: a client certificate from the client join
+		// token, HTTPS to the server.
+		tok, err := server.ReadJoinToken(srv.DataDir(), pki.RoleClient)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.JoinToken = tok
+	}
 	cfg.Logger = statetest.Logger(b).With("agent", "bench")
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -213,34 +224,38 @@ func report(b *testing.B, lat []time.Duration) {
 //     signed GitHub push webhook (push__payload.json rewritten to the
 //     repository and commit) triggers the fetch.
 func BenchmarkCommitToRunning(b *testing.B) {
-	b.Run("fsnotify", func(b *testing.B) {
-		r := gittest.New(b)
-		rev := 0
-		first := r.Commit("Add bench", map[string]string{"jobs/bench.hcl": benchJob(rev)})
-		srv := servertest.Single(b, withSource("apps", r.Dir, ""))
-		startBenchAgent(b, srv)
-		benchWaitApplied(b, srv.Client, first)
-		version := currentVersion(b, srv.Client)
-		waitRunning(b, srv.Client, version)
+	// fsnotify runs with the agent on plain HTTP and on HTTPS with its
+	// client certificate, side by side (issue 12: TLS within 10 ms).
+	for _, mode := range []string{"plaintext", "tls"} {
+		b.Run("fsnotify/"+mode, func(b *testing.B) {
+			r := gittest.New(b)
+			rev := 0
+			first := r.Commit("Add bench", map[string]string{"jobs/bench.hcl": benchJob(rev)})
+			srv := servertest.Single(b, withSource("apps", r.Dir, ""))
+			startBenchAgent(b, srv, mode == "tls")
+			benchWaitApplied(b, srv.Client, first)
+			version := currentVersion(b, srv.Client)
+			waitRunning(b, srv.Client, version)
 
-		var lat []time.Duration
-		b.ResetTimer()
-		for range b.N {
-			for range commitsPerOp {
-				rev++
-				start := time.Now()
-				sha := r.Commit(fmt.Sprintf("Rev %d", rev), map[string]string{"jobs/bench.hcl": benchJob(rev)})
-				version++
-				waitRunning(b, srv.Client, version)
-				lat = append(lat, time.Since(start))
-				b.StopTimer()
-				checkVersion(b, srv.Client, version, sha)
-				b.StartTimer()
+			var lat []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				for range commitsPerOp {
+					rev++
+					start := time.Now()
+					sha := r.Commit(fmt.Sprintf("Rev %d", rev), map[string]string{"jobs/bench.hcl": benchJob(rev)})
+					version++
+					waitRunning(b, srv.Client, version)
+					lat = append(lat, time.Since(start))
+					b.StopTimer()
+					checkVersion(b, srv.Client, version, sha)
+					b.StartTimer()
+				}
 			}
-		}
-		b.StopTimer()
-		report(b, lat)
-	})
+			b.StopTimer()
+			report(b, lat)
+		})
+	}
 
 	b.Run("webhook", func(b *testing.B) {
 		raw, err := os.ReadFile(filepath.Join(payloads, "push__payload.json"))
@@ -257,7 +272,7 @@ func BenchmarkCommitToRunning(b *testing.B) {
 		hs := gittest.ServeHTTP(b, filepath.Dir(bare), "", "")
 		url := hs.URL + "/remote.git"
 		srv := servertest.Single(b, withSource("apps", url, secretFile(b, secret)))
-		startBenchAgent(b, srv)
+		startBenchAgent(b, srv, false)
 		benchWaitApplied(b, srv.Client, first)
 		version := currentVersion(b, srv.Client)
 		waitRunning(b, srv.Client, version)

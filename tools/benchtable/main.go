@@ -22,13 +22,13 @@ func targets() map[string]string {
 		"BenchmarkPlan":               "≤ 100 ms (10,000 jobs, 100 changed)",
 		"BenchmarkRollingUpdate100":   "≤ 100 ms per batch beyond health (100 allocs, max_parallel 10)",
 		"BenchmarkServiceScheduler":   "≤ 60 ms at 5,000 nodes / 25 racks / 1,200 allocs; spread ≤ 2× no-spread",
-		"BenchmarkStateApply":         "≥ 5,000 allocs/s",
+		"BenchmarkStateApply":         "≥ 5,000 allocs/s; servers=3: TLS ≥ 0.9× plaintext (x-plaintext)",
 		"BenchmarkStoreMemory":        "≤ 500 MB (10,000 jobs, 50,000 allocs)",
 		"BenchmarkPlacementToRunning": "p50 ≤ 50 ms, p99 ≤ 200 ms (200 allocs)",
 		"BenchmarkAgentRSS100":        "≤ 60 MB agent RSS (100 allocs)",
 		"BenchmarkAgent1000Allocs":    "report (1,000 allocs on one agent)",
 		"BenchmarkCommitToPlan10k":    "≤ 100 ms (commit seen → plan, 10,000 jobs)",
-		"BenchmarkCommitToRunning":    "p50 ≤ 500 ms, p99 ≤ 2 s (commit → allocations running)",
+		"BenchmarkCommitToRunning":    "p50 ≤ 500 ms, p99 ≤ 2 s (commit → allocations running); fsnotify/tls p50 within 10 ms of fsnotify/plaintext",
 		"BenchmarkDockerStart":        "report p50; ≤ 1.2× docker run",
 	}
 }
