@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/state"
 )
@@ -177,6 +178,11 @@ func (s *Server) auditWho(r *http.Request, c Capability, route string) string {
 		return "webhook (HMAC)"
 	case CapServerProof, CapJoinToken:
 		return "server (" + string(c) + ")"
+	}
+	// A certificate names its holder: an agent by node ID, whatever
+	// route it calls (a registration carries the ID in its body).
+	if p := peerFrom(r.Context()); p != nil && p.Role == pki.CertRoleClient {
+		return "node " + p.NodeID + " (certificate)"
 	}
 	if r.Header.Get(api.HeaderNodeSecret) != "" && strings.HasPrefix(route, "/v1/node/{id}") {
 		return "node " + pathObject(route, r.URL.Path)
