@@ -1,70 +1,34 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/droverhq/drover/api"
 )
 
-// startACLServer starts `drover server -acl` and returns its address and
-// the management token it wrote to its data dir.
-func startACLServer(t *testing.T) (addr, mgmt string) {
-	t.Helper()
-	dataDir := t.TempDir()
-	httpAddr, exited, logs := runServerProc(t, dataDir, hermeticEnv(), "-acl", "-log-level", "info")
-	path := filepath.Join(dataDir, "management.token")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("drover server exited early: %v\n%s", err, logs.String())
-		default:
-		}
-		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			mgmt = strings.TrimSpace(string(b))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no management token in %s after 30s\n%s", path, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("management token file: %v, mode %v; want 0600", err, fi.Mode().Perm())
-	}
-	if !strings.Contains(logs.String(), "export DROVER_TOKEN=$(cat "+path+")") {
-		t.Errorf("the server did not say how to use the token:\n%s", logs.String())
-	}
-	addr = "http://" + httpAddr
-	c, err := api.NewClient(api.Config{Address: addr, Token: mgmt})
+// TestACLReadOnlyTokenE2E: ACLs are on by default: the first server
+// writes the management token (mode 0600) and says how to use it; a
+// request without a token is refused with 401; a token of a read-only
+// policy can `job status` but `job run` is refused with 403; a revoked
+// token is refused at once.
+func TestACLReadOnlyTokenE2E(t *testing.T) {
+	s := startServer(t, "-log-level", "info")
+	addr, mgmt := s.addr, s.token
+	path := managementTokenFile(s.dataDir)
+	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, _, err := c.Jobs().List(ctx, nil)
-		cancel()
-		if err == nil {
-			return addr, mgmt
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not serving after 30s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("management token file %s has mode %v, want 0600", path, fi.Mode().Perm())
 	}
-}
-
-// TestACLReadOnlyTokenE2E: with -acl, a token of a read-only policy can
-// `job status` but `job run` is refused with 403; a revoked token is
-// refused at once.
-func TestACLReadOnlyTokenE2E(t *testing.T) {
-	addr, mgmt := startACLServer(t)
+	if !strings.Contains(s.out.String(), "export DROVER_TOKEN=$(cat "+path+")") {
+		t.Errorf("the server did not say how to use the token:\n%s", s.out.String())
+	}
 	dir := t.TempDir()
 	as := func(token string, args ...string) result {
 		t.Helper()

@@ -22,15 +22,9 @@ import (
 
 func startBenchCluster(b *testing.B) (*api.Client, *proc) {
 	b.Helper()
-	env := hermeticEnv()
-	httpAddr := loopbackAddr(b)
-	startProc(b, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", b.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", loopbackAddr(b), "-log-level", "warn")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := startProc(b, "drover agent", env, "agent", "-servers", httpAddr, "-data-dir", b.TempDir(), "-node-name", "bench", "-log-level", "warn")
+	s := startServer(b, "-log-level", "warn")
+	c := s.client
+	a := s.startAgent(b, "bench", b.TempDir(), "-log-level", "warn")
 	deadline := time.Now().Add(agentWait)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,11 +41,13 @@ func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	// The pid tells a restarted process's output from its predecessor's.
+	p.name = fmt.Sprintf("%s (pid %d)", name, cmd.Process.Pid)
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		p.stop(syscall.SIGTERM)
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
+			t.Logf("%s output:\n%s", p.name, p.out.String())
 		}
 	})
 	return p
@@ -65,17 +66,6 @@ func (p *proc) stop(sig syscall.Signal) {
 		<-p.done
 		p.t.Errorf("%s did not exit within %v of %v", p.name, agentWait, sig)
 	}
-}
-
-// loopbackAddr returns a loopback address nobody listens on right now.
-func loopbackAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitHealthy polls the process's health endpoint until it answers ok:
@@ -282,26 +272,17 @@ job "printer" {
 }
 
 func TestServerAndTwoAgents(t *testing.T) {
-	env := hermeticEnv()
-	httpAddr := freeAddr(t)
 	cfgFile := filepath.Join(t.TempDir(), "server.hcl")
 	// A short TTL, so that a stopped agent's allocations move quickly.
 	writeFile(t, cfgFile, "heartbeat_ttl = \"2s\"\nheartbeat_grace = \"1s\"\n")
-	srv := startProc(t, "drover server", env, "server", "-config", cfgFile, "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.waitHealthy(c, false)
+	s := startServer(t, "-config", cfgFile, "-node-name", "s1")
+	c := s.client
 
 	dataDirs := map[string]string{"a1": t.TempDir(), "a2": t.TempDir()}
-	agentArgs := func(name string) []string {
-		return []string{"agent", "-servers", httpAddr, "-data-dir", dataDirs[name], "-node-name", name, "-meta", "e2e=yes"}
-	}
+	startAgent := func(name string) *proc { return s.startAgent(t, name, dataDirs[name], "-meta", "e2e=yes") }
 	agents := map[string]*proc{}
 	for _, name := range []string{"a1", "a2"} {
-		agents[name] = startProc(t, "drover agent "+name, env, agentArgs(name)...)
+		agents[name] = startAgent(name)
 	}
 	nodes := waitNodes(t, c, 2)
 	nodeName := map[string]string{}
@@ -335,9 +316,7 @@ job "sleeper" {
 }`)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return s.cli(t, dir, args...)
 	}
 	if r := cli("job", "run", "sleeper.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
@@ -376,7 +355,7 @@ job "sleeper" {
 	if !pidAlive(pid) {
 		t.Fatalf("task %d died with its agent", pid)
 	}
-	agents[host] = startProc(t, "drover agent "+host+" (restarted)", env, agentArgs(host)...)
+	agents[host] = startAgent(host)
 	waitUntil(t, "the restarted agent to re-attach", func() bool {
 		return strings.Contains(agents[host].out.String(), "re-attached to task")
 	})

@@ -72,6 +72,10 @@ func apiErrorText(err error, addr string) string {
 		}
 		switch se.Code {
 		case http.StatusUnauthorized, http.StatusForbidden:
+			if strings.Contains(msg, "client certificate") {
+				// The server's message already says which variables to set.
+				return fmt.Sprintf("the server at %s refused the request (%d: %s)", addr, se.Code, msg)
+			}
 			return fmt.Sprintf("the server at %s refused the request (%d: %s): set DROVER_TOKEN or -token to the server's API token", addr, se.Code, msg)
 		case http.StatusServiceUnavailable:
 			return fmt.Sprintf("the server at %s cannot answer now (%s); try again in a moment", addr, msg)

@@ -66,6 +66,7 @@ func TestAPIErrorText(t *testing.T) {
 			[]string{"cannot reach the Drover server at " + addr + ": dial tcp: connect: connection refused.", "Is `drover server` (or `drover dev`) running? Set DROVER_ADDR or -address."}},
 		{"no token", &api.StatusError{Code: 401, Message: "missing token"}, []string{"refused the request (401: missing token)", "set DROVER_TOKEN or -token"}},
 		{"wrong token", &api.StatusError{Code: 403, Message: "invalid token"}, []string{"(403: invalid token)", "set DROVER_TOKEN or -token"}},
+		{"no client certificate", &api.StatusError{Code: 401, Message: "this API requires a client certificate of the cluster CA over HTTPS: set DROVER_CACERT"}, []string{"(401: this API requires a client certificate", "set DROVER_CACERT"}},
 		{"no leader", &api.StatusError{Code: 503, Message: "no leader"}, []string{"cannot answer now (no leader); try again"}},
 		{"conflict", &api.StatusError{Code: 409, Message: `job "web" has modify index 8, not the check_index 9`}, []string{`job "web" has modify index 8, not the check_index 9`}},
 		{"bare status", &api.StatusError{Code: 500}, []string{"Internal Server Error"}},

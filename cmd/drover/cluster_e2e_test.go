@@ -11,9 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,14 +26,21 @@ import (
 // register and heartbeat but run nothing, so allocations stay pending),
 // and the CLI is run as a user would run it.
 
-// testServer is a `drover server` process the test owns.
+// testServer is a `drover server` process the test owns, running with
+// its defaults: ACLs on, a cluster CA, and the management token and join
+// tokens written to its data dir.
 type testServer struct {
-	addr   string // http://127.0.0.1:PORT
-	client *api.Client
+	*proc
+	httpAddr string      // 127.0.0.1:PORT, what an agent's -servers takes
+	addr     string      // http://127.0.0.1:PORT, what DROVER_ADDR takes
+	dataDir  string      // the server's -data-dir
+	token    string      // the management token the server wrote
+	client   *api.Client // a client of the API with the management token
+	env      []string    // hermeticEnv with DROVER_ADDR and DROVER_TOKEN: the CLI's
 }
 
 // freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,76 +51,100 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startServer starts a single-server cluster and waits until it has a
-// leader. extraEnv is given to the server (DROVER_TOKEN, say).
-func startServer(t *testing.T, extraEnv ...string) *testServer {
+// startServer starts a single-server cluster (`drover server
+// -bootstrap-expect 1`) on a new data dir and free loopback ports, with
+// the server's defaults and the extra flags, and waits until its leader
+// serves requests with the management token it wrote. The test's cleanup
+// stops it (SIGTERM) and prints its output if the test failed.
+func startServer(t testing.TB, extra ...string) *testServer {
 	t.Helper()
-	httpAddr, exited, logs := runServerProc(t, t.TempDir(), append(hermeticEnv(), extraEnv...), "-log-level", "warn")
-	s := &testServer{addr: "http://" + httpAddr}
-	tok := ""
-	for _, e := range extraEnv {
-		if v, ok := strings.CutPrefix(e, "DROVER_TOKEN="); ok {
-			tok = v
-		}
+	return startServerAt(t, t.TempDir(), freeAddr(t), freeAddr(t), extra...)
+}
+
+// startServerAt is startServer on a given data dir and addresses: given
+// those of a server that stopped, it starts that server again.
+func startServerAt(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string) *testServer {
+	t.Helper()
+	args := append([]string{"server", "-bootstrap-expect", "1", "-data-dir", dataDir,
+		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e"}, extra...)
+	s := &testServer{
+		proc:     startProc(t, "drover server", hermeticEnv(), args...),
+		httpAddr: httpAddr,
+		addr:     "http://" + httpAddr,
+		dataDir:  dataDir,
 	}
+	s.token = waitManagementToken(s.proc, dataDir)
+	// Clipped: a caller's append must not write into another's.
+	s.env = slices.Clip(append(hermeticEnv(), "DROVER_ADDR="+s.addr, "DROVER_TOKEN="+s.token))
 	var err error
-	if s.client, err = api.NewClient(api.Config{Address: s.addr, Token: tok}); err != nil {
+	if s.client, err = api.NewClient(api.Config{Address: s.addr, Token: s.token}); err != nil {
 		t.Fatal(err)
 	}
-	// Readiness is the one place that polls: there is no server to ask
-	// for a blocking query until it listens.
-	deadline := time.Now().Add(30 * time.Second)
+	s.waitServing()
+	return s
+}
+
+// managementTokenFile is where the first server writes the management
+// token when it bootstraps the ACLs.
+func managementTokenFile(dataDir string) string { return filepath.Join(dataDir, "management.token") }
+
+// clientJoinTokenFile is where the first server writes the token agents
+// join with.
+func clientJoinTokenFile(dataDir string) string { return filepath.Join(dataDir, "client.join-token") }
+
+// waitManagementToken waits until the server p writes the management
+// token to dataDir, as the first server does once it is elected, and
+// returns it. Readiness polls: there is nothing to ask for a blocking
+// query before the server has a leader.
+func waitManagementToken(p *proc, dataDir string) string {
+	p.t.Helper()
+	path := managementTokenFile(dataDir)
+	deadline := time.Now().Add(agentWait)
 	for {
 		select {
-		case err := <-exited:
-			t.Fatalf("drover server exited early: %v\n%s", err, logs.String())
+		case err := <-p.done:
+			p.t.Fatalf("%s exited early: %v\n%s", p.name, err, p.out.String())
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		h, err := s.client.Agent().Health(ctx)
-		cancel()
-		if err == nil && h.Server != nil && h.Server.OK {
-			return s
+		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) != "" {
+			return strings.TrimSpace(string(b))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("drover server not healthy after 30s (last: %v)\n%s", err, logs.String())
+			p.t.Fatalf("no management token in %s after %v\n%s", path, agentWait, p.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// runServerProc starts `drover server -bootstrap-expect 1` on free
-// loopback ports with dataDir and the extra flags, and stops it (SIGTERM,
-// then kill after 20 s) when the test ends, printing its output if the
-// test failed. exited receives its exit.
-func runServerProc(t *testing.T, dataDir string, env []string, extra ...string) (httpAddr string, exited <-chan error, logs *lockedBuffer) {
-	t.Helper()
-	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
-	args := append([]string{"server", "-bootstrap-expect", "1", "-data-dir", dataDir,
-		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e"}, extra...)
-	cmd := exec.Command(droverBin, args...)
-	cmd.Env = env
-	logs = &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start drover server: %v", err)
+// waitServing waits until the server answers a consistent read with the
+// management token: it is healthy, leads, and its ACLs know the token.
+func (s *testServer) waitServing() {
+	s.t.Helper()
+	s.waitHealthy(s.client, false)
+	deadline := time.Now().Add(agentWait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := s.client.Jobs().List(ctx, nil)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s does not serve with its management token after %v: %v\n%s", s.name, agentWait, err, s.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("drover server did not stop within 20s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("drover server output:\n%s", logs.String())
-		}
-	})
-	return httpAddr, done, logs
+}
+
+// startAgent starts `drover agent` as node name on dataDir, joined to s
+// with the client join token s wrote and no API token: it obtains a
+// client certificate and talks HTTPS to s with it. Starting it again on
+// the same dataDir restarts the same node. extra flags are added.
+func (s *testServer) startAgent(t testing.TB, name, dataDir string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"agent", "-servers", s.httpAddr, "-data-dir", dataDir, "-node-name", name,
+		"-join-token-file", clientJoinTokenFile(s.dataDir)}, extra...)
+	return startProc(t, "drover agent "+name, hermeticEnv(), args...)
 }
 
 // hermeticEnv is the test process's environment without any Drover or
@@ -200,10 +231,10 @@ func (s *testServer) addNodes(t *testing.T, n int) []*cluster.Node {
 }
 
 // cli runs the drover binary against the server, as a user whose
-// DROVER_ADDR points at it.
+// DROVER_ADDR points at it and whose DROVER_TOKEN is the management token.
 func (s *testServer) cli(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	r := runDrover(t, dir, append(hermeticEnv(), "DROVER_ADDR="+s.addr), args...)
+	r := runDrover(t, dir, s.env, args...)
 	// The whole session, shown when the test fails (or with -v): a
 	// failure late in a scenario is easier to read with what came before.
 	t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
@@ -261,7 +292,7 @@ func spreadJob(id string, count int, extra string) string {
 
 func TestClusterCommands(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, "-log-level", "warn")
 	nodes := s.addNodes(t, 3)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), spreadJob("web", 6, ""))
@@ -473,18 +504,27 @@ func TestClusterCommandsErrors(t *testing.T) {
 		t.Errorf("job run of an invalid file: want exit 1 with file:line:col and no request\n%s", r)
 	}
 
-	// A server that requires a token says so, and -token or DROVER_TOKEN
-	// gets through.
-	s := startServer(t, "DROVER_TOKEN=s3cret")
-	r = s.cli(t, dir, "job", "status")
-	if r.code != 1 || !strings.Contains(r.stderr, "set DROVER_TOKEN or -token") {
-		t.Errorf("job status without a token: want exit 1 and a hint\n%s", r)
+	// A server requires a token (ACLs are on by default) and says so.
+	// Both the management token it wrote and the operator's own token
+	// (-token-file, a management token too) get through, with -token or
+	// DROVER_TOKEN.
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "s3cret-operator-token\n")
+	s := startServer(t, "-log-level", "warn", "-token-file", tokenFile)
+	anonymous := append(hermeticEnv(), "DROVER_ADDR="+s.addr)
+	r = runDrover(t, dir, anonymous, "job", "status")
+	if r.code != 1 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "set DROVER_TOKEN or -token") {
+		t.Errorf("job status without a token: want exit 1, a 401 and a hint\n%s", r)
 	}
-	r = s.cli(t, dir, "job", "status", "-token", "s3cret")
+	r = runDrover(t, dir, anonymous, "job", "status", "-token", "s3cret-operator-token")
 	if r.code != 0 || !strings.Contains(r.stdout, "No running jobs") {
-		t.Errorf("job status -token: want exit 0\n%s", r)
+		t.Errorf("job status -token with the -token-file token: want exit 0\n%s", r)
 	}
-	r = runDrover(t, dir, append(hermeticEnv(), "DROVER_ADDR="+s.addr, "DROVER_TOKEN=s3cret"), "node", "status")
+	r = runDrover(t, dir, anonymous, "job", "status", "-token", s.token)
+	if r.code != 0 || !strings.Contains(r.stdout, "No running jobs") {
+		t.Errorf("job status -token with the management token: want exit 0\n%s", r)
+	}
+	r = runDrover(t, dir, s.env, "node", "status")
 	if r.code != 0 || !strings.Contains(r.stdout, "No nodes registered") {
 		t.Errorf("node status with DROVER_TOKEN: want exit 0\n%s", r)
 	}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/drivers/qemu/qemutest"
 )
@@ -150,18 +149,10 @@ func TestDockerJobThroughAgent(t *testing.T) {
 	requireDocker(t)
 	ensureBusyboxImage(t)
 
-	env := hermeticEnv()
-	httpAddr := freeAddr(t)
-	srv := startProc(t, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.waitHealthy(c, false)
+	s := startServer(t, "-node-name", "s1")
+	c := s.client
 	agentDir := t.TempDir()
-	agentArgs := []string{"agent", "-servers", httpAddr, "-data-dir", agentDir, "-node-name", "dockernode"}
-	agent := startProc(t, "drover agent", env, agentArgs...)
+	agent := s.startAgent(t, "dockernode", agentDir)
 	waitNodes(t, c, 1)
 
 	dir := t.TempDir()
@@ -192,15 +183,13 @@ job "`+jobID+`" {
 }`)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return s.cli(t, dir, args...)
 	}
 	stopped := false
 	t.Cleanup(func() {
 		// Whatever failed, leave no container behind.
 		if !stopped {
-			runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "job", "stop", jobID)
+			runDrover(t, dir, s.env, "job", "stop", jobID)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -250,7 +239,7 @@ job "`+jobID+`" {
 	// 2. Its output, through drover alloc logs.
 	var r result
 	waitUntil(t, "the container's log line", func() bool {
-		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", alloc.ID[:8], "httpd")
+		r = runDrover(t, dir, s.env, "alloc", "logs", alloc.ID[:8], "httpd")
 		return r.code == 0 && strings.Contains(r.stdout, "drover-e2e-started in docker\n")
 	})
 
@@ -267,7 +256,7 @@ job "`+jobID+`" {
 	if got := allocContainers(t, alloc.ID); len(got) != 1 || got[0] != ctrID+" running" {
 		t.Fatalf("containers after the agent died: %q, want %s running", got, ctrID)
 	}
-	agent = startProc(t, "drover agent (restarted)", env, agentArgs...)
+	agent = s.startAgent(t, "dockernode", agentDir)
 	waitUntil(t, "the restarted agent to re-attach", func() bool {
 		return strings.Contains(agent.out.String(), "re-attached to task")
 	})

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,27 +16,16 @@ import (
 	"github.com/droverhq/drover/cluster"
 )
 
-// Node identity end to end, with the real binary: an agent keeps its node
-// (ID and secret) across restarts; a holder of the operator token cannot
+// Node identity end to end, with the real binary: an agent joined with
+// the client join token keeps its node (ID, secret and client
+// certificate) across restarts; a holder of the management token cannot
 // take the node over; an agent whose data dir lost the secret stops and
 // says how to recover.
 func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
-	env := hermeticEnv()
-	const token = "operator-token-e2e"
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeFile(t, tokenFile, token+"\n")
-	httpAddr := freeAddr(t)
-	srv := startProc(t, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1", "-token-file", tokenFile)
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.waitHealthy(c, false)
-
+	s := startServer(t, "-node-name", "s1")
+	c := s.client
 	dataDir := t.TempDir()
-	agentArgs := []string{"agent", "-servers", httpAddr, "-data-dir", dataDir, "-node-name", "a1", "-token-file", tokenFile}
-	agent := startProc(t, "drover agent", env, agentArgs...)
+	agent := s.startAgent(t, "a1", dataDir)
 	nodes := waitNodes(t, c, 1)
 	id := nodes[0].ID
 	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
@@ -43,8 +34,14 @@ func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
 	if err != nil || node.HTTPAddr == "" || node.SecretHash != "" {
 		t.Fatalf("node = %+v, %v", node, err)
 	}
+	// The agent obtained its client certificate with the join token.
+	certFile := filepath.Join(dataDir, "tls", "client.pem")
+	cert, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatalf("the agent's client certificate: %v", err)
+	}
 
-	// The operator token is not a node's identity: it cannot point the
+	// The management token is not a node's identity: it cannot point the
 	// node's http_addr (where `drover alloc logs` sends the token)
 	// elsewhere, nor heartbeat the node.
 	evil := node.Copy()
@@ -52,10 +49,10 @@ func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
 	_, err = c.Nodes().Register(ctx, evil)
 	var se *api.StatusError
 	if !errors.As(err, &se) || se.Code != 403 || !strings.Contains(se.Message, "needs its node secret") {
-		t.Fatalf("re-register with the operator token = %v, want 403", err)
+		t.Fatalf("re-register with the management token = %v, want 403", err)
 	}
 	if _, err := c.Nodes().Heartbeat(ctx, id); !api.IsNodeSecretRefused(err) {
-		t.Fatalf("heartbeat with the operator token = %v, want 403", err)
+		t.Fatalf("heartbeat with the management token = %v, want 403", err)
 	}
 	if n, _, _ := c.Nodes().Info(ctx, id, nil); n.HTTPAddr != node.HTTPAddr {
 		t.Fatalf("http_addr moved to %q", n.HTTPAddr)
@@ -63,7 +60,7 @@ func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
 
 	// Restarted on its data dir, the agent is the same node.
 	agent.stop(syscall.SIGTERM)
-	agent = startProc(t, "drover agent (restarted)", env, agentArgs...)
+	agent = s.startAgent(t, "a1", dataDir)
 	waitUntil(t, "the restarted agent to register", func() bool {
 		return strings.Contains(agent.out.String(), "node registered")
 	})
@@ -74,6 +71,9 @@ func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
 	restarted, _, err := c.Nodes().Info(ctx, id, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if now, err := os.ReadFile(certFile); err != nil || !bytes.Equal(now, cert) {
+		t.Errorf("the restarted agent did not keep its client certificate (%v)", err)
 	}
 	agent.stop(syscall.SIGTERM)
 
@@ -86,7 +86,7 @@ func TestNodeIdentityAcrossAgentRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	lost := startProc(t, "drover agent (lost secret)", env, agentArgs...)
+	lost := s.startAgent(t, "a1", dataDir)
 	select {
 	case err := <-lost.done:
 		var ee interface{ ExitCode() int }

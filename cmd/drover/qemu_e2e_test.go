@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/drivers/qemu/qemutest"
 )
@@ -51,17 +50,10 @@ func TestQEMUJobThroughAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := hermeticEnv()
-	httpAddr := freeAddr(t)
-	srv := startProc(t, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.waitHealthy(c, false)
-	agentArgs := []string{"agent", "-servers", httpAddr, "-data-dir", t.TempDir(), "-node-name", "qemunode"}
-	agent := startProc(t, "drover agent", env, agentArgs...)
+	s := startServer(t, "-node-name", "s1")
+	c := s.client
+	agentDir := t.TempDir()
+	agent := s.startAgent(t, "qemunode", agentDir)
 	waitNodes(t, c, 1)
 
 	dir := t.TempDir()
@@ -92,9 +84,7 @@ job %q {
 }`, jobID, disk, g.Kernel, g.Initrd))
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return s.cli(t, dir, args...)
 	}
 	t.Cleanup(func() {
 		// Whatever failed, leave no VM behind.
@@ -146,7 +136,7 @@ job %q {
 	// The console, through drover alloc logs.
 	var r result
 	waitUntil(t, "the guest's console in the task's logs", func() bool {
-		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", alloc.ID[:8], "guest")
+		r = runDrover(t, dir, s.env, "alloc", "logs", alloc.ID[:8], "guest")
 		return r.code == 0 && strings.Contains(r.stdout, "guest: ready")
 	})
 
@@ -156,7 +146,7 @@ job %q {
 	if !pidAlive(pid) {
 		t.Fatalf("qemu %d died with its agent", pid)
 	}
-	agent = startProc(t, "drover agent (restarted)", env, agentArgs...)
+	agent = s.startAgent(t, "qemunode", agentDir)
 	waitUntil(t, "the restarted agent to re-attach", func() bool {
 		return strings.Contains(agent.out.String(), "re-attached to task")
 	})
@@ -179,7 +169,7 @@ job %q {
 		t.Errorf("qemu exited %v after job stop: killed at the timeout, not powered off", took)
 	}
 	followAllocs(t, c, jobID, "the allocation to stop", func(as []*cluster.Allocation) bool { return len(running(as)) == 0 })
-	r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", alloc.ID[:8], "guest")
+	r = runDrover(t, dir, s.env, "alloc", "logs", alloc.ID[:8], "guest")
 	if !strings.Contains(r.stdout, "guest: power button pressed, powering off") {
 		t.Errorf("the guest never saw the power button; console:\n%s", r)
 	}

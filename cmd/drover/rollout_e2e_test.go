@@ -41,7 +41,7 @@ var rolloutNodes = []struct{ name, role, ip string }{
 type rolloutCluster struct {
 	Addr   string      // the server's API, http://host:port
 	Client *api.Client // a client of it
-	Env    []string    // a hermetic environment with DROVER_ADDR set, for the CLI
+	Env    []string    // a hermetic environment with DROVER_ADDR (and DROVER_TOKEN) set, for the CLI
 	Server *proc
 	Agents map[string]*proc // by node name
 	// NodeIP is the IP each node's tasks listen on, by node name.
@@ -84,33 +84,25 @@ func startRolloutCluster(t *testing.T) *rolloutCluster {
 	t.Helper()
 	gittest.RequireGit(t)
 	buildHealthsrv(t)
-	env := hermeticEnv()
-	httpAddr := freeAddr(t)
+	s := startServer(t, "-node-name", "s1")
 	rc := &rolloutCluster{
-		Addr:     "http://" + httpAddr,
-		Env:      append(env[:len(env):len(env)], "DROVER_ADDR=http://"+httpAddr),
+		Addr:     s.addr,
+		Client:   s.client,
+		Env:      s.env,
+		Server:   s.proc,
 		Agents:   map[string]*proc{},
 		NodeIP:   map[string]string{},
 		DataDirs: map[string]string{},
 	}
-	rc.Server = startProc(t, "drover server", env, "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
-		"-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "s1")
-	c, err := api.NewClient(api.Config{Address: rc.Addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.Client = c
-	rc.Server.waitHealthy(c, false)
 	for _, n := range rolloutNodes {
 		rc.NodeIP[n.name] = n.ip
 		rc.DataDirs[n.name] = t.TempDir()
-		rc.Agents[n.name] = startProc(t, "drover agent "+n.name, env, "agent", "-servers", httpAddr,
-			"-data-dir", rc.DataDirs[n.name], "-node-name", n.name, "-network-ip", n.ip, "-meta", "role="+n.role)
+		rc.Agents[n.name] = s.startAgent(t, n.name, rc.DataDirs[n.name], "-network-ip", n.ip, "-meta", "role="+n.role)
 	}
 	// Registered after the agents, so it runs before they are stopped:
 	// tasks outlive a stopped agent.
 	t.Cleanup(rc.stopTasks(t))
-	waitNodes(t, c, len(rolloutNodes))
+	waitNodes(t, rc.Client, len(rolloutNodes))
 	return rc
 }
 

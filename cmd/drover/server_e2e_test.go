@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
-	"os"
-	"os/exec"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,97 +17,6 @@ import (
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/jobspec"
 )
-
-// e2eTimeout bounds each wait; generous, since other tests share the
-// machine.
-const e2eTimeout = 90 * time.Second
-
-// serverProc is a running `drover server` process.
-type serverProc struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startServerProc(t *testing.T, args ...string) *serverProc {
-	t.Helper()
-	cmd := exec.Command(droverBin, append([]string{"server"}, args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "DROVER_TOKEN=")
-	p := &serverProc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start drover server: %v", err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("drover server output:\n%s", p.out.String())
-		}
-	})
-	return p
-}
-
-// kill9 kills the process the way a power cut would: no shutdown at all.
-func (p *serverProc) kill9(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(e2eTimeout):
-		t.Fatal("server did not die after SIGKILL")
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitLeader polls until the server answers consistent reads.
-func waitLeader(t *testing.T, c *api.Client) {
-	t.Helper()
-	deadline := time.Now().Add(e2eTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _, err := c.Jobs().List(ctx, nil)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become a serving leader: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 const e2eJob = `
 job "web" {
@@ -140,7 +47,7 @@ type clusterState struct {
 
 func readClusterState(t *testing.T, c *api.Client) clusterState {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
 	defer cancel()
 	var st clusterState
 	jobs, _, err := c.Jobs().List(ctx, nil)
@@ -176,26 +83,20 @@ func readClusterState(t *testing.T, c *api.Client) clusterState {
 
 func TestServerSurvivesKill9(t *testing.T) {
 	dir := t.TempDir()
-	httpAddr, raftAddr := freePort(t), freePort(t)
+	dataDir, httpAddr, raftAddr := filepath.Join(dir, "data"), freeAddr(t), freeAddr(t)
 	// Heartbeats are not sent in this test: a long TTL keeps the nodes
 	// ready across the restart. The config file is read, flags win.
 	conf := filepath.Join(dir, "server.hcl")
 	writeFile(t, conf, `heartbeat_ttl = "10m"
 http_addr = "127.0.0.1:1"
 `)
-	args := []string{"-config", conf, "-bootstrap-expect", "1", "-data-dir", filepath.Join(dir, "data"),
-		"-http-addr", httpAddr, "-raft-addr", raftAddr, "-node-name", "e2e"}
-	p := startServerProc(t, args...)
-	c, err := api.NewClient(api.Config{Address: httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLeader(t, c)
-	if out := p.out.String(); !strings.Contains(out, "==> Drover server started: HTTP on http://"+httpAddr+", Raft on "+raftAddr) {
+	p := startServerAt(t, dataDir, httpAddr, raftAddr, "-config", conf)
+	c := p.client
+	if out := p.out.String(); !strings.Contains(out, "==> Drover server started: API on http(s)://"+httpAddr+", Raft (mutual TLS) on "+raftAddr) {
 		t.Fatalf("no start banner in:\n%s", out)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
 	defer cancel()
 	for i := 1; i <= 2; i++ {
 		node := &cluster.Node{
@@ -241,9 +142,12 @@ http_addr = "127.0.0.1:1"
 		t.Fatalf("state before the crash: %+v", before)
 	}
 
-	p.kill9(t)
-	p2 := startServerProc(t, args...)
-	waitLeader(t, c)
+	// kill -9: the way a power cut stops it, with no shutdown at all.
+	p.stop(syscall.SIGKILL)
+	p2 := startServerAt(t, dataDir, httpAddr, raftAddr, "-config", conf)
+	if p2.token != p.token {
+		t.Errorf("the management token changed across kill -9")
+	}
 	after := readClusterState(t, c)
 	for _, cmp := range []struct {
 		what          string
@@ -266,7 +170,7 @@ http_addr = "127.0.0.1:1"
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
-	case <-time.After(e2eTimeout):
+	case <-time.After(agentWait):
 		t.Fatal("server did not stop after SIGTERM")
 	}
 	if !strings.Contains(p2.out.String(), "==> Drover server stopped") {
@@ -274,10 +178,78 @@ http_addr = "127.0.0.1:1"
 	}
 }
 
+// TestServerRefusesOpenNonLoopbackAPI: a server never serves an open API
+// beyond loopback. With ACLs turned off and no token it refuses to start.
+// With its defaults it starts, and there speaks only HTTPS, asks for a
+// client certificate of the cluster CA, and with one still for a token:
+// 401 without.
 func TestServerRefusesOpenNonLoopbackAPI(t *testing.T) {
-	r := drover(t, t.TempDir(), "server", "-bootstrap-expect", "1", "-data-dir", t.TempDir(), "-http-addr", "0.0.0.0:0", "-raft-addr", "127.0.0.1:0")
+	// -acl=false on purpose: turning ACLs off is the one way left to an
+	// open API, and without a token the server must refuse it.
+	r := drover(t, t.TempDir(), "server", "-acl=false", "-bootstrap-expect", "1", "-data-dir", t.TempDir(),
+		"-http-addr", "0.0.0.0:0", "-raft-addr", "127.0.0.1:0")
 	if r.code != exitError || !strings.Contains(r.stderr, "non-loopback address without a token") {
-		t.Fatalf("code %d, stderr:\n%s", r.code, r.stderr)
+		t.Fatalf("-acl=false beyond loopback: code %d, stderr:\n%s", r.code, r.stderr)
+	}
+
+	// Bound to every address; the test reaches it on loopback, which the
+	// config file advertises.
+	dir, dataDir := t.TempDir(), t.TempDir()
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	local := "127.0.0.1:" + port
+	conf := filepath.Join(dir, "server.hcl")
+	writeFile(t, conf, "advertise_http = \""+local+"\"\n")
+	p := startProc(t, "drover server", hermeticEnv(), "server", "-config", conf, "-bootstrap-expect", "1", "-data-dir", dataDir,
+		"-http-addr", "0.0.0.0:"+port, "-raft-addr", freeAddr(t), "-node-name", "e2e")
+	token := waitManagementToken(p, dataDir)
+	if out := p.out.String(); !strings.Contains(out, "API on https://"+local) {
+		t.Errorf("the start banner does not say HTTPS only:\n%s", out)
+	}
+
+	// Plain HTTP is refused, even with the management token.
+	req, err := http.NewRequest(http.MethodGet, "http://"+local+"/v1/jobs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	// An error (the connection closed) is a refusal too.
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS") {
+			t.Errorf("plain HTTP beyond loopback: %d %s, want 400 (an HTTPS server)", resp.StatusCode, body)
+		}
+	}
+
+	// HTTPS to a server the CLI verifies against the cluster CA: without
+	// a client certificate, the management token is not enough.
+	caFile := filepath.Join(dataDir, "tls", "ca.pem")
+	env := append(hermeticEnv(), "DROVER_ADDR=https://"+local, "DROVER_CACERT="+caFile)
+	cli := func(env []string, args ...string) result {
+		t.Helper()
+		r := runDrover(t, dir, env, args...)
+		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
+		return r
+	}
+	if r := cli(append(env, "DROVER_TOKEN="+token), "job", "status"); r.code != exitError || !strings.Contains(r.stderr, "401") ||
+		!strings.Contains(r.stderr, "client certificate") {
+		t.Errorf("HTTPS without a client certificate: want exit 1 with a 401 naming the client certificate\n%s", r)
+	}
+
+	// A CLI certificate of the cluster's CA: without a token, 401; with
+	// the management token, served.
+	if r := cli(hermeticEnv(), "tls", "cert", "create", "-cli", "-ca", caFile, "-key", filepath.Join(dataDir, "tls", "ca-key.pem"),
+		"-out-dir", dir); r.code != exitOK {
+		t.Fatalf("tls cert create -cli: want exit 0\n%s", r)
+	}
+	certFile, keyFile := filepath.Join(dir, "global-cli-drover.pem"), filepath.Join(dir, "global-cli-drover-key.pem")
+	env = append(env, "DROVER_CLIENT_CERT="+certFile, "DROVER_CLIENT_KEY="+keyFile)
+	if r := cli(env, "job", "status"); r.code != exitError || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "set DROVER_TOKEN or -token") {
+		t.Errorf("HTTPS with a CLI certificate and no token: want exit 1 with a 401 and a hint\n%s", r)
+	}
+	if r := cli(append(env, "DROVER_TOKEN="+token), "job", "status"); r.code != exitOK || !strings.Contains(r.stdout, "No running jobs") {
+		t.Errorf("HTTPS with a CLI certificate and the management token: want exit 0\n%s", r)
 	}
 }
 
