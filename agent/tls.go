@@ -1,12 +1,9 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/atomicfile"
 	"github.com/droverhq/drover/pki"
 )
 
@@ -35,8 +33,6 @@ const (
 	clientCertFile = "client.pem"
 	clientKeyFile  = "client-key.pem"
 	clientKeyNext  = clientKeyFile + ".next"
-	tlsJoinPath    = "/v1/operator/tls/join"
-	tlsRenewPath   = "/v1/operator/tls/renew"
 )
 
 // hasClientCert reports whether dataDir holds an agent's certificate.
@@ -155,17 +151,6 @@ func httpsURL(addr string) string {
 	return "https://" + strings.TrimRight(addr, "/")
 }
 
-type tlsJoinRequest struct {
-	CSR    string `json:"csr"`
-	Token  string `json:"token,omitempty"`
-	NodeID string `json:"node_id,omitempty"`
-}
-
-type tlsJoinResponse struct {
-	CA   string `json:"ca"`
-	Cert string `json:"cert"`
-}
-
 // joinTLS obtains the agent's certificate with the client join token,
 // trying the servers in turn with backoff until one signs or ctx ends.
 // A refusal that no retry can change (a wrong or rotated-out token, the
@@ -192,14 +177,17 @@ func (a *Agent) joinTLS(ctx context.Context) error {
 	}
 	rt := &http.Transport{Proxy: nil, TLSClientConfig: pki.PinnedConfig(tok.Fingerprint, a.cfg.Region)}
 	defer rt.CloseIdleConnections()
-	req := &tlsJoinRequest{CSR: string(csr), Token: a.cfg.JoinToken, NodeID: a.nodeID}
+	req := &api.TLSJoinRequest{CSR: string(csr), Token: a.cfg.JoinToken, NodeID: a.nodeID}
 	b := newBackoff(a.cfg.MaxBackoff)
 	for {
 		for _, addr := range a.cfg.Servers {
-			var resp tlsJoinResponse
-			err := postJSON(ctx, rt, httpsURL(addr)+tlsJoinPath, req, &resp)
+			op, err := serverOperator(addr, rt)
+			var resp *api.TLSJoinResponse
 			if err == nil {
-				err = a.storeIdentity(tok.Fingerprint, &resp, keyPEM)
+				resp, err = op.TLSJoin(ctx, req)
+			}
+			if err == nil {
+				err = a.storeIdentity(tok.Fingerprint, resp, keyPEM)
 				if err == nil {
 					a.log.Info("obtained a client certificate", "via", addr, "ca_fingerprint", pki.FingerprintString(tok.Fingerprint))
 					return nil
@@ -223,7 +211,7 @@ func (a *Agent) joinTLS(ctx context.Context) error {
 // storeIdentity checks an answer against the token's CA and our key and
 // writes it: the certificate last, since its presence says the identity
 // is complete.
-func (a *Agent) storeIdentity(fingerprint [32]byte, resp *tlsJoinResponse, keyPEM []byte) error {
+func (a *Agent) storeIdentity(fingerprint [32]byte, resp *api.TLSJoinResponse, keyPEM []byte) error {
 	ca, err := pki.ParseCACert([]byte(resp.CA))
 	if err != nil {
 		return err
@@ -247,7 +235,7 @@ func (a *Agent) storeIdentity(fingerprint [32]byte, resp *tlsJoinResponse, keyPE
 		name string
 		data []byte
 	}{{caFile, []byte(resp.CA)}, {clientKeyFile, keyPEM}, {clientCertFile, []byte(resp.Cert)}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return err
 		}
 	}
@@ -308,8 +296,11 @@ func (a *Agent) renewCertificate(ctx context.Context, rt http.RoundTripper, id *
 	}
 	var errs []error
 	for _, addr := range a.cfg.Servers {
-		var resp tlsJoinResponse
-		err := postJSON(ctx, rt, httpsURL(addr)+tlsRenewPath, &tlsJoinRequest{CSR: string(csr)}, &resp)
+		op, err := serverOperator(addr, rt)
+		var resp *api.TLSJoinResponse
+		if err == nil {
+			resp, err = op.TLSRenew(ctx, string(csr))
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			continue
@@ -319,10 +310,10 @@ func (a *Agent) renewCertificate(ctx context.Context, rt http.RoundTripper, id *
 			return err
 		}
 		dir := a.tlsDir()
-		if err := writeFileAtomic(filepath.Join(dir, clientKeyNext), keyPEM); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, clientKeyNext), keyPEM, 0o600); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, clientCertFile), []byte(resp.Cert)); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, clientCertFile), []byte(resp.Cert), 0o600); err != nil {
 			return err
 		}
 		if err := os.Rename(filepath.Join(dir, clientKeyNext), filepath.Join(dir, clientKeyFile)); err != nil {
@@ -335,47 +326,12 @@ func (a *Agent) renewCertificate(ctx context.Context, rt http.RoundTripper, id *
 	return errors.Join(errs...)
 }
 
-// postJSON posts req as JSON and decodes a 200 answer into out; any
-// other status is an *api.StatusError.
-func postJSON(ctx context.Context, rt http.RoundTripper, url string, req, out any) error {
-	body, err := json.Marshal(req)
+// serverOperator is the operator API of the server at addr, over HTTPS
+// through rt.
+func serverOperator(addr string, rt http.RoundTripper) (*api.Operator, error) {
+	c, err := api.NewClient(api.Config{Address: httpsURL(addr), HTTPClient: &http.Client{Transport: rt}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hresp, err := (&http.Client{Transport: rt}).Do(hreq)
-	if err != nil {
-		return err
-	}
-	defer hresp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(hresp.Body, 64<<10))
-	if err != nil {
-		return err
-	}
-	if hresp.StatusCode != http.StatusOK {
-		var e api.Error
-		_ = json.Unmarshal(data, &e)
-		return &api.StatusError{Code: hresp.StatusCode, Message: e.Error}
-	}
-	return json.Unmarshal(data, out)
-}
-
-// writeFileAtomic writes a file with mode 0600 through a temporary file
-// and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return c.Operator(), nil
 }

@@ -186,3 +186,45 @@ func isDroverName(names []string) bool {
 	}
 	return false
 }
+
+// TLSJoinRequest trades a join token and a certificate request for a
+// certificate (POST /v1/operator/tls/join): a server's, for
+// server.<region>.drover, or an agent's, for client.<region>.drover and
+// its node ID. An agent's renewal (POST /v1/operator/tls/renew, over
+// HTTPS with its current certificate) sends the CSR alone.
+type TLSJoinRequest struct {
+	CSR    string `json:"csr"`
+	Token  string `json:"token,omitempty"`
+	NodeID string `json:"node_id,omitempty"`
+}
+
+// TLSJoinResponse is the signed certificate and the CA that signed it,
+// which the joiner checks against its token's fingerprint before it
+// trusts anything else; a joining server also receives the key that
+// seals the replicated keyring.
+type TLSJoinResponse struct {
+	CA   string `json:"ca"`
+	Cert string `json:"cert"`
+	KEK  string `json:"kek,omitempty"`
+}
+
+// TLSJoin asks for a certificate with a join token. The client's HTTP
+// transport must trust the server only after checking its CA (see
+// pki.PinnedConfig).
+func (o *Operator) TLSJoin(ctx context.Context, req *TLSJoinRequest) (*TLSJoinResponse, error) {
+	var out TLSJoinResponse
+	if err := o.c.write(ctx, http.MethodPost, "/v1/operator/tls/join", nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// TLSRenew asks for a new certificate for the same identity, over HTTPS
+// with the current certificate.
+func (o *Operator) TLSRenew(ctx context.Context, csr string) (*TLSJoinResponse, error) {
+	var out TLSJoinResponse
+	if err := o.c.write(ctx, http.MethodPost, "/v1/operator/tls/renew", nil, &TLSJoinRequest{CSR: csr}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

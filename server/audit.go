@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
-	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/atomicfile"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
@@ -392,7 +393,7 @@ func (s *Server) loadJoinToken(ca *pki.CA, role pki.Role) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
+		if err := atomicfile.Write(path, []byte(tok.String()+"\n"), 0o600); err != nil {
 			return err
 		}
 		s.logger.Info("wrote a new join token", "role", role, "path", path)
@@ -458,7 +459,7 @@ func (s *Server) createCA(dir string, now time.Time) error {
 		name string
 		data []byte
 	}{{caKeyFile, caKeyPEM}, {caFile, ca.CertPEM()}, {serverKeyFile, keyPEM}, {serverCertFile, certPEM}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return err
 		}
 	}
@@ -466,7 +467,7 @@ func (s *Server) createCA(dir string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, kekFile), []byte(pki.EncodeKEK(kek)+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, kekFile), []byte(pki.EncodeKEK(kek)+"\n"), 0o600); err != nil {
 		return err
 	}
 	for _, role := range []pki.Role{pki.RoleServer, pki.RoleClient} {
@@ -506,7 +507,7 @@ func (s *Server) obtainCertificate(ctx context.Context) bool {
 		s.logger.Error("tls join", "err", err)
 		return false
 	}
-	req := &tlsJoinRequest{CSR: string(csr), Token: s.cfg.JoinToken}
+	req := &api.TLSJoinRequest{CSR: string(csr), Token: s.cfg.JoinToken}
 	rt := s.joinTransport(tok)
 	defer rt.CloseIdleConnections()
 	for ctx.Err() == nil {
@@ -531,7 +532,7 @@ func (s *Server) obtainCertificate(ctx context.Context) bool {
 
 // storeJoinedIdentity checks a signing server's answer against the token
 // (pinning the CA) and against our key, and stores it.
-func (s *Server) storeJoinedIdentity(tok pki.JoinToken, resp *tlsJoinResponse, keyPEM []byte) error {
+func (s *Server) storeJoinedIdentity(tok pki.JoinToken, resp *api.TLSJoinResponse, keyPEM []byte) error {
 	ca, err := pki.ParseCACert([]byte(resp.CA))
 	if err != nil {
 		return err
@@ -552,7 +553,7 @@ func (s *Server) storeJoinedIdentity(tok pki.JoinToken, resp *tlsJoinResponse, k
 		name string
 		data []byte
 	}{{caFile, []byte(resp.CA)}, {serverKeyFile, keyPEM}, {serverCertFile, []byte(resp.Cert)}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return err
 		}
 	}
@@ -588,20 +589,6 @@ func errLostIdentity(dir string) error {
 func hasRaftDB(dataDir string) bool {
 	_, err := os.Stat(filepath.Join(dataDir, "raft", "raft.db"))
 	return err == nil
-}
-
-// writeFileAtomic writes a file with mode 0600 through a temporary file
-// and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // ReadServerJoinToken returns the server join token that the server

@@ -27,28 +27,7 @@ const headerJoinForwarded = "X-Drover-Join-Forwarded"
 // maxJoinBody bounds a join request: a CSR and a token fit in 8 KiB.
 const maxJoinBody = 8 << 10
 
-type tlsJoinRequest struct {
-	// CSR is a PEM certificate request for server.<region>.drover, or
-	// for client.<region>.drover and the agent's node ID.
-	CSR string `json:"csr"`
-	// Token is the server or client join token; its role decides what
-	// is signed.
-	Token string `json:"token"`
-	// NodeID is the joining agent's node ID (client tokens only); its
-	// certificate names it, and it is the node's identity from then on.
-	NodeID string `json:"node_id,omitempty"`
-}
-
-type tlsJoinResponse struct {
-	// CA is the cluster CA certificate (PEM); the joiner checks it
-	// against the token's fingerprint before it trusts Cert.
-	CA string `json:"ca"`
-	// Cert is the signed certificate (PEM).
-	Cert string `json:"cert"`
-	// KEK is the key that seals the replicated keyring
-	// (tls_keyring.go), for joining servers only.
-	KEK string `json:"kek,omitempty"`
-}
+// The join's wire types are api.TLSJoinRequest and api.TLSJoinResponse.
 
 // withTLSJoin serves, ahead of the API's token check, the join route
 // (authenticated by the join token) and the renewal route (by a server
@@ -56,7 +35,7 @@ type tlsJoinResponse struct {
 // those capabilities. It passes every other request to the API.
 func (s *Server) withTLSJoin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var serve func(*http.Request) (*tlsJoinResponse, error)
+		var serve func(*http.Request) (*api.TLSJoinResponse, error)
 		switch r.URL.Path {
 		case tlsJoinPath:
 			serve = s.tlsJoin
@@ -84,8 +63,8 @@ func (s *Server) withTLSJoin(next http.Handler) http.Handler {
 // tlsJoin signs a joining server's certificate request if its token is
 // this cluster's server join token. A server without the CA key
 // forwards the request to the other servers it knows.
-func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
-	var req tlsJoinRequest
+func (s *Server) tlsJoin(r *http.Request) (*api.TLSJoinResponse, error) {
+	var req api.TLSJoinRequest
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
@@ -144,7 +123,7 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 		}
 		return nil, err
 	}
-	resp := &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}
+	resp := &api.TLSJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}
 	if tok.Role == pki.RoleServer {
 		if kek := s.kek.Load(); kek != nil {
 			resp.KEK = pki.EncodeKEK(*kek)
@@ -160,13 +139,13 @@ func (s *Server) tlsJoin(r *http.Request) (*tlsJoinResponse, error) {
 // (a certificate or a refusal) is the answer. ok is false when the
 // leader is unknown, unreachable or cannot sign, and this server answers
 // itself.
-func (s *Server) forwardJoinToLeader(ctx context.Context, req *tlsJoinRequest) (_ *tlsJoinResponse, ok bool, _ error) {
+func (s *Server) forwardJoinToLeader(ctx context.Context, req *api.TLSJoinRequest) (_ *api.TLSJoinResponse, ok bool, _ error) {
 	_, leaderID := s.raft.Leader()
 	m := s.raft.Store().Snapshot().Member(leaderID)
 	if leaderID == "" || m == nil || m.HTTPAddr == "" {
 		return nil, false, nil
 	}
-	var out tlsJoinResponse
+	var out api.TLSJoinResponse
 	err := s.peerCall(ctx, s.proxy, m.HTTPAddr, http.MethodPost, tlsJoinPath, req, "", true, &out)
 	var se *api.StatusError
 	switch {
@@ -181,8 +160,8 @@ func (s *Server) forwardJoinToLeader(ctx context.Context, req *tlsJoinRequest) (
 // forwardTLS asks the other members, in turn, to sign (a join or a
 // renewal, by path). The first answer from a server that holds the CA
 // key, a signature or a refusal, is the answer.
-func (s *Server) forwardTLS(ctx context.Context, path string, req any) (*tlsJoinResponse, error) {
-	var out tlsJoinResponse
+func (s *Server) forwardTLS(ctx context.Context, path string, req any) (*api.TLSJoinResponse, error) {
+	var out api.TLSJoinResponse
 	if err := s.forwardToCA(ctx, http.MethodPost, path, req, "", &out); err != nil {
 		return nil, err
 	}
@@ -214,8 +193,8 @@ func (s *Server) forwardToCA(ctx context.Context, method, path string, req any, 
 // peerTLSPost sends a join or renewal request (by path) to the server at
 // addr. A join token crosses the network in a join request; the answer
 // is not trusted until the caller checked its CA.
-func (s *Server) peerTLSPost(ctx context.Context, rt http.RoundTripper, addr, path string, req any) (*tlsJoinResponse, error) {
-	var out tlsJoinResponse
+func (s *Server) peerTLSPost(ctx context.Context, rt http.RoundTripper, addr, path string, req any) (*api.TLSJoinResponse, error) {
+	var out api.TLSJoinResponse
 	if err := s.peerCall(ctx, rt, addr, http.MethodPost, path, req, "", false, &out); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/droverhq/drover/atomicfile"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
@@ -81,7 +82,7 @@ func (s *Server) storeKEK(kek [32]byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, kekFile), []byte(pki.EncodeKEK(kek)+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, kekFile), []byte(pki.EncodeKEK(kek)+"\n"), 0o600); err != nil {
 		return err
 	}
 	s.kek.Store(&kek)
@@ -153,7 +154,7 @@ func (s *Server) refreshTokenFiles(kr *openedKeyring) {
 		if err != nil || strings.TrimSpace(string(b)) == tok.String() {
 			continue // a server keeps only the files it has
 		}
-		if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
+		if err := atomicfile.Write(path, []byte(tok.String()+"\n"), 0o600); err != nil {
 			s.logger.Warn("could not update the join token file", "path", path, "err", err)
 		}
 	}

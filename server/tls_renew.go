@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/atomicfile"
 	"github.com/droverhq/drover/pki"
 )
 
@@ -45,7 +47,7 @@ const serverKeyNextFile = serverKeyFile + ".next"
 // tlsRenew signs a renewal for a server that proves it holds a current
 // server certificate of the cluster CA, or for an agent that connects
 // with its current client certificate.
-func (s *Server) tlsRenew(r *http.Request) (*tlsJoinResponse, error) {
+func (s *Server) tlsRenew(r *http.Request) (*api.TLSJoinResponse, error) {
 	var req tlsRenewRequest
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
@@ -73,7 +75,7 @@ func (s *Server) tlsRenew(r *http.Request) (*tlsJoinResponse, error) {
 		return nil, err
 	}
 	s.logger.Info("renewed a server certificate", "remote", r.RemoteAddr)
-	return &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
+	return &api.TLSJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
 }
 
 // tlsRenewClient renews an agent's certificate. The agent authenticates
@@ -81,7 +83,7 @@ func (s *Server) tlsRenew(r *http.Request) (*tlsJoinResponse, error) {
 // new certificate names the same node ID and nothing else. It is not
 // forwarded: every server with the replicated keyring signs, and an agent
 // that meets one without tries the next.
-func (s *Server) tlsRenewClient(r *http.Request, req *tlsRenewRequest, now time.Time) (*tlsJoinResponse, error) {
+func (s *Server) tlsRenewClient(r *http.Request, req *tlsRenewRequest, now time.Time) (*api.TLSJoinResponse, error) {
 	peer, err := pki.PeerOf(r.TLS.VerifiedChains[0][0], s.cfg.Region)
 	if err != nil || peer.Role != pki.CertRoleClient {
 		return nil, errorf(http.StatusForbidden, "renew: only an agent's client certificate renews itself over TLS (servers send a proof)")
@@ -98,7 +100,7 @@ func (s *Server) tlsRenewClient(r *http.Request, req *tlsRenewRequest, now time.
 		return nil, err
 	}
 	s.logger.Info("renewed a client certificate", "node", peer.NodeID, "remote", r.RemoteAddr)
-	return &tlsJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
+	return &api.TLSJoinResponse{CA: string(ca.CertPEM()), Cert: string(certPEM)}, nil
 }
 
 // runCertRenewal renews this server's certificate whenever it reaches
@@ -180,10 +182,10 @@ func (s *Server) renewCertificate(ctx context.Context, id *pki.ServerIdentity, n
 	// The key goes first to a side file, then the certificate, then the
 	// key into place: a crash in between leaves a pair loadTLS can use.
 	dir := filepath.Join(s.cfg.DataDir, tlsDirName)
-	if err := writeFileAtomic(filepath.Join(dir, serverKeyNextFile), keyPEM); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, serverKeyNextFile), keyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, serverCertFile), certPEM); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, serverCertFile), certPEM, 0o600); err != nil {
 		return err
 	}
 	if err := os.Rename(filepath.Join(dir, serverKeyNextFile), filepath.Join(dir, serverKeyFile)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/atomicfile"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 )
@@ -96,7 +97,7 @@ func (s *Server) rotateJoinToken(ctx context.Context, role pki.Role) (pki.JoinTo
 		}
 	}
 	path := joinTokenFile(s.cfg.DataDir, role)
-	if err := writeFileAtomic(path, []byte(tok.String()+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(tok.String()+"\n"), 0o600); err != nil {
 		return pki.JoinToken{}, err
 	}
 	s.localToken(role).Store(&tok)
