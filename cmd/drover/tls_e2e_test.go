@@ -301,9 +301,9 @@ func TestE2ETLSClusterByJoinTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, stream := range map[string]raft.StreamLayer{
-			"plain TCP":           &raftAttackStream{},
-			"TLS, self-made CA":   &raftAttackStream{tls: &tls.Config{Certificates: []tls.Certificate{selfMade}, InsecureSkipVerify: true}},
-			"TLS, no certificate": &raftAttackStream{tls: &tls.Config{InsecureSkipVerify: true}},
+			"plain TCP":           newRaftAttackStream(t, nil),
+			"TLS, self-made CA":   newRaftAttackStream(t, &tls.Config{Certificates: []tls.Certificate{selfMade}, InsecureSkipVerify: true}),
+			"TLS, no certificate": newRaftAttackStream(t, &tls.Config{InsecureSkipVerify: true}),
 		} {
 			tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: stream, MaxPool: 1, Timeout: 3 * time.Second, Logger: hclog.NewNullLogger()})
 			req := &raft.AppendEntriesRequest{
@@ -445,20 +445,19 @@ func statusOf(err error) int {
 // raftAttackStream dials a Raft port as an attacker would: plain TCP, or
 // TLS with whatever certificate it has, trusting any server.
 type raftAttackStream struct {
-	tls *tls.Config
-	ln  net.Listener
+	net.Listener // raft's transport listens too; nothing dials it
+	tls          *tls.Config
 }
 
-func (s *raftAttackStream) listener() net.Listener {
-	if s.ln == nil {
-		s.ln, _ = net.Listen("tcp", "127.0.0.1:0")
+func newRaftAttackStream(t *testing.T, cfg *tls.Config) *raftAttackStream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s.ln
+	return &raftAttackStream{Listener: ln, tls: cfg}
 }
 
-func (s *raftAttackStream) Accept() (net.Conn, error) { return s.listener().Accept() }
-func (s *raftAttackStream) Close() error              { return s.listener().Close() }
-func (s *raftAttackStream) Addr() net.Addr            { return s.listener().Addr() }
 func (s *raftAttackStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout}
 	if s.tls == nil {
