@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/droverhq/drover/api"
@@ -240,9 +241,9 @@ func (t *logTail) start(lines int) error {
 	first := true
 	buf := make([]byte, 32<<10)
 	for i := len(files) - 1; i >= 0; i-- {
-		f, err := os.Open(files[i].Path)
+		f, err := openLog(files[i].Path)
 		if err != nil {
-			continue // rotated away meanwhile
+			continue // rotated away meanwhile, or not a regular file
 		}
 		pos := files[i].Size
 		for pos > 0 {
@@ -335,8 +336,15 @@ func (t *logTail) copyAvailable(w io.Writer) (bool, error) {
 	return progressed, nil
 }
 
+// openLog opens a log file for reading without following a symbolic
+// link: a task that can write its log directory must not make the agent
+// (root) serve a host file as its log.
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}
+
 func copyFrom(w io.Writer, path string, off int64) (int64, error) {
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}

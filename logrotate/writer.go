@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // Config says where and how much to keep.
@@ -117,7 +118,10 @@ func (w *Writer) rotate() error {
 
 func (w *Writer) open(mode int) error {
 	path := filepath.Join(w.cfg.Dir, fmt.Sprintf("%s.%d", w.cfg.Name, w.index))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|mode, 0o644)
+	// O_NOFOLLOW: the directory is the task's too; a link planted in
+	// place of a log file must not make the writer (root, in the
+	// agent's shim) truncate or append to a host file.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW|mode, 0o644)
 	if err != nil {
 		return fmt.Errorf("logrotate: %w", err)
 	}

@@ -190,3 +190,25 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// A link planted in place of a log file is not followed: the writer
+// (root, in a task's shim) must not append to or truncate a host file.
+func TestWriterDoesNotFollowPlantedLink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "host-file")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "task.stdout.0")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Config{Dir: dir, Name: "task.stdout", MaxFiles: 2, MaxFileSize: 1 << 20})
+	if err == nil {
+		_, _ = w.Write([]byte("attack"))
+		_ = w.Close()
+		t.Fatal("the writer opened a symbolic link")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Fatalf("the host file was changed to %q", b)
+	}
+}
