@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/droverhq/drover/drivers/docker"
 	"github.com/droverhq/drover/drivers/exec"
 	"github.com/droverhq/drover/drivers/qemu"
+	"github.com/droverhq/drover/drivers/rawexec"
 	"github.com/droverhq/drover/httpguard"
 	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/pki"
@@ -90,30 +93,66 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	ds := cfg.Drivers
 	if ds == nil {
+		// exec isolates its tasks; raw_exec is the same runtime without
+		// isolation, and off unless the operator enables it.
 		ecfg := exec.DefaultConfig()
 		ecfg.Logger = log
+		if cfg.ChrootEnv != nil {
+			ecfg.Isolation.ChrootEnv = cfg.ChrootEnv
+		}
+		if cfg.UserDenylist != nil {
+			ecfg.Isolation.UserDenylist = cfg.UserDenylist
+		}
 		d, err := exec.New(ecfg)
+		if err != nil {
+			return nil, err
+		}
+		rcfg := rawexec.DefaultConfig()
+		rcfg.Enabled = cfg.RawExecEnabled
+		rcfg.Exec.Logger = log
+		rd, err := rawexec.New(rcfg)
 		if err != nil {
 			return nil, err
 		}
 		// The docker driver talks to the daemon only from Fingerprint
 		// and Start, so a node without Docker still starts; its
 		// fingerprint then says the driver is not detected. QEMU runs
-		// its VMs through the exec driver so that they survive agent
-		// restarts like any task.
+		// its VMs through an exec driver without isolation (the VM needs
+		// /dev/kvm and its image; QEMU confines the guest), named exec as
+		// before so that VMs survive agent restarts like any task.
 		dcfg := docker.DefaultConfig()
 		dcfg.Logger = log
+		dcfg.Host = cfg.Docker.Endpoint
+		dcfg.AllowPrivileged = cfg.Docker.AllowPrivileged
+		dcfg.AllowVolumes = cfg.Docker.VolumesEnabled
+		if cfg.Docker.AllowCaps != nil {
+			dcfg.AllowedCaps = dockerCaps(cfg.Docker.AllowCaps)
+		}
 		dd, err := docker.New(dcfg)
 		if err != nil {
 			return nil, err
 		}
-		qcfg := qemu.DefaultConfig(d)
+		runnerCfg := exec.DefaultConfig()
+		runnerCfg.Isolation = nil
+		runnerCfg.Logger = log
+		runner, err := exec.New(runnerCfg)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, runner)
+		qcfg := qemu.DefaultConfig(runner)
 		qcfg.Logger = log
+		qcfg.ImagePaths = cfg.QEMU.ImagePaths
+		qcfg.ArgsAllowlist = cfg.QEMU.ArgsAllowlist
 		qd, err := qemu.New(qcfg)
 		if err != nil {
 			return nil, err
 		}
-		ds = []drivers.Driver{d, dd, qd}
+		ds = []drivers.Driver{d, rd, dd, qd}
+	}
+	ds, err = allowedDrivers(ds, cfg.DriverAllowlist, cfg.DriverDenylist)
+	if err != nil {
+		return nil, err
 	}
 	for _, d := range ds {
 		if c, ok := d.(io.Closer); ok {
@@ -167,6 +206,51 @@ func New(cfg Config) (_ *Agent, err error) {
 	a.jobs = newJobCache(a.servers)
 	a.sync = newSyncer(a)
 	return a, nil
+}
+
+// allowedDrivers keeps the drivers the operator's driver.allowlist and
+// driver.denylist options allow (Nomad's semantics: an empty allowlist
+// allows every driver; the denylist wins). A name in either list that
+// is no driver of this agent is an error, since a typo there would
+// silently leave a driver on or off.
+func allowedDrivers(ds []drivers.Driver, allow, deny []string) ([]drivers.Driver, error) {
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Name()
+	}
+	var errs []error
+	for _, l := range []struct {
+		opt   string
+		names []string
+	}{{"driver.allowlist", allow}, {"driver.denylist", deny}} {
+		for _, n := range l.names {
+			if !slices.Contains(names, n) {
+				errs = append(errs, fmt.Errorf("agent: option %s names %q, which is not a driver of this agent (drivers: %s)", l.opt, n, strings.Join(names, ", ")))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []drivers.Driver
+	for _, d := range ds {
+		if (len(allow) == 0 || slices.Contains(allow, d.Name())) && !slices.Contains(deny, d.Name()) {
+			out = append(out, d)
+		} else if c, ok := d.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return out, nil
+}
+
+// dockerCaps turns Nomad's allow_caps spelling ("net_admin", "all") into
+// the docker driver's ("NET_ADMIN", "ALL").
+func dockerCaps(caps []string) []string {
+	out := make([]string, 0, len(caps))
+	for _, c := range caps {
+		out = append(out, strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(c)), "CAP_"))
+	}
+	return out
 }
 
 // identity reads the node's ID and secret from the data dir, making and

@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/drivers/exec"
 	"github.com/droverhq/drover/pki"
 )
 
@@ -67,8 +69,32 @@ type Config struct {
 	// (NOMAD_IP_<label>).
 	NetworkIP string
 
-	// Drivers run the tasks; nil means the exec driver with its defaults.
+	// Drivers run the tasks; nil means the default drivers (exec,
+	// raw_exec, docker, qemu) configured by the fields below.
 	Drivers []drivers.Driver
+
+	// RawExecEnabled turns on the raw_exec driver, which runs tasks as
+	// plain host processes: plugin "raw_exec" { config { enabled = true } }.
+	// Off, raw_exec fingerprints as not detected and jobs using it are
+	// unplaceable on this node.
+	RawExecEnabled bool
+	// ChrootEnv is what exec tasks see of the host: host path → path in
+	// the task's root, all read-only (Nomad's chroot_env).
+	ChrootEnv map[string]string
+	// UserDenylist are the users exec tasks may not run as (Nomad's
+	// user.denylist option).
+	UserDenylist []string
+	// DriverAllowlist, when not empty, names the only drivers the agent
+	// registers and fingerprints (Nomad's driver.allowlist option);
+	// DriverDenylist names drivers it leaves out (driver.denylist). A
+	// driver left out is missing on this node, so jobs that need it are
+	// unplaceable here for "missing drivers".
+	DriverAllowlist []string
+	DriverDenylist  []string
+	// Docker configures the docker driver: plugin "docker" { config {} }.
+	Docker DockerPluginConfig
+	// QEMU configures the qemu driver: plugin "qemu" { config {} }.
+	QEMU QEMUPluginConfig
 
 	// StopTasksOnShutdown makes Run stop every task before it returns
 	// (drover dev). Otherwise tasks outlive the agent, to be re-attached
@@ -85,6 +111,36 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DockerPluginConfig is plugin "docker" { config { ... } }, with Nomad's
+// names. The defaults are the secure ones: no privileged containers, no
+// host volumes, and cap_add limited to Docker's default capabilities.
+type DockerPluginConfig struct {
+	// Endpoint is the daemon's address (endpoint); empty means
+	// DOCKER_HOST, then the platform default.
+	Endpoint string
+	// AllowPrivileged lets tasks set privileged = true (allow_privileged).
+	AllowPrivileged bool
+	// AllowCaps are the capabilities cap_add may name (allow_caps), in
+	// Nomad's lower-case spelling without CAP_ ("net_admin"); "all"
+	// allows any. Nil means Docker's default set.
+	AllowCaps []string
+	// VolumesEnabled lets tasks bind host paths outside their allocation
+	// and use named volumes (volumes { enabled = true }).
+	VolumesEnabled bool
+}
+
+// QEMUPluginConfig is plugin "qemu" { config { ... } }.
+type QEMUPluginConfig struct {
+	// ImagePaths are the host directories image_path may point into
+	// besides the task's allocation directory (image_paths).
+	ImagePaths []string
+	// ArgsAllowlist are the QEMU flags a task's args may use
+	// (args_allowlist, e.g. ["-smp", "-kernel"]). Unlike Nomad, where an
+	// unset list allows any argument, empty means no args at all: a free
+	// "-drive file=/dev/sda" would hand a job the host's disks.
+	ArgsAllowlist []string
+}
+
 // DefaultConfig returns the defaults; DataDir and Servers must be set.
 func DefaultConfig() Config {
 	return Config{
@@ -94,6 +150,9 @@ func DefaultConfig() Config {
 		NetworkIP:  "127.0.0.1",
 		MaxBackoff: 15 * time.Second,
 		SyncWindow: 10 * time.Millisecond,
+
+		ChrootEnv:    exec.DefaultChrootEnv(),
+		UserDenylist: exec.DefaultIsolation().UserDenylist,
 	}
 }
 
@@ -147,6 +206,41 @@ func (c Config) Validate() error {
 	if c.MaxBackoff <= 0 {
 		errs = append(errs, errors.New("max backoff must be positive"))
 	}
+	for src, dst := range c.ChrootEnv {
+		if !filepath.IsAbs(src) || !filepath.IsAbs(dst) {
+			errs = append(errs, fmt.Errorf("chroot_env %q = %q: both paths must be absolute", src, dst))
+		}
+	}
+	for _, u := range c.UserDenylist {
+		if strings.TrimSpace(u) == "" {
+			errs = append(errs, errors.New("user.denylist: an empty user name"))
+		}
+	}
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"driver.allowlist", c.DriverAllowlist}, {"driver.denylist", c.DriverDenylist}} {
+		for _, n := range l.names {
+			if strings.TrimSpace(n) == "" || n != strings.TrimSpace(n) {
+				errs = append(errs, fmt.Errorf("%s: %q is not a driver name", l.name, n))
+			}
+		}
+	}
+	for _, capName := range c.Docker.AllowCaps {
+		if !validCapName(capName) {
+			errs = append(errs, fmt.Errorf("plugin \"docker\": allow_caps: %q is not a capability name (e.g. \"net_admin\", or \"all\")", capName))
+		}
+	}
+	for _, p := range c.QEMU.ImagePaths {
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("plugin \"qemu\": image_paths: %q is not an absolute path", p))
+		}
+	}
+	for _, a := range c.QEMU.ArgsAllowlist {
+		if strings.TrimLeft(a, "-") == "" || strings.ContainsAny(a, " \t\n=") {
+			errs = append(errs, fmt.Errorf("plugin \"qemu\": args_allowlist: %q is not a QEMU flag (e.g. \"-smp\")", a))
+		}
+	}
 	if c.SyncWindow < 0 {
 		errs = append(errs, errors.New("sync window must not be negative"))
 	}
@@ -154,4 +248,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("agent config: %w", err)
 	}
 	return nil
+}
+
+// validCapName reports whether s looks like a Linux capability name as
+// Nomad spells them in allow_caps: letters, digits and underscores,
+// optionally prefixed CAP_, in either case.
+func validCapName(s string) bool {
+	s = strings.TrimPrefix(strings.ToUpper(s), "CAP_")
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,11 @@
 package agent
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -30,6 +35,177 @@ type fileConfig struct {
 	} `hcl:"tls,block"`
 	JoinTokenFile *string `hcl:"join_token_file,optional"`
 	Region        *string `hcl:"region,optional"`
+
+	// ChrootEnv maps "host path" = "path in the task's root". Nomad's
+	// HCL1 block form has quoted argument names, which HCL2 does not
+	// allow in a block, so it is a map here.
+	ChrootEnv map[string]string `hcl:"chroot_env,optional"`
+	// Options are Nomad's client options; Drover reads user.denylist,
+	// driver.allowlist and driver.denylist.
+	Options map[string]string `hcl:"options,optional"`
+	Plugins []pluginBlock     `hcl:"plugin,block"`
+}
+
+// pluginBlock is plugin "<driver>" { config { ... } }.
+type pluginBlock struct {
+	Name   string `hcl:"name,label"`
+	Config *struct {
+		Body hcl.Body `hcl:",remain"`
+	} `hcl:"config,block"`
+}
+
+// rawExecPluginConfig is plugin "raw_exec" { config { ... } }.
+type rawExecPluginConfig struct {
+	Enabled *bool `hcl:"enabled,optional"`
+}
+
+// dockerPluginConfig is plugin "docker" { config { ... } }, the part of
+// Nomad's that Drover enforces.
+type dockerPluginConfig struct {
+	Endpoint        *string  `hcl:"endpoint,optional"`
+	AllowPrivileged *bool    `hcl:"allow_privileged,optional"`
+	AllowCaps       []string `hcl:"allow_caps,optional"`
+	Volumes         *struct {
+		Enabled *bool `hcl:"enabled,optional"`
+	} `hcl:"volumes,block"`
+}
+
+// qemuPluginConfig is plugin "qemu" { config { ... } }.
+type qemuPluginConfig struct {
+	ImagePaths    []string `hcl:"image_paths,optional"`
+	ArgsAllowlist []string `hcl:"args_allowlist,optional"`
+}
+
+// knownOptions are the client options Drover reads.
+var knownOptions = []string{"driver.allowlist", "driver.denylist", "user.denylist"}
+
+// applyOptions applies options = { ... }. body locates an unknown key.
+func applyOptions(c *Config, opts map[string]string, body *hclsyntax.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		list := splitList(opts[k])
+		switch k {
+		case "user.denylist":
+			c.UserDenylist = list
+		case "driver.allowlist":
+			c.DriverAllowlist = list
+		case "driver.denylist":
+			c.DriverDenylist = list
+		default:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown option",
+				Detail:   fmt.Sprintf("options: %q is not an option Drover knows (known: %s).", k, strings.Join(knownOptions, ", ")),
+				Subject:  optionKeyRange(body, k),
+			})
+		}
+	}
+	return diags
+}
+
+// splitList splits a comma-separated option value, dropping blanks: never
+// nil, so that an empty value overrides a default list.
+func splitList(v string) []string {
+	out := []string{}
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// optionKeyRange is where key is written in options = { ... }, or the
+// attribute itself when the expression is not an object literal.
+func optionKeyRange(body *hclsyntax.Body, key string) *hcl.Range {
+	if body == nil {
+		return nil
+	}
+	attr, ok := body.Attributes["options"]
+	if !ok {
+		return nil
+	}
+	if obj, ok := attr.Expr.(*hclsyntax.ObjectConsExpr); ok {
+		for _, it := range obj.Items {
+			var k string
+			if diags := gohcl.DecodeExpression(it.KeyExpr, nil, &k); !diags.HasErrors() && k == key {
+				r := it.KeyExpr.Range()
+				return &r
+			}
+		}
+	}
+	r := attr.SrcRange
+	return &r
+}
+
+// applyPlugins applies the plugin blocks, in order. An unknown plugin is
+// an error at its label; unknown attributes are errors at their names.
+func applyPlugins(c *Config, plugins []pluginBlock, body *hclsyntax.Body) hcl.Diagnostics {
+	var labels []hcl.Range
+	if body != nil {
+		for _, b := range body.Blocks {
+			if b.Type == "plugin" && len(b.LabelRanges) > 0 {
+				labels = append(labels, b.LabelRanges[0])
+			}
+		}
+	}
+	var diags hcl.Diagnostics
+	for i, p := range plugins {
+		decode := func(v any) bool {
+			if p.Config == nil {
+				return true
+			}
+			d := gohcl.DecodeBody(p.Config.Body, nil, v)
+			diags = append(diags, d...)
+			return !d.HasErrors()
+		}
+		switch p.Name {
+		case "raw_exec":
+			var rc rawExecPluginConfig
+			if decode(&rc) && rc.Enabled != nil {
+				c.RawExecEnabled = *rc.Enabled
+			}
+		case "docker":
+			var dc dockerPluginConfig
+			if !decode(&dc) {
+				continue
+			}
+			if dc.Endpoint != nil {
+				c.Docker.Endpoint = *dc.Endpoint
+			}
+			if dc.AllowPrivileged != nil {
+				c.Docker.AllowPrivileged = *dc.AllowPrivileged
+			}
+			if dc.AllowCaps != nil {
+				c.Docker.AllowCaps = dc.AllowCaps
+			}
+			if dc.Volumes != nil && dc.Volumes.Enabled != nil {
+				c.Docker.VolumesEnabled = *dc.Volumes.Enabled
+			}
+		case "qemu":
+			var qc qemuPluginConfig
+			if !decode(&qc) {
+				continue
+			}
+			if qc.ImagePaths != nil {
+				c.QEMU.ImagePaths = qc.ImagePaths
+			}
+			if qc.ArgsAllowlist != nil {
+				c.QEMU.ArgsAllowlist = qc.ArgsAllowlist
+			}
+		default:
+			d := &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown plugin",
+				Detail:   fmt.Sprintf("plugin %q: Drover configures plugin \"raw_exec\", \"docker\" and \"qemu\" here.", p.Name),
+			}
+			if i < len(labels) {
+				d.Subject = &labels[i]
+			}
+			diags = append(diags, d)
+		}
+	}
+	return diags
 }
 
 // ParseConfigFile applies an HCL agent configuration on top of c and
@@ -45,6 +221,31 @@ type fileConfig struct {
 //	meta       = { rack = "r1" }
 //	reserved { cpu = 500  memory = 512 }
 //	acl { token_file = "/etc/drover/token" }
+//	chroot_env = {                                      # what exec tasks see of the
+//	  "/bin" = "/bin"                                   # host, read-only (default:
+//	  "/usr" = "/usr"                                   # exec.DefaultChrootEnv)
+//	}
+//	options = {
+//	  "user.denylist"    = "root,admin"                 # exec/raw_exec tasks may not run as these
+//	  "driver.allowlist" = "exec,docker"                # only these drivers (default: all)
+//	  "driver.denylist"  = "qemu"                       # never these
+//	}
+//	plugin "raw_exec" {                                 # raw_exec is off by default
+//	  config { enabled = true }
+//	}
+//	plugin "docker" {
+//	  config {
+//	    allow_privileged = false                        # the default
+//	    allow_caps       = ["chown", "net_raw"]         # cap_add may name these (default: Docker's defaults)
+//	    volumes { enabled = false }                     # host paths outside the allocation (default: off)
+//	  }
+//	}
+//	plugin "qemu" {
+//	  config {
+//	    image_paths    = ["/srv/vm-images"]             # besides the allocation directory
+//	    args_allowlist = ["-smp", "-kernel"]            # default: no args at all
+//	  }
+//	}
 //	join_token_file = "/etc/drover/client.join-token"   # the built-in CA
 //	tls {                                               # or your own PKI:
 //	  ca_file   = "/etc/drover/ca.pem"                  # a client certificate naming
@@ -101,6 +302,16 @@ func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, 
 		if r.DiskMB != nil {
 			c.Reserved.DiskMB = *r.DiskMB
 		}
+	}
+	if fc.ChrootEnv != nil {
+		c.ChrootEnv = fc.ChrootEnv
+	}
+	body, _ := f.Body.(*hclsyntax.Body)
+	if diags := applyOptions(c, fc.Options, body); diags.HasErrors() {
+		return "", diags
+	}
+	if diags := applyPlugins(c, fc.Plugins, body); diags.HasErrors() {
+		return "", diags
 	}
 	if fc.ACL != nil && fc.ACL.TokenFile != nil {
 		tokenFile = *fc.ACL.TokenFile

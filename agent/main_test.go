@@ -43,6 +43,10 @@ func testDriver(t testing.TB) *exec.Driver {
 	cfg.ShimCommand = []string{exe}
 	cfg.ShimEnv = []string{shimEnv + "=1"}
 	cfg.CgroupParent = "drover-agent-test"
+	// Host processes, as raw_exec runs them: these tests are about the
+	// agent, and read the pids and host paths their tasks print.
+	// isolation_test.go runs isolated exec through the agent.
+	cfg.Isolation = nil
 	d, err := exec.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -83,6 +83,12 @@ type JobPlanResponse struct {
 	// submit with check_index (0: the job does not exist).
 	JobModifyIndex uint64   `json:"job_modify_index"`
 	Warnings       []string `json:"warnings,omitempty"`
+	// Sensitive are the extra key globs the diff was masked by, besides
+	// the secret-looking-key rules: the `sensitive` list of the source the
+	// running version came from, else of every source (see the server's
+	// planSensitive). A client that renders the diff itself masks by
+	// them too.
+	Sensitive []string `json:"sensitive,omitempty"`
 }
 
 // JobListStub is one row of GET /v1/jobs.

@@ -23,6 +23,11 @@ type SyncStatus struct {
 	// NotLaunched lists the source's periodic and parameterized jobs, as
 	// of the last pass: stored, but Drover does not launch them yet.
 	NotLaunched []string `json:"not_launched,omitempty"`
+	// Sensitive is the repository's `sensitive` list (drover.hcl) as of
+	// the last commit whose files loaded: the extra key globs whose values
+	// a plan masks. Server-side plans of the source's jobs (POST
+	// /v1/job/ID/plan) mask by it, as `drover plan` does.
+	Sensitive []string `json:"sensitive,omitempty"`
 	// Retry, when set, asks the reconciler to apply a failed commit
 	// again (`drover sync retry`); it clears it once it has.
 	Retry *SyncRetry `json:"retry,omitempty"`

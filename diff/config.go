@@ -7,7 +7,8 @@ import (
 
 // configAttrs flattens a driver config into one attribute per leaf, as
 // Nomad's plan does: `ports[0]`, `mount[0].source`. Every leaf under a key
-// that looks secret is secret, however deep.
+// that looks secret is secret, however deep; so is a leaf whose value
+// holds a URL with a password.
 func configAttrs(cfg map[string]any, s secrets) []attr {
 	if len(cfg) == 0 {
 		return nil
@@ -19,7 +20,7 @@ func configAttrs(cfg map[string]any, s secrets) []attr {
 
 func flatten(p string, v any, secret bool, s secrets, out *[]attr) {
 	leaf := func(value string) {
-		*out = append(*out, attr{name: p, seg: p, value: value, secret: secret, force: destructive})
+		*out = append(*out, attr{name: p, seg: p, value: value, secret: secret || s.value(value), force: destructive})
 	}
 	switch x := v.(type) {
 	case map[string]any:

@@ -37,7 +37,7 @@ func mapNode(name, seg string, m map[string]string, f force, s secrets) *node {
 	}
 	as := make(attrs, 0, len(m))
 	for k, v := range m {
-		as = append(as, attr{name: k, seg: k, value: v, secret: s.key(k), force: f})
+		as = append(as, attr{name: k, seg: k, value: v, secret: s.key(k) || s.value(v), force: f})
 	}
 	sort.Slice(as, func(i, j int) bool { return as[i].seg < as[j].seg })
 	return &node{name: name, seg: seg, attrs: as, force: f}

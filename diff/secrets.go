@@ -2,6 +2,7 @@ package diff
 
 import (
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -36,6 +37,29 @@ func (s secrets) key(k string) bool {
 		// A malformed glob cannot match anything; it still matches its
 		// literal spelling so that a typo fails safe.
 		if ok, err := path.Match(g, up); ok || (err != nil && g == up) {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialURL matches a URL that carries credentials, the user
+// information before '@' (postgres://app:hunter2@db/x,
+// https://ghp_xxx@github.com/...).
+var credentialURL = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://([^/?#@\s]+)@`)
+
+// value reports whether a value looks secret by itself, under a key that
+// does not: one that holds a URL with credentials, by the rule Drover
+// strips them from source URLs with (gitsource.RedactURL): any user
+// information but the user "git" alone, SSH's account on every forge. A
+// hand-submitted job's DATABASE_URL is masked where no sensitive list
+// names it.
+func (s secrets) value(v string) bool {
+	if !strings.Contains(v, "://") {
+		return false
+	}
+	for _, m := range credentialURL.FindAllStringSubmatch(v, -1) {
+		if m[1] != "git" {
 			return true
 		}
 	}

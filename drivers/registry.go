@@ -15,13 +15,12 @@ type Registry struct {
 	aliases map[string]string
 }
 
-// NewRegistry returns a registry holding ds, with the aliases every
-// registry has: raw_exec runs with exec, because Drover's exec driver is
-// Nomad's raw_exec (no chroot) with resource limits added.
+// NewRegistry returns a registry holding ds. raw_exec is no alias of exec
+// any more: it is a driver of its own (package rawexec), off by default.
 func NewRegistry(ds ...Driver) (*Registry, error) {
 	r := &Registry{
 		drivers: map[string]Driver{},
-		aliases: map[string]string{"raw_exec": "exec"},
+		aliases: map[string]string{},
 	}
 	for _, d := range ds {
 		if err := r.Register(d); err != nil {

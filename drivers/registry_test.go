@@ -24,15 +24,17 @@ func TestRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"exec", "raw_exec"} {
-		if d, ok := r.Lookup(name); !ok || d != e {
-			t.Errorf("Lookup(%q) = %v, %v; want the exec driver", name, d, ok)
-		}
+	if d, ok := r.Lookup("exec"); !ok || d != e {
+		t.Errorf("Lookup(exec) = %v, %v; want the exec driver", d, ok)
+	}
+	// raw_exec is a driver of its own now, not an alias of exec.
+	if d, ok := r.Lookup("raw_exec"); ok {
+		t.Errorf("Lookup(raw_exec) = %v without a raw_exec driver", d)
 	}
 	if _, ok := r.Lookup("docker"); ok {
 		t.Error("Lookup(docker) found a driver that was never registered")
 	}
-	if got := fmt.Sprint(r.Names()); got != "[exec raw_exec]" {
+	if got := fmt.Sprint(r.Names()); got != "[exec]" {
 		t.Errorf("Names = %s", got)
 	}
 	if err := r.Register(newExec(t)); err == nil || !strings.Contains(err.Error(), "already registered") {
@@ -58,10 +60,10 @@ func TestRegistryValidateConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs := r.ValidateConfig("raw_exec", map[string]any{"command": "/bin/true", "args": []any{"x"}}); len(errs) != 0 {
-		t.Errorf("valid raw_exec config: %v", errs)
+	if errs := r.ValidateConfig("exec", map[string]any{"command": "/bin/true", "args": []any{"x"}}); len(errs) != 0 {
+		t.Errorf("valid exec config: %v", errs)
 	}
-	errs := r.ValidateConfig("raw_exec", map[string]any{"comand": "/bin/true"})
+	errs := r.ValidateConfig("exec", map[string]any{"comand": "/bin/true"})
 	want := `[comand: unknown attribute; did you mean "command"? command: required attribute (string) is missing]`
 	if fmt.Sprint(errs) != want {
 		t.Errorf("errors = %v\nwant %s", errs, want)

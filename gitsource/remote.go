@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -135,7 +133,7 @@ func (m *Mirror) Sync(ctx context.Context) (SyncResult, error) {
 func (m *Mirror) sync(ctx context.Context) (SyncResult, error) {
 	auth, err := m.auth.method(m.url)
 	if err != nil {
-		return SyncResult{}, fmt.Errorf("remote %s: %w", m.url, err)
+		return SyncResult{}, fmt.Errorf("remote %s: %w", RedactURL(m.url), err)
 	}
 	head, err := m.remoteHead(ctx, auth)
 	if err != nil {
@@ -150,7 +148,7 @@ func (m *Mirror) sync(ctx context.Context) (SyncResult, error) {
 		return SyncResult{Head: head}, nil
 	}
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", local, local))
-	err = g.FetchContext(ctx, &git.FetchOptions{
+	err = m.remote(g).FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{spec},
 		Depth:      m.depth,
@@ -176,7 +174,7 @@ func (m *Mirror) remoteHead(ctx context.Context, auth transport.AuthMethod) (str
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{m.url}})
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return "", fmt.Errorf("remote %s has no branch %q (it has no branches at all): %w", m.url, m.branch, ErrBranchNotFound)
+		return "", fmt.Errorf("remote %s has no branch %q (it has no branches at all): %w", RedactURL(m.url), m.branch, ErrBranchNotFound)
 	}
 	if err != nil {
 		return "", m.wrap("list refs of", err)
@@ -187,21 +185,24 @@ func (m *Mirror) remoteHead(ctx context.Context, auth transport.AuthMethod) (str
 			return r.Hash().String(), nil
 		}
 	}
-	return "", fmt.Errorf("remote %s has no branch %q: %w", m.url, m.branch, ErrBranchNotFound)
+	return "", fmt.Errorf("remote %s has no branch %q: %w", RedactURL(m.url), m.branch, ErrBranchNotFound)
 }
 
 func (m *Mirror) wrap(op string, err error) error {
 	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) {
-		return fmt.Errorf("%s %s: %w: %w", op, m.url, ErrAuth, err)
+		return fmt.Errorf("%s %s: %w: %w", op, RedactURL(m.url), ErrAuth, err)
 	}
-	return fmt.Errorf("%s %s: %w", op, m.url, err)
+	return fmt.Errorf("%s %s: %w", op, RedactURL(m.url), err)
 }
 
 // open opens the mirror's bare repository, creating it on first use.
+// The mirror's .git/config names the remote by its URL without
+// credentials (RedactURL): a token written into the URL stays in memory,
+// and fetches go through remote, which holds the URL as configured.
 func (m *Mirror) open() (*git.Repository, error) {
 	g, err := git.PlainOpen(m.dir)
 	if err == nil {
-		return g, nil
+		return g, m.scrubConfig(g)
 	}
 	if !errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, fmt.Errorf("open mirror %s: %w", m.dir, err)
@@ -215,10 +216,42 @@ func (m *Mirror) open() (*git.Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create mirror %s: %w", m.dir, err)
 	}
-	if _, err := g.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{m.url}}); err != nil {
+	if _, err := g.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{RedactURL(m.url)}}); err != nil {
 		return nil, fmt.Errorf("create mirror %s: %w", m.dir, err)
 	}
 	return g, nil
+}
+
+// scrubConfig rewrites the origin remote of a mirror created before
+// mirrors stored the URL without credentials.
+func (m *Mirror) scrubConfig(g *git.Repository) error {
+	cfg, err := g.Config()
+	if err != nil {
+		return fmt.Errorf("open mirror %s: %w", m.dir, err)
+	}
+	rc := cfg.Remotes["origin"]
+	if rc == nil || len(rc.URLs) == 0 {
+		return nil
+	}
+	changed := false
+	for i, u := range rc.URLs {
+		if clean := RedactURL(u); clean != u {
+			rc.URLs[i], changed = clean, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := g.SetConfig(cfg); err != nil {
+		return fmt.Errorf("mirror %s: remove credentials from the stored remote: %w", m.dir, err)
+	}
+	return nil
+}
+
+// remote is the mirror's origin with the URL as configured, credentials
+// included, for fetching; it is never written to disk.
+func (m *Mirror) remote(g *git.Repository) *git.Remote {
+	return git.NewRemote(g.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{m.url}})
 }
 
 // Open opens the mirror as a Repository to read commits from. Open one
@@ -243,46 +276,3 @@ func IsLocalPath(rawURL string) bool {
 	}
 	return true
 }
-
-// RedactURL removes a password from a URL, for logs and status.
-func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		return rawURL
-	}
-	return u.Redacted()
-}
-
-// userinfo matches the credentials part of a URL.
-var userinfo = regexp.MustCompile(`(://[^/@\s:]*):[^/@\s]*@`)
-
-// Scrub returns err with every secret and every URL password replaced
-// by "***", keeping errors.Is and errors.As working on the original.
-func Scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := ScrubString(err.Error(), secrets...)
-	if msg == err.Error() {
-		return err
-	}
-	return &scrubbed{msg: msg, err: err}
-}
-
-// ScrubString is Scrub for text.
-func ScrubString(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return userinfo.ReplaceAllString(s, "$1:***@")
-}
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }

@@ -31,7 +31,7 @@ func (m *Mirror) fetchRef(ctx context.Context, ref string) (string, error) {
 	}
 	auth, err := m.auth.method(m.url)
 	if err != nil {
-		return "", fmt.Errorf("remote %s: %w", m.url, err)
+		return "", fmt.Errorf("remote %s: %w", RedactURL(m.url), err)
 	}
 	g, err := m.open()
 	if err != nil {
@@ -39,7 +39,7 @@ func (m *Mirror) fetchRef(ctx context.Context, ref string) (string, error) {
 	}
 	name := plumbing.ReferenceName(ref)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", name, name))
-	err = g.FetchContext(ctx, &git.FetchOptions{
+	err = m.remote(g).FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{spec},
 		Depth:      m.depth,
@@ -50,7 +50,7 @@ func (m *Mirror) fetchRef(ctx context.Context, ref string) (string, error) {
 	var noMatch git.NoMatchingRefSpecError
 	switch {
 	case errors.As(err, &noMatch):
-		return "", fmt.Errorf("remote %s has no ref %s: %w", m.url, ref, ErrRefNotFound)
+		return "", fmt.Errorf("remote %s has no ref %s: %w", RedactURL(m.url), ref, ErrRefNotFound)
 	case err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate):
 		return "", m.wrap("fetch "+ref+" from", err)
 	}

@@ -173,21 +173,11 @@ func notForType(b *hclsyntax.Block, t JobType, allowed string) *hcl.Diagnostic {
 }
 
 // checkName rejects names that cannot serve as IDs in paths, logs and
-// API URLs. strict additionally forbids spaces (job IDs, as in Nomad).
+// API URLs, by the rule of CheckName (names.go). strict additionally
+// forbids whitespace (job IDs, as in Nomad).
 func checkName(what, name string, rng hcl.Range, strict bool) hcl.Diagnostics {
-	var problem string
-	switch {
-	case name == "":
-		problem = "must not be empty"
-	case len(name) > 128:
-		problem = "must be at most 128 bytes long"
-	case strings.ContainsAny(name, "/\\"):
-		problem = "must not contain a slash or backslash"
-	case strict && strings.ContainsAny(name, " \t\n\r"):
-		problem = "must not contain spaces"
-	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		problem = "must not contain control characters"
-	default:
+	problem := nameProblem(name, strict)
+	if problem == "" {
 		return nil
 	}
 	return hcl.Diagnostics{{

@@ -18,6 +18,9 @@ type evaluator struct {
 	ctx *hcl.EvalContext
 	// checkConfig is ParseOptions.CheckConfig; nil checks nothing.
 	checkConfig ConfigChecker
+	// meter spends the parse's budget; ctx.Functions are its guarded
+	// functions.
+	meter *meter
 }
 
 // unknownDiag marks an error that only repeats an earlier one: a value is
@@ -41,7 +44,7 @@ func (ev *evaluator) value(expr hclsyntax.Expression) (cty.Value, hcl.Diagnostic
 	if v, ok := literalString(expr); ok {
 		return v, nil
 	}
-	v, diags := expr.Value(ev.ctx)
+	v, diags := ev.meter.eval(expr, ev.ctx)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}

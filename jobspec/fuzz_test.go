@@ -15,8 +15,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	for _, b := range bombs {
+		if src, err := os.ReadFile(filepath.Join("testdata", "bomb", b.file)); err == nil {
+			f.Add(src)
+		}
+	}
 	for _, s := range []string{
 		minimal,
+		`locals { l = range(100) }
+job "j" { meta = { a = jsonencode([for a in local.l : [for b in local.l : [for c in local.l : c]]]) } }`,
+		`job "j" { meta = { a = replace(format("%9999s", ""), " ", format("%9999s", "")) } }`,
+		`job "j" { meta = { a = "%{for i in range(1000)}${format("%9999s", i)}%{endfor}" } }`,
 		varJob,
 		benchJob,
 		"",

@@ -18,7 +18,7 @@ const minLocalCap = 64 << 10
 // evalLocals evaluates the attributes of every locals block in dependency
 // order. A cycle is reported once, naming its members, and those locals
 // become unknown so that nothing waits on them.
-func evalLocals(blocks []*hclsyntax.Block, vars cty.Value) (map[string]cty.Value, hcl.Diagnostics) {
+func evalLocals(blocks []*hclsyntax.Block, vars cty.Value, m *meter) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	attrs := map[string]*hclsyntax.Attribute{}
 	for _, b := range blocks {
@@ -99,7 +99,7 @@ func evalLocals(blocks []*hclsyntax.Block, vars cty.Value) (map[string]cty.Value
 		if _, failed := vals[name]; failed {
 			return // on a cycle
 		}
-		v, ds := evalLocal(attrs[name], deps[name], vals, vars)
+		v, ds := evalLocal(attrs[name], deps[name], vals, vars, m)
 		diags = append(diags, ds...)
 		vals[name] = v
 	}
@@ -109,7 +109,7 @@ func evalLocals(blocks []*hclsyntax.Block, vars cty.Value) (map[string]cty.Value
 	return vals, diags
 }
 
-func evalLocal(a *hclsyntax.Attribute, deps []string, vals map[string]cty.Value, vars cty.Value) (cty.Value, hcl.Diagnostics) {
+func evalLocal(a *hclsyntax.Attribute, deps []string, vals map[string]cty.Value, vars cty.Value, m *meter) (cty.Value, hcl.Diagnostics) {
 	scope := make(map[string]cty.Value, len(deps))
 	for _, dep := range deps {
 		if v, ok := vals[dep]; ok {
@@ -118,9 +118,9 @@ func evalLocal(a *hclsyntax.Attribute, deps []string, vals map[string]cty.Value,
 	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": vars, "local": cty.ObjectVal(scope)},
-		Functions: functions,
+		Functions: m.funcs,
 	}
-	v, diags := a.Expr.Value(ctx)
+	v, diags := m.eval(a.Expr, ctx)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}

@@ -1,6 +1,7 @@
 package jobspec
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -26,6 +27,9 @@ type ParseOptions struct {
 	// offending attribute. jobspec knows no driver, so the caller brings
 	// the schemas.
 	CheckConfig ConfigChecker
+	// Budget bounds the work of evaluating the file; nil means
+	// DefaultBudget().
+	Budget *Budget
 }
 
 // ConfigChecker checks a task's decoded config block for the named
@@ -56,8 +60,27 @@ type File struct {
 
 // Parse parses one job file. It returns every diagnostic of the file at
 // once; File is nil when any of them is an error. Parse is safe for
-// concurrent use.
+// concurrent use. Evaluation runs under opts.Budget (DefaultBudget when
+// unset), whose Timeout bounds it in time.
 func Parse(filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
+	return parse(newMeter(budgetOf(opts)), filename, src, opts)
+}
+
+// ParseContext is Parse that also stops, with an error diagnostic, when
+// ctx is done. A caller that caches outcomes should not cache one made
+// after ctx ended.
+func ParseContext(ctx context.Context, filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
+	return parse(newMeter(budgetOf(opts)).withContext(ctx), filename, src, opts)
+}
+
+func budgetOf(opts *ParseOptions) *Budget {
+	if opts == nil {
+		return nil
+	}
+	return opts.Budget
+}
+
+func parse(m *meter, filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
 	if diags := checkInput(filename, src); diags.HasErrors() {
 		return nil, diags
 	}
@@ -106,15 +129,19 @@ func Parse(filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnost
 	}
 
 	diags = append(diags, keepRuntimeRefs(body, src)...)
+	if ds := m.prepare(body, src); ds.HasErrors() {
+		// Too large to evaluate at all.
+		return nil, finishDiags(append(diags, ds...))
+	}
 
-	vars, ds := evalVariables(variables, opts)
+	vars, ds := evalVariables(variables, opts, m)
 	diags = append(diags, ds...)
 	varObj := cty.ObjectVal(vars)
-	localVals, ds := evalLocals(locals, varObj)
+	localVals, ds := evalLocals(locals, varObj, m)
 	diags = append(diags, ds...)
-	ev := &evaluator{ctx: &hcl.EvalContext{
+	ev := &evaluator{meter: m, ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": varObj, "local": cty.ObjectVal(localVals)},
-		Functions: functions,
+		Functions: m.funcs,
 	}}
 	if opts != nil {
 		ev.checkConfig = opts.CheckConfig
@@ -122,7 +149,7 @@ func Parse(filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnost
 
 	job, ds := decodeJob(ev, jobs[0])
 	diags = append(diags, ds...)
-	diags = finishDiags(diags)
+	diags = finishDiags(m.finish(diags))
 	if diags.HasErrors() {
 		return nil, diags
 	}

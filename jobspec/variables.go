@@ -47,12 +47,12 @@ type assignment struct {
 // environment, then var files in order, then -var. Values for variables
 // the file does not declare are ignored, so one var file can serve many
 // jobs.
-func evalVariables(blocks []*hclsyntax.Block, opts *ParseOptions) (map[string]cty.Value, hcl.Diagnostics) {
+func evalVariables(blocks []*hclsyntax.Block, opts *ParseOptions, m *meter) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	decls := make(map[string]*variableDecl, len(blocks))
 	order := make([]*variableDecl, 0, len(blocks))
 	for _, b := range blocks {
-		d, ds := declareVariable(b)
+		d, ds := declareVariable(b, m)
 		diags = append(diags, ds...)
 		if d == nil {
 			continue
@@ -79,7 +79,7 @@ func evalVariables(blocks []*hclsyntax.Block, opts *ParseOptions) (map[string]ct
 	vals := make(map[string]cty.Value, len(order))
 	for _, d := range order {
 		if a, ok := assigned[d.name]; ok {
-			v, ds := a.value(d)
+			v, ds := a.value(d, m)
 			diags = append(diags, ds...)
 			if ds.HasErrors() {
 				vals[d.name] = cty.DynamicVal
@@ -97,13 +97,13 @@ func evalVariables(blocks []*hclsyntax.Block, opts *ParseOptions) (map[string]ct
 			vals[d.name] = cty.DynamicVal
 			continue
 		}
-		diags = append(diags, d.validate()...)
+		diags = append(diags, d.validate(m)...)
 		vals[d.name] = d.val
 	}
 	return vals, diags
 }
 
-func declareVariable(b *hclsyntax.Block) (*variableDecl, hcl.Diagnostics) {
+func declareVariable(b *hclsyntax.Block, m *meter) (*variableDecl, hcl.Diagnostics) {
 	diags := variableSpec.check(b.Body, b.DefRange())
 	if !usable(b, 1) {
 		return nil, diags
@@ -126,7 +126,7 @@ func declareVariable(b *hclsyntax.Block) (*variableDecl, hcl.Diagnostics) {
 		}
 	}
 	if a := b.Body.Attributes["default"]; a != nil {
-		v, ds := a.Expr.Value(nil)
+		v, ds := m.evalStatic(a.Expr, false)
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			v, ds = d.convert(v, a.Expr.Range())
@@ -157,11 +157,11 @@ func (d *variableDecl) convert(v cty.Value, rng hcl.Range) (cty.Value, hcl.Diagn
 
 // validate runs the variable's validation blocks with only the variable
 // itself in scope, as Terraform and Nomad do.
-func (d *variableDecl) validate() hcl.Diagnostics {
+func (d *variableDecl) validate(m *meter) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{d.name: d.val})},
-		Functions: functions,
+		Functions: m.funcs,
 	}
 	for _, vb := range d.block.Body.Blocks {
 		if vb.Type != "validation" || !usable(vb, 0) {
@@ -173,7 +173,7 @@ func (d *variableDecl) validate() hcl.Diagnostics {
 		if ds.HasErrors() || cond == nil || msg == nil {
 			continue
 		}
-		ok, ds := cond.Expr.Value(ctx)
+		ok, ds := m.eval(cond.Expr, ctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
 			continue
@@ -191,8 +191,8 @@ func (d *variableDecl) validate() hcl.Diagnostics {
 			continue
 		}
 		text := "The value is not valid."
-		if m, ds := msg.Expr.Value(nil); !ds.HasErrors() && m.Type() == cty.String && !m.IsNull() {
-			text = m.AsString()
+		if v, ds := msg.Expr.Value(m.staticCtx()); !ds.HasErrors() && v.IsWhollyKnown() && v.Type() == cty.String && !v.IsNull() {
+			text = v.AsString()
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -274,9 +274,9 @@ func parseVarFile(vf VarFile) ([]*hclsyntax.Attribute, hcl.Diagnostics) {
 // value turns an assignment into a value of the variable's type. A raw
 // string is taken literally for string (and untyped) variables and parsed
 // as an HCL expression otherwise, so -var count=3 gives a number.
-func (a assignment) value(d *variableDecl) (cty.Value, hcl.Diagnostics) {
+func (a assignment) value(d *variableDecl, m *meter) (cty.Value, hcl.Diagnostics) {
 	if a.expr != nil {
-		v, diags := a.expr.Value(nil)
+		v, diags := m.evalStatic(a.expr, true)
 		if diags.HasErrors() {
 			return cty.NilVal, diags
 		}
@@ -293,7 +293,7 @@ func (a assignment) value(d *variableDecl) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
-	v, diags := expr.Value(nil)
+	v, diags := m.evalStatic(expr, true)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}

@@ -20,6 +20,7 @@ import (
 //	  path                = "jobs"
 //	  poll_interval       = "30s"
 //	  webhook_secret_file = "/etc/drover/webhook-secret"
+//	  allow_fork_prs      = false
 //	  auth { token_file = "/etc/drover/github-token" }
 //	}
 //
@@ -41,6 +42,11 @@ type SourceConfig struct {
 	// WebhookSecretFile holds the HMAC secret of webhooks for this
 	// source; without it the source accepts no webhooks.
 	WebhookSecretFile string
+	// AllowForkPRs lets pull requests whose head is in a fork be planned
+	// on the servers. Off by default (as in Atlantis): anyone who can fork
+	// the repository could otherwise make the leader parse a file of
+	// their choosing. A fork's PR gets a comment saying so instead.
+	AllowForkPRs bool
 }
 
 // AuthConfig names the files holding a remote's credentials. Secrets are

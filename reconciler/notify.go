@@ -3,6 +3,8 @@ package reconciler
 import (
 	"strconv"
 	"strings"
+
+	"github.com/droverhq/drover/gitsource"
 )
 
 // DeployState is where the deploy of one commit stands, as reported to a
@@ -45,7 +47,7 @@ func (r *Reconciler) notify(commit string, state DeployState, reason string) {
 		return
 	}
 	r.notifier.NotifyDeploy(DeployEvent{
-		Source: r.cfg.Name, URL: r.cfg.URL, Branch: r.cfg.Branch,
+		Source: r.cfg.Name, URL: gitsource.RedactURL(r.cfg.URL), Branch: r.cfg.Branch,
 		Commit: commit, State: state, Reason: reason,
 	})
 }

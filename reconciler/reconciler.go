@@ -179,6 +179,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	}
 
 	st.NotLaunched = notLaunched(desired)
+	st.Sensitive = slices.Clone(desired.Sensitive)
 	previous := r.previous(ctx, f.Repo, st.LastApplied, c.SHA, desired)
 	jobs, err := Observe(ctx, r.cluster)
 	if err != nil {

@@ -105,6 +105,12 @@ func sameStatus(prev *cluster.SyncStatus, next cluster.SyncStatus) bool {
 	if len(b.NotLaunched) == 0 {
 		b.NotLaunched = nil
 	}
+	if len(a.Sensitive) == 0 {
+		a.Sensitive = nil
+	}
+	if len(b.Sensitive) == 0 {
+		b.Sensitive = nil
+	}
 	return reflect.DeepEqual(a, b)
 }
 
@@ -116,6 +122,7 @@ func cloneStatus(st *cluster.SyncStatus, name, repoURL, ref string) cluster.Sync
 		out.Drift = slices.Clone(st.Drift)
 		out.Unmanaged = slices.Clone(st.Unmanaged)
 		out.NotLaunched = slices.Clone(st.NotLaunched)
+		out.Sensitive = slices.Clone(st.Sensitive)
 	}
 	out.Source, out.Repo, out.Ref = name, repoURL, ref
 	return out

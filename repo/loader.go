@@ -403,7 +403,13 @@ func (l *Loader) parseOne(ctx context.Context, src Source, f File, opts *jobspec
 	}
 
 	l.parses.Add(1)
-	file, diags := jobspec.Parse(f.Path, data, opts)
+	// Under the parse budget and ctx: a file that asks for too much is
+	// refused with a positioned error (and cached like any other), but
+	// an outcome cut short by ctx says nothing about the file.
+	file, diags := jobspec.ParseContext(ctx, f.Path, data, opts)
+	if err := ctx.Err(); err != nil {
+		return result{}, nil, err
+	}
 	e := &cacheEntry{file: file, diags: diags, hash: key.hash, lastGen: gen}
 	if len(diags) > 0 {
 		e.src = data

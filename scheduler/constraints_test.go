@@ -201,7 +201,8 @@ func TestDrivers(t *testing.T) {
 		{"missing", "docker", map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}}, nil, false},
 		{"unhealthy", "docker", map[string]cluster.DriverInfo{"docker": {Detected: true, Healthy: false}}, nil, false},
 		{"undetected", "docker", map[string]cluster.DriverInfo{"docker": {Detected: false, Healthy: true}}, nil, false},
-		{"raw_exec as exec", "raw_exec", map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}}, nil, true},
+		{"raw_exec is not exec", "raw_exec", map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}}, nil, false},
+		{"raw_exec disabled", "raw_exec", map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}, "raw_exec": {Detected: false}}, nil, false},
 		{"raw_exec itself", "raw_exec", map[string]cluster.DriverInfo{"raw_exec": {Detected: true, Healthy: true}}, nil, true},
 		{"attribute only", "java", nil, map[string]string{"driver.java": "1"}, true},
 		{"attribute false", "java", nil, map[string]string{"driver.java": "0"}, false},
@@ -223,6 +224,55 @@ func TestDrivers(t *testing.T) {
 				m := p.FailedTGAllocs["web"]
 				if m == nil || m.ConstraintFiltered[reasonMissingDrivers] != 3 || m.CoalescedFailures != 1 {
 					t.Errorf("failure metric = %+v", m)
+				}
+			}
+		})
+	}
+}
+
+// An exec task asking for a user on the nodes' user.denylist is not
+// placed, with the denied user as the filter reason; a user the nodes
+// allow, or nodes without a denylist, are fine.
+func TestExecUserDenylist(t *testing.T) {
+	exec := map[string]cluster.DriverInfo{"exec": {Detected: true, Healthy: true}}
+	tests := []struct {
+		name, user string
+		denylist   string // "" leaves the attribute out
+		inDriver   bool   // the attribute in the driver's info rather than the node's
+		ok         bool
+	}{
+		{"root denied", "root", "root", false, false},
+		{"root denied, driver attribute", "root", "root,admin", true, false},
+		{"second entry", "admin", "root, admin", false, false},
+		{"allowed user", "www-data", "root", false, true},
+		{"default user", "", "root", false, true},
+		{"no denylist", "root", "", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := nodes(3, func(_ int, n *cluster.Node) {
+				n.Drivers = map[string]cluster.DriverInfo{}
+				for k, v := range exec {
+					if tt.denylist != "" && tt.inDriver {
+						v.Attributes = map[string]string{"driver.exec.user.denylist": tt.denylist}
+					}
+					n.Drivers[k] = v
+				}
+				if tt.denylist != "" && !tt.inDriver {
+					n.Attributes["driver.exec.user.denylist"] = tt.denylist
+				}
+			})
+			p := run(t, newMemState(ns...), job(2, func(j *jobspec.Job) {
+				grp(j).Tasks[0].Driver = "exec"
+				grp(j).Tasks[0].User = tt.user
+			}), 1)
+			if got := len(placed(p)) == 2; got != tt.ok {
+				t.Fatalf("placed %d, want ok=%v", len(placed(p)), tt.ok)
+			}
+			if !tt.ok {
+				m := p.FailedTGAllocs["web"]
+				if want := userDeniedReason(tt.user); m == nil || m.ConstraintFiltered[want] != 3 {
+					t.Errorf("failure metric = %+v, want 3 nodes filtered by %q", m, want)
 				}
 			}
 		})

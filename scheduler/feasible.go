@@ -57,13 +57,11 @@ func inDatacenters(patterns []string, dc string) bool {
 }
 
 // driverOK reports whether the node can run tasks of the named driver.
-// raw_exec tasks run on the exec driver too. Nodes whose fingerprint
-// predates driver info announce drivers as "driver.<name>" attributes.
+// raw_exec is a driver of its own, off unless the node enables it. Nodes
+// whose fingerprint predates driver info announce drivers as
+// "driver.<name>" attributes.
 func driverOK(n *cluster.Node, name string) bool {
-	if driverNamed(n, name) {
-		return true
-	}
-	return name == "raw_exec" && driverNamed(n, "exec")
+	return driverNamed(n, name)
 }
 
 func driverNamed(n *cluster.Node, name string) bool {
@@ -74,13 +72,43 @@ func driverNamed(n *cluster.Node, name string) bool {
 	return err == nil && b
 }
 
+// userDenied reports whether node n's driver refuses to run tasks as
+// user: the driver announces its user.denylist (Nomad's agent option) as
+// the attribute driver.<name>.user.denylist. The node refuses such a task
+// itself too; filtering here makes the placement fail with the reason
+// instead of the task.
+func userDenied(n *cluster.Node, driver, user string) bool {
+	key := "driver." + driver + ".user.denylist"
+	list, ok := n.Attributes[key]
+	if info, found := n.Drivers[driver]; !ok && found {
+		list = info.Attributes[key]
+	}
+	for _, d := range strings.Split(list, ",") {
+		if d = strings.TrimSpace(d); d != "" && d == user {
+			return true
+		}
+	}
+	return false
+}
+
+// userDeniedReason is the filter metric of a user on nodes' denylists.
+func userDeniedReason(user string) string {
+	return "user " + strconv.Quote(user) + " on the node's user.denylist"
+}
+
 // staticCheck tells whether node n passes the group's checks that do not
 // depend on other placements: drivers, then job, group and task
-// constraints in that order. It returns feasOK or the first reason.
+// constraints in that order (a task's user after its driver). It returns
+// feasOK or the first reason.
 func (g *groupSel) staticCheck(n *cluster.Node) uint16 {
 	for _, d := range g.drivers {
 		if !driverOK(n, d) {
 			return feasFiltered + g.reasonDrivers
+		}
+	}
+	for i, u := range g.execUsers {
+		if userDenied(n, "exec", u) {
+			return feasFiltered + g.reasonUsers + uint16(i)
 		}
 	}
 	for i, c := range g.checks {

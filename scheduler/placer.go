@@ -278,11 +278,15 @@ type groupSel struct {
 	dynPorts       int
 
 	drivers []string
-	checks  []*checker // static constraints: job, group, tasks
+	// execUsers are the users the group's exec tasks ask for; a node
+	// whose exec driver denies one is filtered (its user.denylist).
+	execUsers []string
+	checks    []*checker // static constraints: job, group, tasks
 	// reasons are the metric keys of filters: drivers, each check, then
 	// distinct_hosts and each distinct_property.
 	reasons       []string
 	reasonDrivers uint16
+	reasonUsers   uint16
 	reasonChecks  uint16
 	reasonHosts   uint16
 	reasonProps   uint16
@@ -318,6 +322,9 @@ func (p *placer) newGroupSel(idx int, g *jobspec.Group) *groupSel {
 		if t.Driver != "" && !contains(gs.drivers, t.Driver) {
 			gs.drivers = append(gs.drivers, t.Driver)
 		}
+		if t.Driver == "exec" && t.User != "" && !contains(gs.execUsers, t.User) {
+			gs.execUsers = append(gs.execUsers, t.User)
+		}
 	}
 	if g.EphemeralDisk != nil {
 		gs.disk = g.EphemeralDisk.SizeMB
@@ -333,6 +340,10 @@ func (p *placer) newGroupSel(idx int, g *jobspec.Group) *groupSel {
 
 	gs.reasonDrivers = 0
 	gs.reasons = append(gs.reasons, reasonMissingDrivers)
+	gs.reasonUsers = uint16(len(gs.reasons))
+	for _, u := range gs.execUsers {
+		gs.reasons = append(gs.reasons, userDeniedReason(u))
+	}
 	gs.reasonChecks = uint16(len(gs.reasons))
 	addChecks := func(cs []jobspec.Constraint, jobLevel bool) {
 		for _, c := range cs {

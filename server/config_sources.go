@@ -16,6 +16,7 @@ import (
 //	  path                = "jobs"            # default: the root
 //	  poll_interval       = "30s"
 //	  webhook_secret_file = "/etc/drover/webhook-secret"
+//	  allow_fork_prs      = false             # plan PRs from forks (default off)
 //	  auth {
 //	    token_file = "/etc/drover/github-token"
 //	    # or: username + password_file; or ssh_key_file + known_hosts_file
@@ -28,6 +29,7 @@ type fileSource struct {
 	Path              *string        `hcl:"path,optional"`
 	PollInterval      hcl.Expression `hcl:"poll_interval,optional"`
 	WebhookSecretFile *string        `hcl:"webhook_secret_file,optional"`
+	AllowForkPRs      *bool          `hcl:"allow_fork_prs,optional"`
 	Auth              *struct {
 		Username       *string `hcl:"username,optional"`
 		PasswordFile   *string `hcl:"password_file,optional"`
@@ -51,6 +53,9 @@ func applySources(c *Config, blocks []fileSource) hcl.Diagnostics {
 		set(&sc.Branch, b.Branch)
 		set(&sc.Path, b.Path)
 		set(&sc.WebhookSecretFile, b.WebhookSecretFile)
+		if b.AllowForkPRs != nil {
+			sc.AllowForkPRs = *b.AllowForkPRs
+		}
 		if b.Auth != nil {
 			set(&sc.Auth.Username, b.Auth.Username)
 			set(&sc.Auth.PasswordFile, b.Auth.PasswordFile)

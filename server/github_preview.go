@@ -33,13 +33,17 @@ type prEvent struct {
 		Number int    `json:"number"`
 		State  string `json:"state"`
 		Base   struct {
-			Ref string `json:"ref"`
-			SHA string `json:"sha"`
+			Ref  string `json:"ref"`
+			SHA  string `json:"sha"`
+			Repo *struct {
+				FullName string `json:"full_name"`
+			} `json:"repo"`
 		} `json:"base"`
 		Head struct {
 			SHA  string `json:"sha"`
 			Repo *struct {
 				FullName string `json:"full_name"`
+				Fork     bool   `json:"fork"`
 			} `json:"repo"`
 		} `json:"head"`
 	} `json:"pull_request"`
@@ -68,6 +72,30 @@ func parsePullRequest(body []byte) (*prEvent, *gitsource.PushEvent, error) {
 	return &ev, &repoOnly, nil
 }
 
+// fromFork reports whether the PR's head lives in another repository
+// than its base: a fork (or a deleted one, whose head repo is null).
+// GitHub's head.repo.fork only says the head repository is some fork, which
+// is true as well of a same-repository PR in a repository that is itself
+// a fork, so the names decide.
+func (ev *prEvent) fromFork() bool {
+	head := ev.PullRequest.Head.Repo
+	if head == nil {
+		return true
+	}
+	base := ev.Repository.FullName
+	if b := ev.PullRequest.Base.Repo; b != nil && b.FullName != "" {
+		base = b.FullName
+	}
+	return !strings.EqualFold(head.FullName, base)
+}
+
+// forkNote is the comment a fork's pull request gets when its source does
+// not allow them.
+func forkNote(source string) string {
+	return fmt.Sprintf("**Drover did not plan this pull request** for source `%s`: its head is in a fork, and the servers plan pull requests from forks only when the source allows it, because planning parses the PR's job files on the cluster's leader.\n\n"+
+		"To plan pull requests from forks, set `allow_fork_prs = true` in the server configuration's `source %q` block and restart the servers; or plan it locally with `drover plan --repo . --base origin/main --head HEAD`.\n", source, source)
+}
+
 // previewActions are the pull_request actions that (re)plan.
 var previewActions = []string{"opened", "synchronize", "reopened"}
 
@@ -92,14 +120,14 @@ func (s *Server) webhookPullRequest(w http.ResponseWriter, body []byte, verified
 			if ev.PullRequest.Base.Ref != src.cfg.Branch {
 				continue
 			}
-			s.sources.previews.add(previewJob{source: src, event: *ev})
+			s.sources.previews.add(previewJob{source: src, event: *ev, fork: ev.fromFork()})
 			queued = append(queued, src.cfg.Name)
 		}
 	}
 	if len(queued) == 0 {
 		return s.webhookReply(w, http.StatusAccepted, api.WebhookResponse{Status: "ignored", Reason: "no source tracks " + ev.PullRequest.Base.Ref + " of this repository"})
 	}
-	s.logger.Info("webhook: pull request", "number", ev.PullRequest.Number, "head", shortSHA(ev.PullRequest.Head.SHA), "sources", queued)
+	s.logger.Info("webhook: pull request", "number", ev.PullRequest.Number, "head", shortSHA(ev.PullRequest.Head.SHA), "fork", ev.fromFork(), "sources", queued)
 	return s.webhookReply(w, http.StatusAccepted, api.WebhookResponse{Status: "accepted", Sources: queued})
 }
 
@@ -107,6 +135,8 @@ func (s *Server) webhookPullRequest(w http.ResponseWriter, body []byte, verified
 type previewJob struct {
 	source *source
 	event  prEvent
+	// fork: the head is in a fork; planned only if the source allows it.
+	fork bool
 }
 
 type previewKey struct {
@@ -197,6 +227,17 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j previewJob, l
 	log = log.With("source", cfg.Name, "pr", ev.PullRequest.Number, "head", shortSHA(ev.PullRequest.Head.SHA))
 	if !ok {
 		log.Warn("preview skipped: no GitHub repository for the source")
+		return
+	}
+	if j.fork && !cfg.AllowForkPRs {
+		// Neither fetched nor parsed: a note says why and how to allow it.
+		pc := github.PlanComment{Source: cfg.Name}
+		res, err := gh.UpsertComment(ctx, owner, name, ev.PullRequest.Number, pc.Marker(), forkNote(cfg.Name))
+		if err != nil {
+			log.Warn("post fork note", "err", err)
+			return
+		}
+		log.Info("preview skipped: pull request from a fork (allow_fork_prs is off)", "comment", res.URL)
 		return
 	}
 	pc, err := s.planPreview(ctx, j)

@@ -99,13 +99,16 @@ func dockerNode(t *testing.T, s *servertest.Server) {
 	}
 }
 
-func previewFixture(t *testing.T) (*gittest.Repo, *githubtest.Server, *servertest.Server) {
+func previewFixture(t *testing.T, extra ...func(*server.Config)) (*gittest.Repo, *githubtest.Server, *servertest.Server) {
 	t.Helper()
 	gh := githubtest.New(t, ghToken)
 	r := gittest.New(t)
 	base := r.Commit("Add web", map[string]string{"web.hcl": dockerJob("nginx:1.25", 128)})
 	s := servertest.Single(t, withSource("apps", r.Dir, secretFile(t, previewSecret)), func(c *server.Config) {
 		c.GitHub = server.GitHubConfig{APIURL: gh.URL, Token: ghToken, Repositories: map[string]string{"apps": "Codertocat/Hello-World"}}
+		for _, f := range extra {
+			f(c)
+		}
 	})
 	dockerNode(t, s)
 	waitSync(t, s.Client, "apps", "the base commit", applied(base))
@@ -203,10 +206,17 @@ func TestPullRequestPreview(t *testing.T) {
 	waitCalls(t, gh)
 }
 
-// TestPullRequestPreviewBadInput: a fork's PR, an invalid job file, a
-// head that cannot be read, GitHub refusing the token.
+// allowForks sets allow_fork_prs on every source.
+func allowForks(c *server.Config) {
+	for i := range c.Sources {
+		c.Sources[i].AllowForkPRs = true
+	}
+}
+
+// TestPullRequestPreviewBadInput: a fork's PR (with allow_fork_prs), an
+// invalid job file, a head that cannot be read, GitHub refusing the token.
 func TestPullRequestPreviewBadInput(t *testing.T) {
-	r, gh, s := previewFixture(t)
+	r, gh, s := previewFixture(t, allowForks)
 
 	// A fork: the head lives only under refs/pull/2/head.
 	bad := prCommit(t, r, "Typo", map[string]string{"web.hcl": strings.Replace(dockerJob("nginx:1.27", 128), "driver =", "drivre =", 1)})
@@ -312,5 +322,50 @@ func TestPullRequestPreviewRemoteSource(t *testing.T) {
 	}
 	if cs := gh.Comments("Codertocat", "Hello-World", 2); len(cs) != 1 {
 		t.Fatalf("%d comments after a missing head", len(cs))
+	}
+}
+
+// TestPullRequestFromForkNotPlanned: with allow_fork_prs off (the
+// default) a fork's PR is neither fetched nor parsed, even when its head
+// holds an HCL bomb: the comment says why and how to enable it, and no
+// drover/plan status is set. A same-repository PR with the bomb is
+// parsed under the budget and rejected with a positioned error.
+func TestPullRequestFromForkNotPlanned(t *testing.T) {
+	r, gh, s := previewFixture(t)
+	bomb := "locals {\n  n = [for a in range(1000) : [for b in range(1000) : [for c in range(1000) : c]]]\n}\n" +
+		strings.Replace(dockerJob("nginx:1.27", 128), `image = "nginx:1.27"`, `image = "nginx:1.27"
+        args  = [jsonencode(local.n)]`, 1)
+	head := prCommit(t, r, "Bomb", map[string]string{"web.hcl": bomb})
+
+	if code, st := sendPR(t, s, prPayload(t, "pull_request__opened.payload.json", "opened", r.Dir, head, true)); code != http.StatusAccepted || st != "accepted" {
+		t.Fatalf("fork PR: %d %q", code, st)
+	}
+	waitCalls(t, gh, prList, prCreate)
+	body := gh.Comments("Codertocat", "Hello-World", 2)[0].Body
+	for _, want := range []string{"did not plan", "fork", "allow_fork_prs = true", `source "apps"`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("comment lacks %q:\n%s", want, body)
+		}
+	}
+	if st := gh.Statuses(head); len(st) != 0 {
+		t.Fatalf("a fork PR got statuses %+v", st)
+	}
+
+	// The same head from a branch of the repository itself: planned, and
+	// the bomb is refused at its position, quickly.
+	gh.ResetCalls()
+	start := time.Now()
+	sendPR(t, s, prPayload(t, "pull_request__synchronize.payload.json", "synchronize", r.Dir, head, false))
+	id := gh.Comments("Codertocat", "Hello-World", 2)[0].ID
+	waitCalls(t, gh, prList, fmt.Sprintf("PATCH /repos/Codertocat/Hello-World/issues/comments/%d", id), "POST /repos/Codertocat/Hello-World/statuses/"+head)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the bomb took %v to refuse", d)
+	}
+	body = gh.Comments("Codertocat", "Hello-World", 2)[0].Body
+	if !strings.Contains(body, "web.hcl:2:") || !strings.Contains(body, "Expression too large") {
+		t.Fatalf("comment:\n%s", body)
+	}
+	if st := gh.Statuses(head); len(st) != 1 || st[0].State != "failure" {
+		t.Fatalf("statuses = %+v", st)
 	}
 }

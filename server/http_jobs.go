@@ -170,12 +170,27 @@ func (s *Server) jobDeployments(w http.ResponseWriter, r *http.Request) error {
 }
 
 // validJob checks a job submitted as JSON, answering 400 with one
-// diagnostic per problem, each naming its field path.
+// diagnostic per problem, each naming its field path. Its names (job ID,
+// group and task names) are checked first by the rule Parse applies to
+// job files (jobspec.CheckName): a task named "../../../x" must never
+// reach a node, where names become directories. A name problem replaces
+// ValidateJob's problem on the same field.
 func validJob(job *jobspec.Job) error {
 	if job == nil {
 		return errorf(http.StatusBadRequest, `request has no "job"`)
 	}
-	errs := jobspec.ValidateJob(job)
+	errs := jobspec.ValidateNames(job)
+	named := map[string]bool{}
+	for _, e := range errs {
+		if fe, ok := e.(*jobspec.FieldError); ok {
+			named[fe.Path] = true
+		}
+	}
+	for _, e := range jobspec.ValidateJob(job) {
+		if fe, ok := e.(*jobspec.FieldError); !ok || !named[fe.Path] {
+			errs = append(errs, e)
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -350,7 +365,10 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	desired := map[string]*jobspec.Job{spec.ID: spec}
 	meta.NotLaunched = render.NotLaunchedNotes(desired)
-	resp.Diff = render.ToJSON(diff.Compute(old, desired, diff.Options{}), meta)
+	// Masked as `drover plan` masks: the secret-looking-key rules and
+	// the repository's sensitive list (planSensitive says which).
+	resp.Sensitive = planSensitive(snap, cur)
+	resp.Diff = render.ToJSON(diff.Compute(old, desired, diff.Options{Sensitive: resp.Sensitive}), meta)
 	for _, g := range spec.Groups {
 		if g.Rollout == nil {
 			continue

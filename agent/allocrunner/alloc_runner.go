@@ -79,6 +79,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Job == nil {
 		return nil, fmt.Errorf("allocation %s: no job", a.ID)
 	}
+	if err := checkAllocID(a.ID); err != nil {
+		return nil, err
+	}
 	g := cfg.Job.Group(a.TaskGroup)
 	if g == nil {
 		return nil, fmt.Errorf("allocation %s: job %s version %d has no group %q", a.ID, a.JobID, a.JobVersion, a.TaskGroup)
@@ -321,8 +324,9 @@ func (r *Runner) task(name string) *taskRunner {
 }
 
 // setup runs once for a new allocation: persist it, tell every task it
-// was received, build the shared directory and check the host ports. A
-// failure fails every task with the reason.
+// was received, check the names that become paths, build the shared
+// directory and check the host ports. A failure fails every task with the
+// reason.
 func (r *Runner) setup() bool {
 	if err := r.cfg.DB.PutAlloc(r.Alloc(), r.cfg.Job); err != nil {
 		r.log.Error("persist allocation", "err", err)
@@ -330,7 +334,10 @@ func (r *Runner) setup() bool {
 	for _, tr := range r.order {
 		tr.emit(EventReceived, "Task received by client")
 	}
-	err := r.dir.buildShared()
+	err := checkNames(r.cfg.Job, r.group)
+	if err == nil {
+		err = r.dir.buildShared()
+	}
 	if err == nil {
 		err = checkPorts(r.Alloc().Resources.Ports)
 	}

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/jobspec"
 )
 
@@ -224,29 +224,54 @@ func (r *Runner) runCheck(ctx context.Context, c checkSpec) error {
 		}
 		return conn.Close()
 	case "script":
-		cmd := exec.CommandContext(ctx, c.command, c.args...)
-		env, dir := r.taskExecEnv(c.task)
-		cmd.Dir = dir
-		cmd.Env = os.Environ()
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		return cmd.Run()
+		return r.runScriptCheck(ctx, c)
 	}
 	return fmt.Errorf("unknown check type %q", c.kind)
 }
 
-// taskExecEnv is the environment and directory the task was last started
-// with, where script checks run.
-func (r *Runner) taskExecEnv(task string) (map[string]string, string) {
-	for _, tr := range r.order {
-		if tr.task.Name == task || task == "" {
-			tr.mu.Lock()
-			defer tr.mu.Unlock()
-			return tr.execEnv, tr.execDir
+// maxCheckOutput bounds how much of a failing script check's output its
+// error quotes.
+const maxCheckOutput = 512
+
+// runScriptCheck runs a script check's command inside its task, through
+// the task's driver (drivers.Execer): in the container, or in the exec
+// task's namespaces and root as the task's user, with the task's
+// environment. Never on the host with the agent's: a job file is
+// untrusted, and the agent runs as root with its token in its
+// environment. Exit code 0 passes; anything else fails, quoting the
+// output.
+func (r *Runner) runScriptCheck(ctx context.Context, c checkSpec) error {
+	var tr *taskRunner
+	for _, t := range r.order {
+		if t.task.Name == c.task {
+			tr = t
 		}
 	}
-	return nil, r.cfg.Dir
+	if tr == nil {
+		return fmt.Errorf("script check %q: the group has no task %q to run it in (set the check's task)", c.name, c.task)
+	}
+	tr.mu.Lock()
+	h := tr.handle
+	tr.mu.Unlock()
+	if h == nil {
+		return fmt.Errorf("script check %q: task %q is not running", c.name, c.task)
+	}
+	ex, ok := r.driverFor(tr.task).(drivers.Execer)
+	if !ok {
+		return fmt.Errorf("script check %q: driver %q cannot run commands inside its tasks, and script checks never run on the host; use an http or tcp check", c.name, tr.task.Driver)
+	}
+	res, err := ex.Exec(ctx, h, append([]string{c.command}, c.args...))
+	if err != nil {
+		return fmt.Errorf("script check %q: %w", c.name, err)
+	}
+	if res.ExitCode != 0 {
+		out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))
+		if len(out) > maxCheckOutput {
+			out = out[:maxCheckOutput] + "…"
+		}
+		return fmt.Errorf("script check %q: exit code %d: %s", c.name, res.ExitCode, out)
+	}
+	return nil
 }
 
 // needsHealth reports whether the allocation's health must be tracked
@@ -286,14 +311,20 @@ func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
 			wg.Go(func() {
 				t := time.NewTicker(c.interval)
 				defer t.Stop()
+				ran := false // the first result is logged, then changes
 				for {
 					// Checks start once every task runs, as Consul's would
 					// once the service is registered.
 					if allOK(healthTaskStates, r.views(), nil) {
 						err := r.runCheck(cctx, c)
 						mu.Lock()
-						if (err == nil) != results[i] {
-							r.log.Debug("check changed", "check", c.name, "err", err)
+						if (err == nil) != results[i] || !ran {
+							ran = true
+							if err != nil {
+								r.log.Warn("check failing", "check", c.name, "err", err)
+							} else {
+								r.log.Debug("check passing", "check", c.name)
+							}
 						}
 						results[i] = err == nil
 						mu.Unlock()

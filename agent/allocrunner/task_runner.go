@@ -312,10 +312,10 @@ func (tr *taskRunner) prepare() (*drivers.TaskConfig, string, error) {
 	if err != nil {
 		return nil, EventSetupFailure, err
 	}
-	in := taskenv.Input{Alloc: ar.Alloc(), Job: ar.cfg.Job, Group: ar.group, Task: t, Node: ar.cfg.Node, Dirs: dirs, IP: ar.cfg.IP}
+	in := taskenv.Input{Alloc: ar.Alloc(), Job: ar.cfg.Job, Group: ar.group, Task: t, Node: ar.cfg.Node, Dirs: dirs.Dirs, IP: ar.cfg.IP}
 	env := taskenv.Build(in, nil)
 	if len(t.Templates) > 0 {
-		tenv, err := renderTemplates(t.Templates, dirs, env, taskenv.NewResolver(in, env), ar.now())
+		tenv, err := renderTemplates(t.Templates, dirs.Dirs, env, taskenv.NewResolver(in, env), ar.now())
 		if err != nil {
 			return nil, EventTemplateFailure, err
 		}
@@ -348,7 +348,7 @@ func (tr *taskRunner) prepare() (*drivers.TaskConfig, string, error) {
 		LocalDir:   dirs.Local,
 		SecretsDir: dirs.Secrets,
 		TmpDir:     dirs.Tmp,
-		StateDir:   ar.dir.state(t.Name),
+		StateDir:   dirs.State,
 		Resources:  t.Resources,
 		Ports:      ports,
 		Logs: drivers.LogConfig{

@@ -13,6 +13,8 @@ import (
 	"text/template"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+
 	"github.com/droverhq/drover/agent/taskenv"
 	"github.com/droverhq/drover/jobspec"
 )
@@ -127,16 +129,27 @@ func templateFuncs(env map[string]string, now time.Time) template.FuncMap {
 }
 
 // within resolves p relative to dir and refuses paths that leave it: a
-// job file must not write or read the agent's files.
+// job file must not write or read the agent's files. An absolute p must
+// name a place in dir (it comes from ${NOMAD_TASK_DIR}). Symbolic links
+// on the way are resolved by securejoin as if dir were the root, so a
+// link the task planted (local/x -> /etc) leads to dir/etc, never to the
+// host's /etc.
 func within(dir, p string) (string, error) {
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(dir, p)
+	rel := p
+	if filepath.IsAbs(p) {
+		r, err := filepath.Rel(dir, filepath.Clean(p))
+		if err != nil {
+			return "", fmt.Errorf("path %q is outside the task directory", p)
+		}
+		rel = r
 	}
-	full = filepath.Clean(full)
-	rel, err := filepath.Rel(dir, full)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+	rel = filepath.Clean(rel)
+	if rel == ".." || strings.HasPrefix(rel, "../") {
 		return "", fmt.Errorf("path %q is outside the task directory", p)
+	}
+	full, err := securejoin.SecureJoin(dir, rel)
+	if err != nil {
+		return "", fmt.Errorf("path %q: %w", p, err)
 	}
 	return full, nil
 }

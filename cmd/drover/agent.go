@@ -14,8 +14,16 @@ Usage: drover agent -servers ADDR[,ADDR...] [options]
 
 Run a client agent: it fingerprints this machine (CPU, memory, OS, drivers),
 registers it as a node with the servers, heartbeats, and runs the
-allocations the scheduler places here through the task drivers (exec;
-raw_exec is the same driver). It reports task states and events back.
+allocations the scheduler places here through the task drivers (exec,
+raw_exec, docker, qemu). It reports task states and events back.
+
+Tasks are isolated by default: exec runs each task in its own mount, PID,
+IPC and UTS namespaces, chrooted into read-only bind mounts of the host's
+system directories, as nobody, with no_new_privs and cgroup limits;
+user = "root" is refused (options = { "user.denylist" = "root" }).
+raw_exec, which runs tasks as plain host processes, is off unless the
+agent's config file enables it:
+  plugin "raw_exec" { config { enabled = true } }
 
 Tasks outlive the agent: stop it, upgrade it, or kill -9 it, and the next
 agent started on the same -data-dir re-attaches to the tasks that still

@@ -181,9 +181,11 @@ func parseFlags(fs *flag.FlagSet, args []string, io stdio) (positional []string,
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
+			warnSecretFlags(fs, io)
 			return positional, 0, false
 		}
 		if rest[0] == "--" {
+			warnSecretFlags(fs, io)
 			return append(positional, rest[1:]...), 0, false
 		}
 		positional = append(positional, rest[0])

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/droverhq/drover/api"
@@ -27,21 +28,45 @@ const exitPlacementFailed = 2
 type clientOptions struct {
 	address string
 	token   string
+	// fileToken is the token read from -token-file, when parsing it.
+	fileToken string
 }
 
 func (c *clientOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", "", "the Drover server's `URL` (default $DROVER_ADDR, else http://"+api.DefaultAddr+")")
-	fs.StringVar(&c.token, "token", "", "the API `token` (default $DROVER_TOKEN)")
+	fs.StringVar(&c.token, "token", "", "the API `token` (default $DROVER_TOKEN); other users can read a command line: prefer DROVER_TOKEN or -token-file")
+	fs.Func("token-file", "read the API token from `file`", func(path string) error {
+		tok, err := readTokenFile(path)
+		c.fileToken = tok
+		return err
+	})
 }
 
-// config resolves the flags against the command's environment.
+// readTokenFile reads a token from a file, without surrounding spaces.
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return tok, nil
+}
+
+// config resolves the flags against the command's environment: -token,
+// else -token-file, else DROVER_TOKEN.
 func (c clientOptions) config(io stdio) api.Config {
 	cfg := api.DefaultConfig(io.getenv)
 	if c.address != "" {
 		cfg.Address = c.address
 	}
-	if c.token != "" {
+	switch {
+	case c.token != "":
 		cfg.Token = c.token
+	case c.fileToken != "":
+		cfg.Token = c.fileToken
 	}
 	return cfg
 }
@@ -76,7 +101,7 @@ func apiErrorText(err error, addr string) string {
 				// The server's message already says which variables to set.
 				return fmt.Sprintf("the server at %s refused the request (%d: %s)", addr, se.Code, msg)
 			}
-			return fmt.Sprintf("the server at %s refused the request (%d: %s): set DROVER_TOKEN or -token to the server's API token", addr, se.Code, msg)
+			return fmt.Sprintf("the server at %s refused the request (%d: %s): set DROVER_TOKEN or -token-file to the server's API token", addr, se.Code, msg)
 		case http.StatusServiceUnavailable:
 			return fmt.Sprintf("the server at %s cannot answer now (%s); try again in a moment", addr, msg)
 		}

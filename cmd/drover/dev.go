@@ -20,7 +20,10 @@ client agent that runs the allocations on this machine.
 
 State is kept in -data-dir (server/ and agent/ below it), so stopping and
 starting drover dev resumes the same cluster. Stopping it (Ctrl-C,
-SIGTERM) stops its tasks too, unlike drover agent.
+SIGTERM) stops its tasks too, unlike drover agent. As nomad agent -dev
+does, it enables the raw_exec driver (tasks as plain host processes, off
+on a drover agent unless its configuration turns it on); exec tasks are
+isolated as on any node.
 
 Examples:
   # Start it, then use the CLI from another terminal:
@@ -110,6 +113,8 @@ func dev(ctx context.Context, opts devOptions, io stdio) int {
 	acfg.Servers = []string{s.HTTPAddr()}
 	acfg.NodeName = opts.nodeName
 	acfg.StopTasksOnShutdown = true
+	// As nomad agent -dev does: a development machine runs its own jobs.
+	acfg.RawExecEnabled = true
 	acfg.Logger = logger.With("component", "agent")
 	a, err := agent.New(acfg)
 	if err != nil {
@@ -132,6 +137,7 @@ func dev(ctx context.Context, opts devOptions, io stdio) int {
 
 	fmt.Fprintf(io.out, "==> Drover dev cluster started: API on http://%s, data in %s\n", s.HTTPAddr(), dataDir)
 	fmt.Fprintf(io.out, "    node %s (ID %s), task logs served on http://%s\n", orHostname(opts.nodeName), a.NodeID(), a.HTTPAddr())
+	fmt.Fprintf(io.out, "    raw_exec driver enabled (development only: its tasks run as host processes, unisolated); exec tasks run isolated\n")
 	if opts.repo != "" {
 		fmt.Fprintf(io.out, "    following %s (branch %s): commit there and the cluster follows; see drover sync status\n", scfg.Sources[0].URL, scfg.Sources[0].Branch)
 	}

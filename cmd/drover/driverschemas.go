@@ -5,6 +5,7 @@ import (
 	"github.com/droverhq/drover/drivers/docker"
 	"github.com/droverhq/drover/drivers/exec"
 	"github.com/droverhq/drover/drivers/qemu"
+	"github.com/droverhq/drover/drivers/rawexec"
 	"github.com/droverhq/drover/jobspec"
 )
 
@@ -14,7 +15,7 @@ import (
 func configChecker() jobspec.ConfigChecker {
 	schemas := map[string]drivers.Schema{
 		"exec":     exec.ConfigSpec(),
-		"raw_exec": exec.ConfigSpec(),
+		"raw_exec": rawexec.ConfigSpec(),
 		"docker":   docker.ConfigSpec(),
 		"qemu":     qemu.ConfigSpec(),
 	}

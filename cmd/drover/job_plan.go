@@ -106,7 +106,7 @@ func jobPlan(ctx context.Context, opts jobPlanOptions, io stdio) int {
 		return exitOK
 	}
 
-	p, meta := localDiff(cur, job, opts.file.path)
+	p, meta := localDiff(cur, job, opts.file.path, resp.Sensitive)
 	if err := render.Text(io.out, p, meta, isTerminal(io.out, io)); err != nil {
 		fmt.Fprintf(io.err, "Error: write plan: %v\n", err)
 		return exitError
@@ -121,10 +121,11 @@ func jobPlan(ctx context.Context, opts jobPlanOptions, io stdio) int {
 }
 
 // localDiff diffs the parsed job against the cluster's version with the
-// same rules the server and `drover plan` use. It is computed here, not
-// taken from the server's JSON, so that the text renderer gets the full
+// same rules the server and `drover plan` use, masking by the sensitive
+// globs the server masked its plan by. It is computed here, not taken
+// from the server's JSON, so that the text renderer gets the full
 // diff.Plan it knows how to colour.
-func localDiff(cur *cluster.Job, job *jobspec.Job, path string) (*diff.Plan, render.Meta) {
+func localDiff(cur *cluster.Job, job *jobspec.Job, path string, sensitive []string) (*diff.Plan, render.Meta) {
 	old := map[string]*jobspec.Job{}
 	meta := render.Meta{Base: "not on the cluster", Head: path}
 	if cur != nil {
@@ -138,7 +139,7 @@ func localDiff(cur *cluster.Job, job *jobspec.Job, path string) (*diff.Plan, ren
 	}
 	desired := map[string]*jobspec.Job{job.ID: job}
 	meta.NotLaunched = render.NotLaunchedNotes(desired)
-	return diff.Compute(old, desired, diff.Options{}), meta
+	return diff.Compute(old, desired, diff.Options{Sensitive: sensitive}), meta
 }
 
 // renderDryRun prints the scheduler's side of a plan and the submit

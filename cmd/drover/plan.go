@@ -113,7 +113,7 @@ func runPlan(ctx context.Context, args []string, io stdio) int {
 		}
 		return planGitHub(ctx, opts, io)
 	}
-	if opts.client.address != "" || opts.client.token != "" {
+	if opts.client.address != "" || opts.client.token != "" || opts.client.fileToken != "" {
 		fmt.Fprintln(io.err, "Error: -address and -token are for --github-comment; drover plan reads both sides from Git (drover job plan asks a server)")
 		return exitError
 	}

@@ -52,7 +52,7 @@ func BenchmarkDockerStart(b *testing.B) {
 				cfg, port := httpTask(b, fmt.Sprintf("cli%d", i))
 				args := []string{"run", "-d",
 					"-p", fmt.Sprintf("127.0.0.1:%d:8080/tcp", port), "-p", fmt.Sprintf("127.0.0.1:%d:8080/udp", port),
-					"-v", cfg.AllocDir + "/alloc:/alloc", "-v", cfg.LocalDir + ":/local", testImage}
+					"-v", cfg.AllocDir + ":/alloc", "-v", cfg.LocalDir + ":/local", testImage}
 				cli = append(cli, cliRun(b, ctx, args))
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/logrotate"
 )
 
@@ -53,6 +54,10 @@ func resolveLogs(cfg *drivers.TaskConfig) (logTarget, error) {
 	}
 	if l.Name == "" {
 		l.Name = filepath.Base(cfg.ID)
+	}
+	// The name starts the log files' names: one path element.
+	if err := jobspec.CheckName(jobspec.TaskName, l.Name); err != nil {
+		return l, fmt.Errorf("docker: log files: %w", err)
 	}
 	if l.Dir == "" {
 		l.Dir = cfg.Dir

@@ -152,7 +152,7 @@ func httpTask(t testing.TB, allocID string) (*drivers.TaskConfig, int) {
 		Config:    map[string]any{"image": testImage, "ports": []any{"http"}},
 		Env:       map[string]string{"GREETING": "hi there"},
 		Dir:       dir,
-		AllocDir:  alloc,
+		AllocDir:  filepath.Join(alloc, "alloc"),
 		LocalDir:  filepath.Join(dir, "local"),
 		Logs:      drivers.LogConfig{MaxFiles: 3, MaxFileSizeMB: 1},
 		Ports:     []drivers.Port{{Label: "http", HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080}},

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/moby/api/types/mount"
 
 	"github.com/droverhq/drover/drivers"
@@ -16,45 +17,87 @@ import (
 // volumes) needs the node's AllowVolumes, as Nomad's volumes.enabled.
 
 // taskDirBinds binds the allocation's shared dir and the task's local and
-// secrets dirs at Nomad's paths.
-func taskDirBinds(cfg *drivers.TaskConfig) []string {
+// secrets dirs at Nomad's paths. The shared dir's logs/ is bound again,
+// read-only: the driver writes the task's logs there as the agent's user,
+// and a container running as root must not plant links in it.
+func taskDirBinds(cfg *drivers.TaskConfig) ([]string, []error) {
 	var binds []string
-	for _, b := range []struct{ host, inside string }{
-		{allocShared(cfg), containerAllocDir},
-		{cfg.LocalDir, containerLocalDir},
-		{cfg.SecretsDir, containerSecretsDir},
+	var errs []error
+	logs := ""
+	if cfg.AllocDir != "" {
+		logs = filepath.Join(cfg.AllocDir, "logs")
+	}
+	for _, b := range []struct{ host, inside, mode string }{
+		{cfg.AllocDir, containerAllocDir, ""},
+		{logs, containerAllocDir + "/logs", ":ro"},
+		{cfg.LocalDir, containerLocalDir, ""},
+		{cfg.SecretsDir, containerSecretsDir, ""},
 	} {
-		if b.host != "" {
-			if fi, err := os.Stat(b.host); err == nil && fi.IsDir() {
-				binds = append(binds, b.host+":"+b.inside)
-			}
+		if b.host == "" {
+			continue
+		}
+		if strings.Contains(b.host, ":") {
+			errs = append(errs, fmt.Errorf("%s cannot be bound at %s: docker binds cannot express a ':' in a path", b.host, b.inside))
+			continue
+		}
+		if fi, err := os.Lstat(b.host); err == nil && fi.IsDir() {
+			binds = append(binds, b.host+":"+b.inside+b.mode)
 		}
 	}
-	return binds
+	return binds, errs
 }
 
-func allocShared(cfg *drivers.TaskConfig) string {
-	if cfg.AllocDir == "" {
-		return ""
+// allocRoot is the allocation directory: the parent of the shared dir
+// (TaskConfig.AllocDir is <root>/alloc, as the agent lays it out), or the
+// task directory for a task without one.
+func allocRoot(cfg *drivers.TaskConfig) string {
+	if cfg.AllocDir != "" {
+		return filepath.Dir(filepath.Clean(cfg.AllocDir))
 	}
-	return filepath.Join(cfg.AllocDir, "alloc")
+	return filepath.Clean(cfg.Dir)
 }
+
+// stateDirName is the agent's directory of driver files in the
+// allocation (agent/allocrunner's layout), which no mount may expose.
+const stateDirName = ".state"
 
 // hostPath resolves a bind source as Nomad does: relative is under the
-// task directory. It reports whether the path stays inside the
-// allocation, which needs no permission.
-func hostPath(cfg *drivers.TaskConfig, src string) (string, bool) {
+// task directory. inside reports whether the path is in the allocation,
+// which needs no permission. A path in the allocation is resolved with
+// securejoin against the allocation directory, so that a symbolic link
+// an earlier task planted there (alloc/data/hostroot -> /) cannot lead
+// the bind out of it; one that would is an error, as is one into the
+// agent's .state directory. The result has no symbolic links.
+func hostPath(cfg *drivers.TaskConfig, src string) (path string, inside bool, err error) {
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(cfg.Dir, src)
 	}
 	src = filepath.Clean(src)
-	root := cfg.AllocDir
-	if root == "" {
-		root = cfg.Dir
+	root := allocRoot(cfg)
+	rel, rerr := filepath.Rel(root, src)
+	if root == "." || rerr != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return src, false, nil
 	}
-	rel, err := filepath.Rel(filepath.Clean(root), src)
-	inside := root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-	return src, inside
+	resolved, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", true, fmt.Errorf("resolve %s: %w", src, err)
+	}
+	within, _ := filepath.Rel(root, resolved)
+	// Where the daemon would land: a link out of the allocation shows up
+	// as a difference between the host's view and the confined one. The
+	// root itself may be reached through links (a data dir under a
+	// linked /var), which are the operator's.
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		realRoot = root
+	}
+	if real, err := filepath.EvalSymlinks(src); err == nil && real != filepath.Join(realRoot, within) {
+		return "", true, fmt.Errorf("%s leads to %s through a symbolic link, outside the allocation directory %s; refusing to bind it", src, real, root)
+	}
+	if within == stateDirName || strings.HasPrefix(within, stateDirName+"/") {
+		return "", true, fmt.Errorf("%s is the agent's own state, not the task's", src)
+	}
+	return resolved, true, nil
 }
 
 func volumeBinds(nc Config, cfg *drivers.TaskConfig, volumes []string) ([]string, []error) {
@@ -78,9 +121,17 @@ func volumeBinds(nc Config, cfg *drivers.TaskConfig, volumes []string) ([]string
 			binds = append(binds, v)
 			continue
 		}
-		src, inside := hostPath(cfg, parts[0])
+		src, inside, err := hostPath(cfg, parts[0])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("volumes[%d] = %q: %w", i, v, err))
+			continue
+		}
 		if !inside && !nc.AllowVolumes {
 			errs = append(errs, fmt.Errorf("volumes[%d] = %q: %s is outside the allocation and this node does not allow host volumes", i, v, src))
+			continue
+		}
+		if strings.Contains(src, ":") {
+			errs = append(errs, fmt.Errorf("volumes[%d] = %q: %s contains ':', which a docker bind cannot express; use a mount block", i, v, src))
 			continue
 		}
 		parts[0] = src
@@ -105,9 +156,13 @@ func mounts(nc Config, cfg *drivers.TaskConfig, blocks []map[string]any) ([]moun
 		where := fmt.Sprintf("mount[%d]", i)
 		switch m.Type {
 		case mount.TypeBind:
-			src, inside := hostPath(cfg, m.Source)
 			if m.Source == "" {
 				errs = append(errs, fmt.Errorf("%s: a bind mount needs a source", where))
+				continue
+			}
+			src, inside, err := hostPath(cfg, m.Source)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 				continue
 			}
 			if !inside && !nc.AllowVolumes {

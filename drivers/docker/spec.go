@@ -108,7 +108,11 @@ func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
 	if err != nil {
 		bad("%v", err)
 	}
-	hc.Binds = taskDirBinds(cfg)
+	var errs []error
+	hc.Binds, errs = taskDirBinds(cfg)
+	for _, e := range errs {
+		bad("%v", e)
+	}
 	binds, errs := volumeBinds(nc, cfg, drivers.StringList(c, "volumes"))
 	hc.Binds = append(hc.Binds, binds...)
 	for _, e := range errs {

@@ -25,7 +25,7 @@ func TestBuildSpec(t *testing.T) {
 	}
 	cfg := &drivers.TaskConfig{
 		ID: "a1/web", AllocID: "a1", JobName: "j", TaskName: "web",
-		Dir: dir, AllocDir: alloc, LocalDir: filepath.Join(dir, "local"), SecretsDir: filepath.Join(dir, "secrets"),
+		Dir: dir, AllocDir: filepath.Join(alloc, "alloc"), LocalDir: filepath.Join(dir, "local"), SecretsDir: filepath.Join(dir, "secrets"),
 		Env:       map[string]string{"B": "2", "A": "1"},
 		Resources: jobspec.Resources{CPU: 1, MemoryMB: 64, MemoryMaxMB: 128},
 		Ports:     []drivers.Port{{Label: "http", HostIP: "127.0.0.1", HostPort: 21000, ContainerPort: 80}, {Label: "admin", HostPort: 21001}},

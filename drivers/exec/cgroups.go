@@ -7,12 +7,23 @@ import (
 	"github.com/droverhq/drover/jobspec"
 )
 
-// cgroupSupport is the outcome of probing the host's cgroup v2 hierarchy.
+// cgroupSupport is the outcome of probing the host's cgroups: v2 (the
+// unified hierarchy) when the host has it, else v1's memory and cpu
+// hierarchies.
 type cgroupSupport struct {
 	enabled bool
-	parent  string // <root>/<parent name>, where task cgroups go
-	reason  string // why not enabled
+	version int    // 2 or 1 when enabled
+	parent  string // v2: <root>/<parent name>, where task cgroups go
+	// v1: Drover's parent cgroup in each controller's hierarchy.
+	v1Parents map[string]string
+	reason    string // why not enabled
 }
+
+// The cgroup v1 controllers Drover limits tasks with.
+const (
+	v1Memory = "memory"
+	v1CPU    = "cpu"
+)
 
 // cgroupLimits maps a task's resources to cgroup v2 interface files.
 //
@@ -40,6 +51,42 @@ func cgroupLimits(r jobspec.Resources) map[string]string {
 		limits["cpu.weight"] = strconv.Itoa(cpuWeight(r.CPU))
 	}
 	return limits
+}
+
+// cgroupLimitsV1 maps a task's resources to cgroup v1 interface files, by
+// controller, in the order they must be written. memory.limit_in_bytes is
+// the hard limit, as memory.max is in v2; memory.memsw.limit_in_bytes
+// (where the kernel accounts swap) is set to the same value, so a task
+// cannot swap past its limit. memory.soft_limit_in_bytes plays
+// memory.low's part. cpu.shares is the reserved MHz, as Nomad sets it; no
+// CFS quota, since Nomad sets one only for cpu_hard_limit.
+func cgroupLimitsV1(r jobspec.Resources) map[string][]cgroupFile {
+	var mem []cgroupFile
+	hard := r.MemoryMB
+	if r.MemoryMaxMB > 0 {
+		hard = r.MemoryMaxMB
+		if r.MemoryMB > 0 && r.MemoryMB < r.MemoryMaxMB {
+			mem = append(mem, cgroupFile{"memory.soft_limit_in_bytes", strconv.FormatInt(int64(r.MemoryMB)<<20, 10), false})
+		}
+	}
+	if hard > 0 {
+		v := strconv.FormatInt(int64(hard)<<20, 10)
+		mem = append(mem, cgroupFile{"memory.limit_in_bytes", v, false}, cgroupFile{"memory.memsw.limit_in_bytes", v, true})
+	}
+	out := map[string][]cgroupFile{v1Memory: mem}
+	if r.CPU > 0 {
+		out[v1CPU] = []cgroupFile{{"cpu.shares", strconv.Itoa(min(max(r.CPU, 2), 262144)), false}}
+	} else {
+		out[v1CPU] = nil
+	}
+	return out
+}
+
+// cgroupFile is one value to write; Optional ones are skipped where the
+// kernel lacks the file (memsw without swap accounting).
+type cgroupFile struct {
+	Name, Value string
+	Optional    bool
 }
 
 func cpuWeight(shares int) int {

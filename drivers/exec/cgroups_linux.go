@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/droverhq/drover/jobspec"
@@ -27,7 +28,7 @@ func probeCgroups(root, parentName string) cgroupSupport {
 	}
 	b, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
 	if errors.Is(err, os.ErrNotExist) {
-		return no("cgroup v2 is not mounted at %s (the host uses cgroup v1 or hybrid mode)", root)
+		return probeCgroupsV1(root, parentName)
 	}
 	if err != nil {
 		return no("read %s/cgroup.controllers: %v", root, err)
@@ -48,7 +49,57 @@ func probeCgroups(root, parentName string) cgroupSupport {
 	if err := enableControllers(parent); err != nil {
 		return no("%v", err)
 	}
-	return cgroupSupport{enabled: true, parent: parent}
+	return cgroupSupport{enabled: true, version: 2, parent: parent}
+}
+
+// probeCgroupsV1 checks for cgroup v1's memory and cpu hierarchies under
+// root (root/memory, root/cpu) and makes Drover's parent cgroup in each.
+func probeCgroupsV1(root, parentName string) cgroupSupport {
+	parents := map[string]string{}
+	for c, probe := range map[string]string{v1Memory: "memory.limit_in_bytes", v1CPU: "cpu.shares"} {
+		if _, err := os.Stat(filepath.Join(root, c, probe)); err != nil {
+			return cgroupSupport{reason: fmt.Sprintf("neither cgroup v2 at %s nor the cgroup v1 %s controller at %s: %v", root, c, filepath.Join(root, c), err)}
+		}
+		p := filepath.Join(root, c, parentName)
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return cgroupSupport{reason: fmt.Sprintf("create cgroup %s: %v", p, err)}
+		}
+		parents[c] = p
+	}
+	return cgroupSupport{enabled: true, version: 1, v1Parents: parents}
+}
+
+// createCgroupV1 makes the task's cgroup in each v1 hierarchy and writes
+// its limits. The shim moves the thread that forks the task into them
+// first, so the task is born inside, as CLONE_INTO_CGROUP does on v2.
+func createCgroupV1(parents map[string]string, name string, r jobspec.Resources) ([]string, error) {
+	var dirs []string
+	fail := func(err error) ([]string, error) {
+		for _, d := range dirs {
+			_ = removeCgroup(d)
+		}
+		return nil, err
+	}
+	limits := cgroupLimitsV1(r)
+	for _, c := range []string{v1Memory, v1CPU} {
+		dir := filepath.Join(parents[c], name)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fail(fmt.Errorf("create cgroup %s: %w", dir, err))
+		}
+		dirs = append(dirs, dir)
+		for _, f := range limits[c] {
+			path := filepath.Join(dir, f.Name)
+			if f.Optional {
+				if _, err := os.Stat(path); err != nil {
+					continue
+				}
+			}
+			if err := os.WriteFile(path, []byte(f.Value), 0); err != nil {
+				return fail(fmt.Errorf("set %s=%s in cgroup %s: %w", f.Name, f.Value, dir, err))
+			}
+		}
+	}
+	return dirs, nil
 }
 
 // enableControllers delegates cpu and memory to dir's children. Writing is
@@ -92,8 +143,21 @@ func createCgroup(parent, name string, r jobspec.Resources) (string, error) {
 // the task's process group. cgroup.kill needs Linux 5.14; on older kernels
 // the process-group kill is all there is.
 func killCgroup(dir string) {
-	if dir != "" {
-		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	// cgroup v1 (or an old kernel): kill what cgroup.procs lists.
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 
@@ -118,12 +182,16 @@ func removeCgroup(dir string) error {
 }
 
 // cgroupOOMKilled reports whether the kernel OOM-killed a process in the
-// cgroup, from the oom_kill counter in memory.events.
+// cgroup, from the oom_kill counter in memory.events (v2) or
+// memory.oom_control (v1, Linux 4.13 and later).
 func cgroupOOMKilled(dir string) bool {
 	if dir == "" {
 		return false
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
+	if errors.Is(err, os.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(dir, "memory.oom_control"))
+	}
 	if err != nil {
 		return false
 	}

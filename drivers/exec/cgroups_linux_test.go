@@ -24,7 +24,7 @@ func TestFingerprint(t *testing.T) {
 	cg := d.cgroups()
 	wantCg, wantLimits := "none", "false"
 	if cg.enabled {
-		wantCg, wantLimits = "v2", "true"
+		wantCg, wantLimits = "v"+strconv.Itoa(cg.version), "true"
 	}
 	if fp.Attributes["driver.exec.cgroups"] != wantCg || fp.Attributes["driver.exec.limits_enforced"] != wantLimits {
 		t.Errorf("attributes = %v, want cgroups=%s limits_enforced=%s", fp.Attributes, wantCg, wantLimits)
@@ -42,37 +42,77 @@ func TestCgroupLimitsEnforced(t *testing.T) {
 	d := newDriver(t)
 	cg := d.cgroups()
 	if !cg.enabled {
-		t.Skipf("SKIPPED — CGROUP V2 LIMITS ARE NOT TESTED ON THIS HOST: %s", cg.reason)
+		t.Skipf("SKIPPED — CGROUP LIMITS ARE NOT TESTED ON THIS HOST: %s", cg.reason)
 	}
 	cfg := shTask(t, "sleep 300")
 	cfg.Resources.CPU, cfg.Resources.MemoryMB = 500, 64
 	h := start(t, d, cfg)
 	st := state(t, h)
-	if st.Cgroup == "" {
-		t.Fatal("no cgroup in the handle")
+	var dirs []string
+	switch cg.version {
+	case 2:
+		if st.Cgroup == "" {
+			t.Fatal("no cgroup in the handle")
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(st.Cgroup, "memory.max"))); got != strconv.Itoa(64<<20) {
+			t.Errorf("memory.max = %s", got)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(st.Cgroup, "cpu.weight"))); got != strconv.Itoa(cpuWeight(500)) {
+			t.Errorf("cpu.weight = %s", got)
+		}
+		dirs = []string{st.Cgroup}
+	case 1:
+		if len(st.CgroupV1) != 2 {
+			t.Fatalf("cgroup v1 dirs in the handle = %v, want memory and cpu", st.CgroupV1)
+		}
+		mem, cpu := st.CgroupV1[0], st.CgroupV1[1]
+		if got := strings.TrimSpace(readFile(t, filepath.Join(mem, "memory.limit_in_bytes"))); got != strconv.Itoa(64<<20) {
+			t.Errorf("memory.limit_in_bytes = %s", got)
+		}
+		if _, err := os.Stat(filepath.Join(mem, "memory.memsw.limit_in_bytes")); err == nil {
+			if got := strings.TrimSpace(readFile(t, filepath.Join(mem, "memory.memsw.limit_in_bytes"))); got != strconv.Itoa(64<<20) {
+				t.Errorf("memory.memsw.limit_in_bytes = %s", got)
+			}
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(cpu, "cpu.shares"))); got != "500" {
+			t.Errorf("cpu.shares = %s", got)
+		}
+		dirs = st.CgroupV1
 	}
-	if got := strings.TrimSpace(readFile(t, filepath.Join(st.Cgroup, "memory.max"))); got != strconv.Itoa(64<<20) {
-		t.Errorf("memory.max = %s", got)
-	}
-	if got := strings.TrimSpace(readFile(t, filepath.Join(st.Cgroup, "cpu.weight"))); got != strconv.Itoa(cpuWeight(500)) {
-		t.Errorf("cpu.weight = %s", got)
-	}
-	procs := strings.Fields(readFile(t, filepath.Join(st.Cgroup, "cgroup.procs")))
-	if !slices.Contains(procs, strconv.Itoa(st.PID)) {
-		t.Errorf("task %d is not in its cgroup (procs %v)", st.PID, procs)
+	for _, dir := range dirs {
+		procs := strings.Fields(readFile(t, filepath.Join(dir, "cgroup.procs")))
+		if !slices.Contains(procs, strconv.Itoa(st.PID)) {
+			t.Errorf("task %d is not in its cgroup %s (procs %v)", st.PID, dir, procs)
+		}
+		// The shim forked the task from a thread it moved into the
+		// cgroup and then threw away: the shim itself stays outside.
+		if slices.Contains(procs, strconv.Itoa(st.ShimPID)) {
+			t.Errorf("shim %d is in the task's cgroup %s", st.ShimPID, dir)
+		}
 	}
 	if err := d.Destroy(testCtx(t), h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(st.Cgroup); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("cgroup %s left after Destroy: %v", st.Cgroup, err)
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s left after Destroy: %v", dir, err)
+		}
 	}
+}
+
+func TestCgroupV2(t *testing.T) {
+	d := newDriver(t)
+	if cg := d.cgroups(); cg.version != 2 {
+		t.Skipf("SKIPPED — CGROUP V2 IS NOT TESTED: THIS HOST HAS NO CGROUP V2 HIERARCHY WITH CPU AND MEMORY AT /sys/fs/cgroup (cgroups: v%d %s)", cg.version, cg.reason)
+	}
+	// TestCgroupLimitsEnforced and TestCgroupOOMKill cover v2 on such a
+	// host; this one only makes the skip visible on others.
 }
 
 func TestCgroupOOMKill(t *testing.T) {
 	d := newDriver(t)
 	if cg := d.cgroups(); !cg.enabled {
-		t.Skipf("SKIPPED — CGROUP V2 OOM KILL IS NOT TESTED ON THIS HOST: %s", cg.reason)
+		t.Skipf("SKIPPED — CGROUP OOM KILL IS NOT TESTED ON THIS HOST: %s", cg.reason)
 	}
 	// 64 MiB of shell string in a 16 MiB cgroup.
 	cfg := shTask(t, `x=$(head -c 67108864 /dev/zero | tr '\0' a); echo ${#x}`)

@@ -28,21 +28,31 @@ func taskEnv(env map[string]string) []string {
 	return out
 }
 
-// resolveCommand finds the executable before anything is forked, so a typo
-// in a job file fails Start with a message instead of a task that dies at
-// once. A command with a slash is relative to the task directory; a bare
-// name is looked up in the task's PATH (relative entries again relative to
-// the task directory), not the agent's.
-func resolveCommand(command, dir, pathEnv string) (string, error) {
+// resolveCommandIn finds the executable before anything is forked, so a
+// typo in a job file fails Start with a message instead of a task that
+// dies at once. A command with a slash is relative to the task's working
+// directory dir; a bare name is looked up in the task's PATH (relative
+// entries again relative to dir), not the agent's. The task may see the
+// host's files through toHost (an isolated task's root): dir, PATH and
+// the result are paths as the task sees them, checked on the host paths
+// behind them.
+func resolveCommandIn(command, dir, pathEnv string, toHost func(string) (string, bool)) (string, error) {
 	if command == "" {
 		return "", errors.New("command is empty")
+	}
+	check := func(p string) error {
+		h, ok := toHost(p)
+		if !ok {
+			return errors.New("is not inside the task's root (only the agent's chroot_env paths and the task's directories are)")
+		}
+		return checkExecutable(h)
 	}
 	if strings.Contains(command, "/") {
 		p := command
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if err := checkExecutable(p); err != nil {
+		if err := check(p); err != nil {
 			return "", fmt.Errorf("command %q %w", command, err)
 		}
 		return p, nil
@@ -55,7 +65,7 @@ func resolveCommand(command, dir, pathEnv string) (string, error) {
 			d = filepath.Join(dir, d)
 		}
 		p := filepath.Join(d, command)
-		if checkExecutable(p) == nil {
+		if check(p) == nil {
 			return p, nil
 		}
 	}

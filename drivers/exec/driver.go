@@ -1,8 +1,13 @@
-// Package exec is the exec driver: it runs a task's command as a plain
-// host process (Nomad's raw_exec, which Drover maps here), under the
-// task's user, with rotated logs and, where the host has cgroup v2, its
-// memory and CPU limits enforced. Tasks survive agent restarts: each runs
-// under a small supervisor process, the shim (see ShimMain).
+// Package exec is the exec driver: it runs a task's command isolated the
+// way Nomad's exec driver does (namespaces, a chroot of read-only bind
+// mounts, the nobody user, no_new_privs; see Isolation), with rotated logs
+// and its memory and CPU limits enforced in cgroup v2 or v1. Tasks survive
+// agent restarts: each runs under a small supervisor process, the shim
+// (see ShimMain).
+//
+// Without Isolation the same driver runs tasks as plain host processes:
+// that is the raw_exec driver (package rawexec) and the process runner
+// of the qemu driver.
 package exec
 
 import (
@@ -40,6 +45,11 @@ var _ drivers.Driver = (*Driver)(nil)
 
 // Config configures the driver for a node.
 type Config struct {
+	// Name is the driver's name in job files and task handles: Name
+	// ("exec") unless a driver built on this one (raw_exec) says so.
+	Name string
+	// Isolation confines tasks; nil runs them as host processes.
+	Isolation *Isolation
 	// ShimCommand runs ShimMain: the program and its leading arguments.
 	// Empty means this executable with ShimArg. Tests point it at the test
 	// binary.
@@ -53,13 +63,18 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// DefaultConfig is the configuration an agent uses.
+// DefaultConfig is the configuration an agent uses: isolated tasks.
 func DefaultConfig() Config {
-	return Config{CgroupRoot: "/sys/fs/cgroup", CgroupParent: "drover"}
+	return Config{Name: Name, Isolation: DefaultIsolation(), CgroupRoot: "/sys/fs/cgroup", CgroupParent: "drover"}
 }
 
 // Validate reports the first problem of c.
 func (c Config) Validate() error {
+	if c.Isolation != nil {
+		if err := c.Isolation.validate(); err != nil {
+			return err
+		}
+	}
 	if c.CgroupRoot == "" || c.CgroupParent == "" {
 		return errors.New("exec driver: CgroupRoot and CgroupParent are required")
 	}
@@ -93,6 +108,8 @@ type handleState struct {
 	StatusPath    string `json:"status_path"`
 	ShimLogPath   string `json:"shim_log_path"`
 	Cgroup        string `json:"cgroup,omitempty"`
+	// CgroupV1 are the task's cgroup v1 directories.
+	CgroupV1 []string `json:"cgroup_v1,omitempty"`
 }
 
 // New returns an exec driver. It touches nothing on the host until
@@ -100,6 +117,9 @@ type handleState struct {
 func New(cfg Config) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = Name
 	}
 	if len(cfg.ShimCommand) == 0 {
 		exe, err := os.Executable()
@@ -112,11 +132,11 @@ func New(cfg Config) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, log: log.With("driver", Name), tasks: drivers.NewTaskTable[*task](Name)}, nil
+	return &Driver{cfg: cfg, log: log.With("driver", cfg.Name), tasks: drivers.NewTaskTable[*task](cfg.Name)}, nil
 }
 
 // Name implements drivers.Driver.
-func (d *Driver) Name() string { return Name }
+func (d *Driver) Name() string { return d.cfg.Name }
 
 // ConfigSpec implements drivers.Driver.
 func (d *Driver) ConfigSpec() drivers.Schema { return ConfigSpec() }
@@ -150,19 +170,36 @@ func (d *Driver) Fingerprint(ctx context.Context) drivers.Fingerprint {
 		return drivers.Fingerprint{Description: "exec needs Linux"}
 	}
 	root := os.Geteuid() == 0
+	a := "driver." + d.cfg.Name + "."
 	attrs := map[string]string{
-		"driver.exec.cgroups":         "none",
-		"driver.exec.limits_enforced": "false",
-		"driver.exec.user_switching":  strconv.FormatBool(root),
+		a + "cgroups":         "none",
+		a + "limits_enforced": "false",
+		a + "user_switching":  strconv.FormatBool(root),
+		a + "isolation":       "none",
 	}
 	cg := d.cgroups()
-	desc := "runs tasks as host processes; resource limits are not enforced: " + cg.reason
+	what := "runs tasks as host processes"
+	if iso := d.cfg.Isolation; iso != nil {
+		what = "runs tasks isolated (mount, PID, IPC and UTS namespaces, a chroot of read-only host paths, no_new_privs) as " + iso.DefaultUser + " by default"
+		attrs[a+"isolation"] = "chroot"
+		attrs[a+"default_user"] = iso.DefaultUser
+		attrs[a+"user.denylist"] = strings.Join(iso.UserDenylist, ",")
+		if !root {
+			attrs[a+"isolation_reason"] = "the agent does not run as root"
+			return drivers.Fingerprint{Detected: true, Description: "isolated exec needs the agent to run as root", Attributes: attrs}
+		}
+	}
+	desc := what + "; resource limits are not enforced: " + cg.reason
 	if cg.enabled {
-		attrs["driver.exec.cgroups"] = "v2"
-		attrs["driver.exec.limits_enforced"] = "true"
-		desc = "runs tasks as host processes in cgroup v2 (" + cg.parent + ")"
+		attrs[a+"cgroups"] = "v" + strconv.Itoa(cg.version)
+		attrs[a+"limits_enforced"] = "true"
+		where := cg.parent
+		if cg.version == 1 {
+			where = cg.v1Parents[v1Memory] + ", " + cg.v1Parents[v1CPU]
+		}
+		desc = what + " in cgroup v" + strconv.Itoa(cg.version) + " (" + where + ")"
 	} else {
-		attrs["driver.exec.limits_reason"] = cg.reason
+		attrs[a+"limits_reason"] = cg.reason
 	}
 	if !root {
 		desc += "; not root, so tasks run as the agent's user"

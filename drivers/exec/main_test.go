@@ -19,6 +19,8 @@ import (
 const (
 	shimEnvVar  = "DROVER_EXEC_TEST_SHIM"
 	agentEnvVar = "DROVER_EXEC_TEST_AGENT" // value: a TaskConfig as JSON
+	// agentIsolatedEnvVar=1 makes that agent's driver isolate its task.
+	agentIsolatedEnvVar = "DROVER_EXEC_TEST_AGENT_ISOLATED"
 )
 
 func TestMain(m *testing.M) {
@@ -26,20 +28,24 @@ func TestMain(m *testing.M) {
 		os.Exit(ShimMain(os.Args[1:]))
 	}
 	if cfg := os.Getenv(agentEnvVar); cfg != "" {
-		os.Exit(agentMain(cfg))
+		os.Exit(agentMain(cfg, os.Getenv(agentIsolatedEnvVar) == "1"))
 	}
 	os.Exit(m.Run())
 }
 
 // agentMain is an agent that starts one task, prints its handle, and
 // waits to be killed: the test then plays the restarted agent.
-func agentMain(cfgJSON string) int {
+func agentMain(cfgJSON string, isolated bool) int {
 	var cfg drivers.TaskConfig
 	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	d, err := New(testConfig(nil))
+	dcfg := testConfig(nil)
+	if isolated {
+		dcfg.Isolation = DefaultIsolation()
+	}
+	d, err := New(dcfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -56,6 +62,9 @@ func agentMain(cfgJSON string) int {
 	return 0
 }
 
+// testConfig runs tasks as host processes, the raw_exec way, which most
+// tests here are about (shim, logs, signals, re-attach); isolation_test.go
+// tests isolated tasks.
 func testConfig(log *slog.Logger) Config {
 	exe, err := os.Executable()
 	if err != nil {
@@ -67,6 +76,7 @@ func testConfig(log *slog.Logger) Config {
 	// is one, and Wait would measure that sleep.
 	cfg.ShimEnv = []string{shimEnvVar + "=1", "GORACE=atexit_sleep_ms=0"}
 	cfg.CgroupParent = "drover-test"
+	cfg.Isolation = nil
 	cfg.Logger = log
 	return cfg
 }

@@ -15,7 +15,7 @@ import (
 
 var errNotLinux = errors.New("exec driver needs Linux")
 
-func shimProcAttr() *syscall.SysProcAttr                             { return nil }
+func shimProcAttr(bool) *syscall.SysProcAttr                         { return nil }
 func parseSignal(string) (syscall.Signal, error)                     { return 0, errNotLinux }
 func procStartTime(int) (uint64, error)                              { return 0, errNotLinux }
 func running(int, uint64) bool                                       { return false }
@@ -26,6 +26,10 @@ func createCgroup(string, string, jobspec.Resources) (string, error) { return ""
 func killCgroup(string)                                              {}
 func removeCgroup(string) error                                      { return nil }
 func cgroupOOMKilled(string) bool                                    { return false }
+
+func createCgroupV1(map[string]string, string, jobspec.Resources) ([]string, error) {
+	return nil, errNotLinux
+}
 
 func runTask(*slog.Logger, *shimSpec, func(shimStarted)) (shimStatus, error) {
 	return shimStatus{}, errNotLinux

@@ -17,7 +17,15 @@ import (
 
 // shimProcAttr puts the shim in a new session: it must not get the
 // agent's terminal or process-group signals, and must outlive the agent.
-func shimProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+// The shim of an isolated task starts in the task's new namespaces, pid 1
+// of its PID namespace (see Isolation).
+func shimProcAttr(isolated bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setsid: true}
+	if isolated {
+		a.Cloneflags = isolationCloneflags
+	}
+	return a
+}
 
 // procStat is what /proc/<pid>/stat tells us about a process.
 type procStat struct {

@@ -19,7 +19,7 @@ import (
 // startInAgent starts cfg from a separate agent process and kills that
 // agent with SIGKILL, as a crash would; the task's shim must carry on
 // without its parent. It returns the handle as the agent persisted it.
-func startInAgent(t *testing.T, cfg *drivers.TaskConfig) *drivers.TaskHandle {
+func startInAgent(t *testing.T, cfg *drivers.TaskConfig, env ...string) *drivers.TaskHandle {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -30,7 +30,7 @@ func startInAgent(t *testing.T, cfg *drivers.TaskConfig) *drivers.TaskHandle {
 		t.Fatal(err)
 	}
 	agent := osexec.Command(exe, "-test.run=^$")
-	agent.Env = append(os.Environ(), agentEnvVar+"="+string(b))
+	agent.Env = append(append(os.Environ(), agentEnvVar+"="+string(b)), env...)
 	agent.Stderr = driverstest.LogWriter(t)
 	out, err := agent.StdoutPipe()
 	if err != nil {

@@ -43,7 +43,19 @@ type shimSpec struct {
 	Dir  string   `json:"dir"`
 
 	Credential *shimCredential `json:"credential,omitempty"`
-	Cgroup     string          `json:"cgroup,omitempty"`
+	// Cgroup is the task's cgroup v2 directory, CgroupV1 its cgroup v1
+	// directories (memory, cpu).
+	Cgroup   string   `json:"cgroup,omitempty"`
+	CgroupV1 []string `json:"cgroup_v1,omitempty"`
+	// CgroupV1Mounts are the hierarchies' mounts, parallel to CgroupV1:
+	// the thread that forks the task enters CgroupV1 and returns to its
+	// own cgroups under them after.
+	CgroupV1Mounts []string `json:"cgroup_v1_mounts,omitempty"`
+	// Chroot, when set, isolates the task (see Isolation): the agent
+	// started the shim in new mount, PID, IPC and UTS namespaces, and the
+	// shim builds the task's root before it starts the task there. Path
+	// and Dir are then paths inside that root.
+	Chroot *chrootSpec `json:"chroot,omitempty"`
 
 	// Logs: <LogDir>/<LogName>.stdout.N and .stderr.N.
 	LogDir      string `json:"log_dir"`

@@ -82,11 +82,21 @@ func runTask(log *slog.Logger, spec *shimSpec, answer func(shimStarted)) (shimSt
 		defer cg.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(cg.Fd())
 	}
-	proc, err := os.StartProcess(spec.Path, spec.Argv, &os.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   spec.Env,
-		Files: []*os.File{devNull, stdout, stderr},
-		Sys:   sys,
+	if c := spec.Chroot; c != nil {
+		if err := setupRoot(c); err != nil {
+			closeOut()
+			closeErr()
+			return shimStatus{}, fmt.Errorf("build the task's root: %w", err)
+		}
+		sys.Chroot = c.Root
+	}
+	proc, err := startOnThread(func() (func(), error) { return prepareThread(spec) }, func() (*os.Process, error) {
+		return os.StartProcess(spec.Path, spec.Argv, &os.ProcAttr{
+			Dir:   spec.Dir,
+			Env:   spec.Env,
+			Files: []*os.File{devNull, stdout, stderr},
+			Sys:   sys,
+		})
 	})
 	// The task holds its own copies of the pipes' write ends now; ours
 	// must go or the drains never see EOF.
@@ -103,14 +113,27 @@ func runTask(log *slog.Logger, spec *shimSpec, answer func(shimStarted)) (shimSt
 		return shimStatus{}, fmt.Errorf("start %s: %w", spec.Path, err)
 	}
 	pid := proc.Pid
+	// The agent knows the task by its pid on the host; in a PID
+	// namespace of its own that is not the pid we see.
+	host := pid
+	if spec.Chroot != nil {
+		if host, err = hostPID(pid); err != nil {
+			_ = proc.Kill()
+			reap(log, pid)
+			closeOut()
+			closeErr()
+			drains.Wait()
+			return shimStatus{}, fmt.Errorf("find the task's host pid: %w", err)
+		}
+	}
 	// Not reaped yet, so /proc/<pid> exists even if the task already
 	// exited.
-	start, err := procStartTime(pid)
+	start, err := procStartTime(host)
 	if err != nil {
 		log.Error("read task start time", "err", err)
 	}
-	log.Info("task started", "task_pid", pid, "path", spec.Path)
-	answer(shimStarted{PID: pid, StartTime: start})
+	log.Info("task started", "task_pid", host, "ns_pid", pid, "path", spec.Path)
+	answer(shimStarted{PID: host, StartTime: start})
 
 	ws := reap(log, pid)
 	// Whatever the task left in its process group dies with it, like
@@ -132,6 +155,9 @@ func runTask(log *slog.Logger, spec *shimSpec, answer func(shimStarted)) (shimSt
 	closeErr()
 
 	st := shimStatus{ExitCode: ws.ExitStatus(), ExitedAt: time.Now(), OOMKilled: cgroupOOMKilled(spec.Cgroup)}
+	for _, dir := range spec.CgroupV1 {
+		st.OOMKilled = st.OOMKilled || cgroupOOMKilled(dir)
+	}
 	if ws.Signaled() {
 		st.Signal = int(ws.Signal())
 		st.ExitCode = 128 + st.Signal

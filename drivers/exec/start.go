@@ -47,22 +47,30 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 		return nil, fmt.Errorf("exec: remove old status: %w", err)
 	}
 	if cg := d.cgroups(); cg.enabled {
-		spec.Cgroup, err = createCgroup(cg.parent, cgroupName(cfg.AllocID, cfg.TaskName, cfg.ID), cfg.Resources)
+		name := cgroupName(cfg.AllocID, cfg.TaskName, cfg.ID)
+		if cg.version == 1 {
+			spec.CgroupV1, err = createCgroupV1(cg.v1Parents, name, cfg.Resources)
+			spec.CgroupV1Mounts = []string{filepath.Join(d.cfg.CgroupRoot, v1Memory), filepath.Join(d.cfg.CgroupRoot, v1CPU)}
+		} else {
+			spec.Cgroup, err = createCgroup(cg.parent, name, cfg.Resources)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("exec: %w", err)
 		}
 	}
 	st, proc, err := d.startShim(ctx, spec)
 	if err != nil {
-		_ = removeCgroup(spec.Cgroup)
+		for _, dir := range append([]string{spec.Cgroup}, spec.CgroupV1...) {
+			_ = removeCgroup(dir)
+		}
 		return nil, err
 	}
-	st.Cgroup = spec.Cgroup
+	st.Cgroup, st.CgroupV1 = spec.Cgroup, spec.CgroupV1
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
 	}
-	h := &drivers.TaskHandle{Driver: Name, TaskID: cfg.ID, Config: cfg, StartedAt: time.Now(), State: raw}
+	h := &drivers.TaskHandle{Driver: d.cfg.Name, TaskID: cfg.ID, Config: cfg, StartedAt: time.Now(), State: raw}
 	d.track(cfg.ID, st, proc)
 	d.log.Info("task started", "task", cfg.ID, "pid", st.PID, "shim_pid", st.ShimPID, "cgroup", st.Cgroup)
 	return h, nil
@@ -76,12 +84,43 @@ func (d *Driver) shimSpec(cfg *drivers.TaskConfig) (*shimSpec, error) {
 		return nil, fmt.Errorf("exec: task directory %q is not usable", cfg.Dir)
 	}
 	command := drivers.String(cfg.Config, "command")
+	args := drivers.StringList(cfg.Config, "args")
 	env := taskEnv(cfg.Env)
-	path, err := resolveCommand(command, dir, envValue(env, "PATH"))
+	userName := cfg.User
+	iso := d.cfg.Isolation
+	if iso != nil {
+		if os.Geteuid() != 0 {
+			return nil, errors.New("exec: isolated tasks need the agent to run as root")
+		}
+		if userName == "" {
+			userName = iso.DefaultUser
+		}
+		if err := iso.checkUser(userName); err != nil {
+			return nil, fmt.Errorf("exec: %w", err)
+		}
+	}
+	cred, err := taskCredential(userName)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
-	cred, err := taskCredential(cfg.User)
+	var chroot *chrootSpec
+	toHost, workDir := func(p string) (string, bool) { return p, true }, dir
+	if iso != nil {
+		if chroot, err = d.chroot(cfg, dir, cred); err != nil {
+			return nil, fmt.Errorf("exec: %w", err)
+		}
+		pm := newPathMap(chroot.Mounts, dir)
+		toHost, workDir = pm.host, chroot.Dir
+		command = pm.rewrite(command)
+		for i, a := range args {
+			args[i] = pm.rewrite(a)
+		}
+		for i, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			env[i] = k + "=" + pm.rewrite(v)
+		}
+	}
+	path, err := resolveCommandIn(command, workDir, envValue(env, "PATH"), toHost)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
@@ -117,11 +156,20 @@ func (d *Driver) shimSpec(cfg *drivers.TaskConfig) (*shimSpec, error) {
 	if name == "" {
 		name = filepath.Base(cfg.ID)
 	}
+	if chroot != nil {
+		// Mounted on in the shim's mount namespace only: on the host it
+		// stays an empty directory.
+		chroot.Root = filepath.Join(stateDir, "root")
+		if err := os.MkdirAll(chroot.Root, 0o700); err != nil {
+			return nil, fmt.Errorf("exec: task root: %w", err)
+		}
+	}
 	s := &shimSpec{
 		Path:        path,
-		Argv:        append([]string{command}, drivers.StringList(cfg.Config, "args")...),
+		Argv:        append([]string{command}, args...),
 		Env:         env,
-		Dir:         dir,
+		Dir:         workDir,
+		Chroot:      chroot,
 		LogDir:      logs.Dir,
 		LogName:     name,
 		LogMaxFiles: logs.MaxFiles,
@@ -131,6 +179,39 @@ func (d *Driver) shimSpec(cfg *drivers.TaskConfig) (*shimSpec, error) {
 	}
 	s.Credential = cred
 	return s, nil
+}
+
+// chroot plans an isolated task's root: the node's chroot_env and the
+// task's own directories, which it creates if need be and hands to the
+// task's user.
+func (d *Driver) chroot(cfg *drivers.TaskConfig, dir string, cred *shimCredential) (*chrootSpec, error) {
+	or := func(p, def string) (string, error) {
+		if p == "" {
+			p = def
+		}
+		return filepath.Abs(p)
+	}
+	var dirs taskDirs
+	var errs []error
+	var err error
+	dirs.task = dir
+	dirs.local, err = or(cfg.LocalDir, filepath.Join(dir, "local"))
+	errs = append(errs, err)
+	dirs.secrets, err = or(cfg.SecretsDir, filepath.Join(dir, "secrets"))
+	errs = append(errs, err)
+	dirs.tmp, err = or(cfg.TmpDir, filepath.Join(dir, "tmp"))
+	errs = append(errs, err)
+	if cfg.AllocDir != "" {
+		dirs.alloc, err = filepath.Abs(cfg.AllocDir)
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := ensureTaskDirs(dirs, cred); err != nil {
+		return nil, err
+	}
+	return &chrootSpec{Mounts: chrootPlan(d.cfg.Isolation.ChrootEnv, dirs), Dir: "/"}, nil
 }
 
 func envValue(env []string, key string) string {
@@ -169,7 +250,7 @@ func (d *Driver) startShim(ctx context.Context, spec *shimSpec) (handleState, *o
 		Dir:   "/", // pin no mount
 		Env:   d.cfg.ShimEnv,
 		Files: []*os.File{specR, shimLog, shimLog, reportW},
-		Sys:   shimProcAttr(),
+		Sys:   shimProcAttr(spec.Chroot != nil),
 	})
 	specR.Close()
 	reportW.Close()

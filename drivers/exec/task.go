@@ -101,6 +101,9 @@ func (d *Driver) kill(ctx context.Context, t *task) error {
 		return err
 	}
 	killCgroup(t.st.Cgroup)
+	for _, dir := range t.st.CgroupV1 {
+		killCgroup(dir)
+	}
 	_, err := t.exit.Wait(ctx)
 	return err
 }
@@ -111,11 +114,11 @@ func (d *Driver) kill(ctx context.Context, t *task) error {
 // ErrExitUnknown.
 func (d *Driver) Recover(ctx context.Context, h *drivers.TaskHandle) error {
 	var st handleState
-	if err := drivers.DecodeState(Name, h, &st); err != nil {
+	if err := drivers.DecodeState(d.cfg.Name, h, &st); err != nil {
 		return err
 	}
 	if st.PID <= 0 || st.ShimPID <= 0 || st.StatusPath == "" {
-		return fmt.Errorf("exec: recover %s: handle state lacks pids or status path", h.TaskID)
+		return fmt.Errorf("%s: recover %s: handle state lacks pids or status path", d.cfg.Name, h.TaskID)
 	}
 	if _, ok := d.tasks.Get(h.TaskID); ok {
 		return nil
@@ -141,8 +144,10 @@ func (d *Driver) Destroy(ctx context.Context, h *drivers.TaskHandle) error {
 	t.abandon()
 	d.tasks.Delete(h.TaskID)
 	var errs []error
-	if err := removeCgroup(t.st.Cgroup); err != nil {
-		errs = append(errs, err)
+	for _, dir := range append([]string{t.st.Cgroup}, t.st.CgroupV1...) {
+		if err := removeCgroup(dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := os.Remove(t.st.StatusPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,7 +20,7 @@ func (d *Driver) ConfigSpec() drivers.Schema { return ConfigSpec() }
 func ConfigSpec() drivers.Schema {
 	return drivers.Schema{
 		{Name: "image_path", Type: drivers.TypeString, Required: true,
-			Description: "The VM's disk image; relative paths are under the task directory."},
+			Description: "The VM's disk image; relative paths are under the task directory. It must resolve (symlinks followed) into the allocation directory or the node's image_paths."},
 		{Name: "accelerator", Type: drivers.TypeString,
 			Description: "kvm or tcg. Default: kvm where the node can use it, else tcg."},
 		{Name: "drive_interface", Type: drivers.TypeString,
@@ -31,7 +30,7 @@ func ConfigSpec() drivers.Schema {
 		{Name: "port_map", Type: drivers.TypeMapNumber, BlockForm: true,
 			Description: "Group port label → port in the guest. Default: every group port, to its `to` (or the same number)."},
 		{Name: "args", Type: drivers.TypeListString,
-			Description: "Extra qemu-system-x86_64 arguments, appended last, e.g. -kernel, -initrd, -append."},
+			Description: "Extra qemu-system-x86_64 arguments, appended last, e.g. -kernel, -initrd, -append. Each flag must be in the node's args_allowlist (empty by default: no args)."},
 	}
 }
 
@@ -50,10 +49,11 @@ type vmSpec struct {
 	Graceful    bool
 }
 
-// buildSpec checks cfg and turns it into the qemu command line: a pure
-// function of the config, the node's KVM support and the QMP socket path.
-// All problems are reported together, wrapped in ErrInvalidConfig.
-func buildSpec(cfg *drivers.TaskConfig, bin string, kvm kvmSupport, qmpPath string) (*vmSpec, error) {
+// buildSpec checks cfg against the node's policy and turns it into the
+// qemu command line: a function of the config, the policy, the node's KVM
+// support and the QMP socket path (it reads only the image's path on
+// disk). All problems are reported together, wrapped in ErrInvalidConfig.
+func buildSpec(cfg *drivers.TaskConfig, pol policy, bin string, kvm kvmSupport, qmpPath string) (*vmSpec, error) {
 	if errs := ConfigSpec().Validate(cfg.Config); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
@@ -69,10 +69,14 @@ func buildSpec(cfg *drivers.TaskConfig, bin string, kvm kvmSupport, qmpPath stri
 	if image != "" && !filepath.IsAbs(image) {
 		image = filepath.Join(cfg.Dir, image)
 	}
-	if fi, err := os.Stat(image); err != nil {
+	if resolved, err := pol.checkImage(image, cfg.AllocDir, cfg.Dir); err != nil {
 		bad("image_path %q: %v", drivers.String(c, "image_path"), err)
-	} else if fi.IsDir() {
-		bad("image_path %q is a directory, not a disk image", drivers.String(c, "image_path"))
+	} else {
+		image = resolved
+	}
+	args := drivers.StringList(c, "args")
+	for _, p := range pol.checkArgs(args) {
+		bad("%s", p)
 	}
 
 	accel := drivers.String(c, "accelerator")
@@ -133,7 +137,7 @@ func buildSpec(cfg *drivers.TaskConfig, bin string, kvm kvmSupport, qmpPath stri
 	if accel == accelKVM {
 		argv = append(argv, "-cpu", "host")
 	}
-	argv = append(argv, drivers.StringList(c, "args")...)
+	argv = append(argv, args...)
 	return &vmSpec{Argv: argv, Accelerator: accel, Graceful: drivers.Bool(c, "graceful_shutdown")}, nil
 }
 

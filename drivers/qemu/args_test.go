@@ -34,7 +34,7 @@ func TestBuildSpec(t *testing.T) {
 		if mod != nil {
 			mod(c.Config)
 		}
-		spec, err := buildSpec(&c, "/usr/bin/qemu-system-x86_64", kvm, "/run/q.sock")
+		spec, err := buildSpec(&c, policy{argsAllowlist: []string{"smp"}}, "/usr/bin/qemu-system-x86_64", kvm, "/run/q.sock")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,15 @@ type Config struct {
 	Binary string
 	// KVMDevice is the KVM device node. Empty means /dev/kvm.
 	KVMDevice string
-	Logger    *slog.Logger
+	// ImagePaths are the host directories a task's image_path may lead
+	// into (symlinks followed), besides its allocation directory (Nomad's
+	// image_paths). Empty: the allocation directory only.
+	ImagePaths []string
+	// ArgsAllowlist are the QEMU flags a task's args may use (Nomad's
+	// args_allowlist, e.g. "-smp"). Empty allows no args at all, unlike
+	// Nomad, where it allows any: see policy.checkArgs.
+	ArgsAllowlist []string
+	Logger        *slog.Logger
 }
 
 // DefaultConfig is the configuration an agent uses, given its exec driver.
@@ -56,6 +65,11 @@ func DefaultConfig(runner drivers.Driver) Config {
 func (c Config) Validate() error {
 	if c.Runner == nil {
 		return errors.New("qemu driver: a process Runner (the exec driver) is required")
+	}
+	for _, p := range c.ImagePaths {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("qemu driver: image_paths %q is not an absolute path", p)
+		}
 	}
 	return nil
 }

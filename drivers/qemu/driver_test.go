@@ -38,7 +38,8 @@ func TestFingerprintNotInstalled(t *testing.T) {
 // the guest powers itself off and QEMU exits 0, well before the kill.
 func TestBootServeRecoverGracefulStop(t *testing.T) {
 	requireQEMU(t)
-	d1, r1 := newDriver(t)
+	bootArgs := func(c *Config) { c.ArgsAllowlist = []string{"-kernel", "-initrd", "-append"} }
+	d1, r1 := newDriver(t, bootArgs)
 	cfg, port := vmTask(t, "vm1")
 	g := qemutest.BuildGuest(t, cfg.Dir)
 	cfg.Resources.MemoryMB = 256
@@ -66,7 +67,7 @@ func TestBootServeRecoverGracefulStop(t *testing.T) {
 
 	// The agent goes away; a new one re-attaches from the persisted handle.
 	r1.Close()
-	d2, _ := newDriver(t)
+	d2, _ := newDriver(t, bootArgs)
 	h2 := driverstest.RoundTrip(t, h)
 	if err := d2.Recover(testCtx(t, 10*time.Second), h2); err != nil {
 		t.Fatalf("Recover: %v", err)
@@ -157,7 +158,7 @@ func TestStartErrors(t *testing.T) {
 		{"missing image_path", func(c *drivers.TaskConfig) { delete(c.Config, "image_path") }, nil,
 			"config.image_path: required attribute (string) is missing", true},
 		{"image_path not found", func(c *drivers.TaskConfig) { c.Config["image_path"] = "nope.qcow2" }, nil,
-			`image_path "nope.qcow2": stat `, true},
+			`image_path "nope.qcow2": lstat `, true},
 		{"kvm unavailable", func(c *drivers.TaskConfig) { c.Config["accelerator"] = "kvm" },
 			func(c *Config) { c.KVMDevice = "/nonexistent/kvm" },
 			`accelerator = "kvm", but KVM is not available on this node: cannot open /nonexistent/kvm`, true},
@@ -167,7 +168,10 @@ func TestStartErrors(t *testing.T) {
 			`port_map: "admin" is not a port of the group's network (group ports: ["http"])`, true},
 		{"qemu not installed", nil, func(c *Config) { c.Binary = "drover-no-such-qemu" },
 			"qemu: drover-no-such-qemu is not installed", false},
-		{"qemu refuses", func(c *drivers.TaskConfig) { c.Config["args"] = []any{"-no-such-option"} }, nil,
+		{"arg not allow-listed", func(c *drivers.TaskConfig) { c.Config["args"] = []any{"-drive", "file=/dev/sda"} }, nil,
+			`args[0] "-drive": this node allows no QEMU args`, true},
+		{"qemu refuses", func(c *drivers.TaskConfig) { c.Config["args"] = []any{"-no-such-option"} },
+			func(c *Config) { c.ArgsAllowlist = []string{"-no-such-option"} },
 			"QEMU exited while starting (exit code 1): qemu-system-x86_64: -no-such-option: invalid option", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

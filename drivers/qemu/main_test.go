@@ -42,6 +42,7 @@ func newRunner(t testing.TB) *execdriver.Driver {
 	cfg.ShimCommand = []string{exe}
 	cfg.ShimEnv = []string{shimEnvVar + "=1", "GORACE=atexit_sleep_ms=0"}
 	cfg.CgroupParent = "drover-qemu-test"
+	cfg.Isolation = nil // the agent's qemu runner runs QEMU on the host
 	cfg.Logger = driverstest.Logger(t)
 	r, err := execdriver.New(cfg)
 	if err != nil {

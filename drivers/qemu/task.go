@@ -58,7 +58,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (*drivers.T
 	if err != nil {
 		return nil, err
 	}
-	spec, err := buildSpec(cfg, bin, probeKVM(d.cfg.KVMDevice), qmpPath)
+	spec, err := buildSpec(cfg, policy{imagePaths: d.cfg.ImagePaths, argsAllowlist: d.cfg.ArgsAllowlist}, bin, probeKVM(d.cfg.KVMDevice), qmpPath)
 	if err != nil {
 		return nil, err
 	}
