@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/server/servertest"
 )
 
@@ -17,9 +18,24 @@ import (
 // process running (StartedAt, stamped when the exec driver reported the
 // process started). Both clocks are this machine's.
 func BenchmarkPlacementToRunning(b *testing.B) {
+	// isolation=chroot is the default exec (namespaces, chroot of bind
+	// mounts, nobody); isolation=none is the host process the exec
+	// driver started before issue 13, as raw_exec still does: side by
+	// side, the cost of isolation.
+	b.Run("isolation=chroot", func(b *testing.B) {
+		benchPlacementToRunning(b, nodeDrivers(b, false))
+	})
+	b.Run("isolation=none", func(b *testing.B) {
+		benchPlacementToRunning(b, []drivers.Driver{testDriver(b)})
+	})
+}
+
+func benchPlacementToRunning(b *testing.B, ds []drivers.Driver) {
 	const n = 200
 	srv := servertest.Single(b)
-	startAgent(b, agentConfig(b, srv, b.TempDir(), "bench"))
+	cfg := agentConfig(b, srv, b.TempDir(), "bench")
+	cfg.Drivers = ds
+	startAgent(b, cfg)
 	var ids []string
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
