@@ -364,3 +364,19 @@ func TestTemplatesStayInTheTaskDir(t *testing.T) {
 		t.Errorf("the outside directory changed: %v", entries)
 	}
 }
+
+// TestBatchTaskCompletes: a batch job's main task that exits 0 is done:
+// not restarted, and the allocation is complete, not failed.
+func TestBatchTaskCompletes(t *testing.T) {
+	l := newLayout(t)
+	d := &fakeDriver{}
+	job := batchJob("g", "web")
+	job.Groups[0].Tasks[0].Restart = &jobspec.RestartPolicy{Attempts: 3, Mode: "fail"}
+	ca := l.run(t, d, "a1", job)
+	if ca.ClientStatus != cluster.AllocClientComplete {
+		t.Fatalf("client status %q (%s), want complete; events %+v", ca.ClientStatus, ca.ClientDescription, ca.TaskStates["web"])
+	}
+	if n := len(d.starts()); n != 1 {
+		t.Fatalf("the task started %d times, want once", n)
+	}
+}

@@ -227,8 +227,10 @@ func (tr *taskRunner) run(ctx context.Context) {
 			st.FinishedAt = now
 		})
 
+		// A batch job's tasks and a non-sidecar hook run to completion:
+		// exit 0 ends them; a service's main task and sidecars restart.
 		hook, sidecar := tr.hook()
-		toCompletion := hook != hookMain && !sidecar
+		toCompletion := !sidecar && (tr.ar.batch() || hook != hookMain)
 		tr.mu.Lock()
 		dec, counters := nextRestart(tr.task.Restart, tr.ar.batch(), toCompletion, kindOf(res), tr.restart, now)
 		tr.restart = counters

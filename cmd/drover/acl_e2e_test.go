@@ -45,7 +45,7 @@ func TestACLReadOnlyTokenE2E(t *testing.T) {
   datacenters = ["dc1"]
   group "g" {
     task "t" {
-      driver = "raw_exec"
+      driver = "exec"
       config {
         command = "/bin/sleep"
         args    = ["1000"]

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,6 +140,14 @@ func running(allocs []*cluster.Allocation) []*cluster.Allocation {
 	return out
 }
 
+// clientLive reports whether a client still runs (or is about to run)
+// one of the allocations, whatever the servers want of it.
+func clientLive(allocs []*cluster.Allocation) bool {
+	return slices.ContainsFunc(allocs, func(a *cluster.Allocation) bool {
+		return a.ClientStatus == cluster.AllocClientPending || a.ClientStatus == cluster.AllocClientRunning
+	})
+}
+
 // readPID waits for the pid file a task writes and returns its last pid.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
@@ -224,6 +234,8 @@ job "printer" {
   datacenters = ["dc1"]
   group "p" {
     task "say" {
+      # raw_exec, which drover dev enables: the test checks by its host
+      # pid that the task ends with drover dev.
       driver = "raw_exec"
       config {
         command = "/bin/sh"
@@ -279,7 +291,12 @@ func TestServerAndTwoAgents(t *testing.T) {
 	c := s.client
 
 	dataDirs := map[string]string{"a1": t.TempDir(), "a2": t.TempDir()}
-	startAgent := func(name string) *proc { return s.startAgent(t, name, dataDirs[name], "-meta", "e2e=yes") }
+	// raw_exec, enabled on these agents: the test kills the task by its
+	// pid and checks its process group, and an exec task's $$ is its pid
+	// in its own PID namespace, not the host's.
+	startAgent := func(name string) *proc {
+		return s.startAgent(t, name, dataDirs[name], withRawExec(t, "-meta", "e2e=yes")...)
+	}
 	agents := map[string]*proc{}
 	for _, name := range []string{"a1", "a2"} {
 		agents[name] = startAgent(name)
@@ -302,7 +319,7 @@ job "sleeper" {
       mode     = "fail"
     }
     task "s" {
-      driver = "exec"
+      driver = "raw_exec"
       config {
         command = "/bin/sh"
         args    = ["-c", "echo $$ >> $NOMAD_ALLOC_DIR/pid; exec sleep 1000"]
@@ -417,5 +434,95 @@ job "sleeper" {
 	})
 	if !groupGone(newPid) {
 		t.Errorf("process group %d still has processes after job stop", newPid)
+	}
+}
+
+// TestAgentSecureByDefault is issue 13 on the real binary: an agent
+// started without a configuration file runs an exec task isolated (as
+// nobody, in a chroot that does not show the host's files, with the
+// task's directories at /alloc, /local, ...) and has raw_exec off, so a
+// job that uses raw_exec is not placed, for "missing drivers".
+func TestAgentSecureByDefault(t *testing.T) {
+	s := startServer(t, "-node-name", "s1")
+	s.startAgent(t, "a1", t.TempDir())
+	waitNodes(t, s.client, 1)
+	dir := t.TempDir()
+	// Registered after the agent's, so it runs first: tasks outlive a
+	// stopped agent.
+	t.Cleanup(func() {
+		runDrover(t, dir, s.env, "job", "stop", "whoami")
+		followAllocs(t, s.client, "whoami", "the exec task to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
+	})
+
+	// The job file's directory exists on the host, not in the task's root.
+	writeFile(t, filepath.Join(dir, "whoami.nomad.hcl"), `
+job "whoami" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "id" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "id -u; echo $NOMAD_ALLOC_DIR; if [ -e `+dir+` ]; then echo host visible; else echo host hidden; fi; exec sleep 1000"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+}`)
+	writeFile(t, filepath.Join(dir, "raw.nomad.hcl"), `
+job "raw" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}`)
+
+	// 1. exec: nobody (65534), in a chroot.
+	if r := s.cli(t, dir, "job", "run", "whoami.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run whoami: want exit 0\n%s", r)
+	}
+	allocs := followAllocs(t, s.client, "whoami", "the exec task to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
+	want := "65534\n/alloc\nhost hidden\n"
+	var r result
+	waitUntil(t, "the exec task's output", func() bool {
+		r = runDrover(t, dir, s.env, "alloc", "logs", allocs[0].ID[:8], "id")
+		return r.code == 0 && r.stdout == want
+	})
+	t.Logf("$ drover alloc logs %s id\n%s", allocs[0].ID[:8], r)
+
+	// 2. raw_exec is off: the plan and the run say why nothing is placed.
+	r = s.cli(t, dir, "job", "plan", "raw.nomad.hcl")
+	if r.code != 2 {
+		t.Errorf("job plan of a raw_exec job: want exit 2 (changes)\n%s", r)
+	}
+	for _, want := range []string{"- WARNING: Failed to place all allocations.", `Task Group "g" (failed to place 1 allocation):`, `* Constraint "missing drivers": 1 node excluded by filter`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("job plan of a raw_exec job lacks %q\n%s", want, r)
+		}
+	}
+	r = s.cli(t, dir, "job", "run", "raw.nomad.hcl")
+	if r.code != 2 || !strings.Contains(r.stdout, "failed to place all allocations") || !strings.Contains(r.stdout, "missing drivers") {
+		t.Errorf("job run of a raw_exec job: want exit 2 naming the missing driver\n%s", r)
+	}
+	r = s.cli(t, dir, "job", "status", "-json", "raw")
+	var st jobStatusView
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+		t.Fatalf("job status -json raw: want exit 0 and JSON\n%s", r)
+	}
+	if len(st.Allocations) != 0 {
+		t.Errorf("the raw_exec job has %d allocations, want none:%s", len(st.Allocations), allocsText(st.Allocations))
 	}
 }

@@ -139,12 +139,45 @@ func (s *testServer) waitServing() {
 // startAgent starts `drover agent` as node name on dataDir, joined to s
 // with the client join token s wrote and no API token: it obtains a
 // client certificate and talks HTTPS to s with it. Starting it again on
-// the same dataDir restarts the same node. extra flags are added.
+// the same dataDir restarts the same node. extra flags are added (see
+// withRawExec and withAgentConfig).
 func (s *testServer) startAgent(t testing.TB, name, dataDir string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"agent", "-servers", s.httpAddr, "-data-dir", dataDir, "-node-name", name,
 		"-join-token-file", clientJoinTokenFile(s.dataDir)}, extra...)
 	return startProc(t, "drover agent "+name, hermeticEnv(), args...)
+}
+
+// rawExecAgentConfig is an agent configuration that enables the raw_exec
+// driver, off by default.
+const rawExecAgentConfig = `plugin "raw_exec" {
+  config {
+    enabled = true
+  }
+}
+`
+
+// withRawExec returns the agent flags that enable raw_exec, then flags:
+//
+//	s.startAgent(t, name, dir, withRawExec(t, "-meta", "e2e=yes")...)
+//
+// Only for tests whose tasks need the host, which exec's chroot and PID
+// namespace hide: a task's host pid, a binary or file outside the chroot.
+func withRawExec(t testing.TB, flags ...string) []string {
+	t.Helper()
+	return withAgentConfig(t, rawExecAgentConfig, flags...)
+}
+
+// withAgentConfig writes an agent configuration file of hcl and returns
+// the agent flags that pass it (-config FILE), then flags. An agent reads
+// one configuration file: a test that needs two settings writes both.
+func withAgentConfig(t testing.TB, hcl string, flags ...string) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agent.hcl")
+	if err := os.WriteFile(path, []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"-config", path}, flags...)
 }
 
 // hermeticEnv is the test process's environment without any Drover or

@@ -53,7 +53,16 @@ func TestQEMUJobThroughAgent(t *testing.T) {
 	s := startServer(t, "-node-name", "s1")
 	c := s.client
 	agentDir := t.TempDir()
-	agent := s.startAgent(t, "qemunode", agentDir)
+	// The node lets jobs boot images from vmDir and pass a kernel, an
+	// initrd and its command line; by default it allows neither.
+	qemuConfig := withAgentConfig(t, fmt.Sprintf(`plugin "qemu" {
+  config {
+    image_paths    = [%q]
+    args_allowlist = ["-kernel", "-initrd", "-append"]
+  }
+}
+`, vmDir))
+	agent := s.startAgent(t, "qemunode", agentDir, qemuConfig...)
 	waitNodes(t, c, 1)
 
 	dir := t.TempDir()
@@ -146,7 +155,7 @@ job %q {
 	if !pidAlive(pid) {
 		t.Fatalf("qemu %d died with its agent", pid)
 	}
-	agent = s.startAgent(t, "qemunode", agentDir)
+	agent = s.startAgent(t, "qemunode", agentDir, qemuConfig...)
 	waitUntil(t, "the restarted agent to re-attach", func() bool {
 		return strings.Contains(agent.out.String(), "re-attached to task")
 	})

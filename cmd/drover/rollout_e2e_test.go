@@ -25,8 +25,10 @@ import (
 
 // Rollouts end to end: one `drover server` and three `drover agent`
 // processes of the test-built binary on loopback, running a tiny HTTP
-// server (testdata/healthsrv) with the exec driver, driven by commits
-// and `drover reconcile --once` as CI would.
+// server (testdata/healthsrv) with the raw_exec driver, driven by commits
+// and `drover reconcile --once` as CI would. raw_exec, which the agents
+// enable: healthsrv is built into a temporary directory outside exec's
+// chroot, and the cleanup kills a task left behind by its host pid.
 
 // rolloutNodes are the cluster's agents: their names, the meta.role each
 // advertises, and the loopback IP their tasks' ports bind (one each, so
@@ -97,7 +99,7 @@ func startRolloutCluster(t *testing.T) *rolloutCluster {
 	for _, n := range rolloutNodes {
 		rc.NodeIP[n.name] = n.ip
 		rc.DataDirs[n.name] = t.TempDir()
-		rc.Agents[n.name] = s.startAgent(t, n.name, rc.DataDirs[n.name], "-network-ip", n.ip, "-meta", "role="+n.role)
+		rc.Agents[n.name] = s.startAgent(t, n.name, rc.DataDirs[n.name], withRawExec(t, "-network-ip", n.ip, "-meta", "role="+n.role)...)
 	}
 	// Registered after the agents, so it runs before they are stopped:
 	// tasks outlive a stopped agent.
@@ -188,7 +190,7 @@ func healthJob(id string, count int, version string, healthy bool, update string
       }
     }
 %s    task "srv" {
-      driver = "exec"
+      driver = "raw_exec"
       env {
         VERSION = %q
         HEALTHY = "%t"

@@ -20,6 +20,9 @@ import (
 // allocation is rescheduled twice at most, and the deployment has a
 // progress deadline and auto_revert, as a Nomad user would write it.
 // canary adds one canary that waits for `drover deployment promote`.
+// The task is raw_exec, which drover dev enables: its guard reads and
+// writes files of the test's dir, and healthsrv is built outside exec's
+// chroot.
 func syncJob(version, dir string, failOnce, needFix, canary bool) string {
 	guard := ""
 	switch {
@@ -60,7 +63,7 @@ func syncJob(version, dir string, failOnce, needFix, canary bool) string {
       unlimited      = false
     }
     task "srv" {
-      driver = "exec"
+      driver = "raw_exec"
       env {
         VERSION = %q
       }

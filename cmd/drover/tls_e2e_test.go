@@ -209,6 +209,26 @@ func TestE2ETLSClusterByJoinTokens(t *testing.T) {
 		t.Fatalf("drover job run over HTTPS with the CLI certificate: %s", r)
 	}
 	cl := c.client(t, 1)
+	// Registered after the agents, so it runs first: tasks outlive a
+	// stopped agent, and their shims would outlive the test.
+	t.Cleanup(func() {
+		if r := runDrover(t, dir, c.cliEnv(2), "job", "stop", "hello"); r.code != 0 {
+			t.Logf("cleanup: job stop hello: %s", r)
+			return
+		}
+		waitErr(t, "the job's tasks to stop", 30*time.Second, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			allocs, _, err := cl.Jobs().Allocations(ctx, "hello", nil)
+			if err != nil {
+				return err
+			}
+			if clientLive(allocs) {
+				return errors.New("an allocation still runs")
+			}
+			return nil
+		})
+	})
 	running := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
