@@ -204,27 +204,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // decodeBody decodes a JSON request body into v: 413 beyond the limit,
-// 400 for anything that is not one JSON value of the right shape.
+// 400 for anything that is not exactly one JSON value of the right shape.
+// Unknown object keys are refused (a typo such as "resourcez" must not be
+// dropped silently): the 400 names the key, where it was, and the nearest
+// field the destination knows there.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return err
-		case errors.Is(err, io.EOF):
-			return errorf(http.StatusBadRequest, "request body is empty; want JSON")
-		}
-		return errorf(http.StatusBadRequest, "malformed JSON in request body: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	// The body is already capped by withBodyLimit; reading it whole lets
+	// the unknown-field error be located by a second pass over the bytes.
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return errorf(http.StatusBadRequest, "malformed JSON in request body: more than one value")
+		return errorf(http.StatusBadRequest, "read request body: %v", err)
 	}
-	return nil
+	return decodeStrict(data, v)
 }
 
 // withBodyLimit caps request bodies; reading past the cap fails with
