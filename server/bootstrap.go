@@ -38,6 +38,82 @@ func (s *Server) runBootstrap(ctx context.Context) {
 	case len(s.cfg.Join) > 0:
 		s.joinCluster(ctx)
 	}
+	// Mark the data dir once the first log entry or snapshot arrived.
+	for ctx.Err() == nil {
+		if s.raft.HasState() {
+			if err := markClusterMember(s.cfg.DataDir); err != nil {
+				s.logger.Error("mark the data dir as holding cluster state", "err", err)
+			}
+			return
+		}
+		if !sleepCtx(ctx, s.cfg.RetryInterval) {
+			return
+		}
+	}
+}
+
+// clusterMemberFile marks a data dir whose raft/ has held Raft state. It
+// is written once the server bootstrapped, joined or restarted with
+// state, and lives outside raft/ so that it survives the loss of raft.db.
+//
+// Server identity alone (server-id, tls/) cannot tell a lost store from a
+// server that never had one: a server of a bootstrap_expect group has
+// both while it waits for its peers, a joining server once it obtained
+// its certificate, and any first start that failed after creating them
+// (the HTTP port was taken) leaves them too. Those must start again;
+// a server whose state is gone must not.
+const clusterMemberFile = "cluster-member"
+
+// markClusterMember writes clusterMemberFile, if it is not there yet.
+func markClusterMember(dataDir string) error {
+	path := filepath.Join(dataDir, clusterMemberFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return atomicfile.Write(path, []byte("this data dir holds cluster state in raft/; the server refuses to start without it\n"), 0o600)
+}
+
+// checkRaftStart decides, before anything is created, whether the server
+// may open Raft on its data dir. It refuses a data dir that held cluster
+// state and lost it (raft.db missing, empty, or without a log entry or
+// snapshot): Raft would bootstrap a new, empty cluster under the old
+// identity. It refuses a damaged raft.db too. It returns what the dir
+// holds.
+func checkRaftStart(dataDir string) (state.DiskState, error) {
+	raftDir := filepath.Join(dataDir, "raft")
+	d, err := state.Inspect(raftDir)
+	if err != nil {
+		return d, fmt.Errorf("%w; %s", err, lostStateHint(dataDir, d))
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, clusterMemberFile)); err != nil {
+		return d, nil // never held state: a first start, or still forming
+	}
+	var missing string
+	switch {
+	case !d.DBExists:
+		missing = d.DBPath + " is missing"
+	case d.DBSize == 0:
+		missing = d.DBPath + " is empty (0 bytes)"
+	case !d.HasState():
+		missing = d.DBPath + " holds no log entries and there is no snapshot"
+	default:
+		return d, nil
+	}
+	return d, fmt.Errorf("this server was a member of a cluster but its Raft state is gone: %s; "+
+		"refusing to start, since that would bootstrap a new, empty cluster; %s", missing, lostStateHint(dataDir, d))
+}
+
+// lostStateHint names the ways out for a server whose Raft state is gone
+// or damaged.
+func lostStateHint(dataDir string, d state.DiskState) string {
+	hint := "to re-join the cluster (or bootstrap anew), stop this server and start it with a fresh data dir in place of " + dataDir
+	if len(d.Snapshots) > 0 {
+		hint += fmt.Sprintf("; %d snapshot(s) of the state are in %s (newest %s); restoring one with "+
+			"'drover operator snapshot restore' is coming, not yet available", len(d.Snapshots), d.SnapshotsDir, filepath.Base(d.Snapshots[len(d.Snapshots)-1]))
+	} else {
+		hint += fmt.Sprintf("; there is no snapshot in %s to restore from", d.SnapshotsDir)
+	}
+	return hint
 }
 
 // bootstrapExpect is Consul's bootstrap_expect: every server reads

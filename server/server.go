@@ -54,9 +54,11 @@ type Server struct {
 	logger *slog.Logger
 	id     string
 
-	raft     *state.Replicated
-	listener net.Listener
-	httpSrv  *http.Server
+	raft *state.Replicated
+	// resumedAt is the last Raft index in the data dir at start (0: none).
+	resumedAt uint64
+	listener  net.Listener
+	httpSrv   *http.Server
 	// proxy carries requests a follower forwards to the leader.
 	proxy *http.Transport
 
@@ -133,6 +135,12 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Before anything is created: a data dir that lost its Raft state
+	// must not bootstrap a new cluster.
+	disk, err := checkRaftStart(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	id, err := loadServerID(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -198,6 +206,15 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		return nil, errors.New("this server has no cluster state and nothing to form one with: " +
 			"start it with -bootstrap-expect 1 to run alone, or -join ADDR to join a cluster")
 	}
+	if disk.HasState() {
+		s.resumedAt = s.raft.LastIndex()
+	}
+	if s.raft.HasState() {
+		if err := markClusterMember(cfg.DataDir); err != nil {
+			_ = s.raft.Shutdown()
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
 	s.httpSrv = &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -211,6 +228,11 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 
 // ID returns the server's Raft ID.
 func (s *Server) ID() string { return s.id }
+
+// ResumedAt returns the last Raft index found in the data dir at start,
+// 0 when the server started without state (it bootstrapped a new
+// cluster, or joins or forms one).
+func (s *Server) ResumedAt() uint64 { return s.resumedAt }
 
 // Name returns the server's name.
 func (s *Server) Name() string { return s.cfg.Name }

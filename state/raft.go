@@ -104,8 +104,14 @@ func open(cfg Config, logger *slog.Logger, newStream streamLayerFunc) (_ *Replic
 		}
 	}()
 
+	dbPath := filepath.Join(cfg.DataDir, raftDBFile)
+	// A damaged store is refused here, not found by a panic in bbolt at
+	// the first write after the election.
+	if err := checkRaftDB(dbPath); err != nil {
+		return nil, err
+	}
 	r.bolt, err = raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(cfg.DataDir, "raft.db"),
+		Path: dbPath,
 		// A second server on the same directory must fail, not hang on
 		// the file lock.
 		BoltOptions: &bolt.Options{Timeout: 5 * time.Second},

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/droverhq/drover/server"
@@ -197,8 +196,6 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 		fmt.Fprintf(io.err, "drover server: %v\n", err)
 		return exitError
 	}
-	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "server-id"))
-	resumed := cfg.DataDir != "" && statErr == nil
 	s, err := server.New(cfg, logger)
 	if err != nil {
 		fmt.Fprintf(io.err, "drover server: %v\n", err)
@@ -216,9 +213,10 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 	if cfg.InsecurePlaintextHTTP && !cfg.HTTPSOnly() && !server.IsLoopback(cfg.HTTPAddr) {
 		fmt.Fprintln(io.err, "==> WARNING: the API answers plain HTTP beyond loopback (-insecure-plaintext-http): tokens cross the network in the clear")
 	}
+	resumedAt := s.ResumedAt()
 	switch {
-	case resumed && s.State().HasState():
-		fmt.Fprintln(io.out, "==> resuming from the cluster state in the data dir")
+	case resumedAt > 0:
+		fmt.Fprintf(io.out, "==> resuming from the cluster state in the data dir (Raft index %d)\n", resumedAt)
 	case cfg.BootstrapExpect == 1:
 		fmt.Fprintln(io.out, "==> bootstrapped a new single-server cluster")
 	case cfg.BootstrapExpect > 1:
@@ -226,15 +224,48 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 	case len(cfg.Join) > 0:
 		fmt.Fprintf(io.out, "==> joining the cluster through %s…\n", strings.Join(cfg.Join, ", "))
 	}
-	if cfg.BootstrapExpect > 0 && !resumed || s.HoldsCA() {
+	if cfg.BootstrapExpect > 0 && resumedAt == 0 || s.HoldsCA() {
 		printJoinHints(io, s, cfg)
 	}
-	if err := s.Run(ctx); err != nil {
+	reportCtx, stopReport := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { reportStart(reportCtx, io, s, cfg, resumedAt) })
+	err = s.Run(ctx)
+	stopReport()
+	wg.Wait()
+	if err != nil {
 		fmt.Fprintf(io.err, "drover server: %v\n", err)
 		return exitError
 	}
 	fmt.Fprintln(io.out, "==> Drover server stopped")
 	return exitOK
+}
+
+// reportStart says which path the start took once it is done: the state
+// in the data dir replayed (resumedAt > 0), or the first entries of a new
+// or joined cluster arrived. It polls: the state has no watch on the
+// applied index, and this is one line of output.
+func reportStart(ctx context.Context, io stdio, s *server.Server, cfg server.Config, resumedAt uint64) {
+	r := s.State()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if applied := r.AppliedIndex(); applied > 0 && applied >= resumedAt {
+			jobs := len(r.Store().Snapshot().Jobs())
+			switch {
+			case resumedAt > 0:
+				fmt.Fprintf(io.out, "==> resumed at index %d with %d jobs\n", resumedAt, jobs)
+			case cfg.BootstrapExpect != 1:
+				fmt.Fprintf(io.out, "==> joined the cluster at index %d with %d jobs\n", applied, jobs)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // printJoinHints tells the operator of a new cluster how to use it: the
