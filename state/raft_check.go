@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // raftDBFile is the log and stable store in a Raft data dir; the file
@@ -139,7 +140,7 @@ func checkSize(path string, tx *bolt.Tx) error {
 func withReadOnlyDB(path string, fn func(*bolt.Tx) error) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("state: open %s: %w (is another server running on this data dir?)", path, err)
 		}
 		return fmt.Errorf("%w: open %s: %w", ErrDamagedStore, path, err)
