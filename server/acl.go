@@ -207,7 +207,7 @@ func (s *Server) resolveToken(secret string, now time.Time) (*identity, error) {
 			id.missing = append(id.missing, name)
 			continue
 		}
-		rules, err := cachedPolicy(p)
+		rules, err := s.policies.get(p)
 		if err != nil {
 			s.logger.Error("stored ACL policy does not parse", "policy", name, "err", err)
 			continue
@@ -218,17 +218,17 @@ func (s *Server) resolveToken(secret string, now time.Time) (*identity, error) {
 }
 
 // policyCache keeps parsed policies by name and modify index: a token
-// is resolved on every request.
-var policyCache = struct {
-	sync.Mutex
-	m map[string]*aclRules
-}{m: map[string]*aclRules{}}
+// is resolved on every request. Each server has its own.
+type policyCache struct {
+	mu sync.Mutex
+	m  map[string]*aclRules
+}
 
-func cachedPolicy(p *cluster.ACLPolicy) (*aclRules, error) {
+func (c *policyCache) get(p *cluster.ACLPolicy) (*aclRules, error) {
 	key := fmt.Sprintf("%s\x00%d\x00%s", p.Name, p.ModifyIndex, p.Rules)
-	policyCache.Lock()
-	r, ok := policyCache.m[key]
-	policyCache.Unlock()
+	c.mu.Lock()
+	r, ok := c.m[key]
+	c.mu.Unlock()
 	if ok {
 		return r, nil
 	}
@@ -236,11 +236,11 @@ func cachedPolicy(p *cluster.ACLPolicy) (*aclRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	policyCache.Lock()
-	if len(policyCache.m) >= 1024 {
-		clear(policyCache.m)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= 1024 {
+		c.m = map[string]*aclRules{}
 	}
-	policyCache.m[key] = r
-	policyCache.Unlock()
+	c.m[key] = r
+	c.mu.Unlock()
 	return r, nil
 }

@@ -98,6 +98,9 @@ type Server struct {
 	openKeyring atomic.Pointer[openedKeyring]
 	// tokenMu serialises join token rotations (tls_token.go).
 	tokenMu sync.Mutex
+
+	// policies caches parsed ACL policies (acl.go).
+	policies policyCache
 }
 
 // atomicToken holds a join token that rotations replace.
