@@ -25,7 +25,7 @@ func (s *Server) handler() http.Handler {
 	// The TLS join route sits inside the browser guard and panic
 	// recovery but ahead of the token check: a joining server has no API
 	// token; its join token authenticates it (http_tls.go).
-	return s.withRecover(s.withBrowserGuard(s.withPeer(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux)))))))
+	return s.withRecover(s.withHalt(s.withBrowserGuard(s.withPeer(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux))))))))
 }
 
 // A route is served locally (local), by the leader with followers
@@ -248,6 +248,20 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 				writeJSON(w, http.StatusInternalServerError, api.Error{Error: "internal server error"})
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withHalt refuses every request once this server stopped at a corrupt
+// Raft log entry (state.FSM.Halted): its state no longer follows the
+// log, so any answer could be one the other servers would not give. The
+// server is shutting down meanwhile (run).
+func (s *Server) withHalt(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.raft.HaltErr(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, api.Error{Error: "this server stopped: " + err.Error() + "; ask another server"})
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -290,6 +290,11 @@ func (s *Server) run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("http server: %w", err)
+	case <-s.raft.Halted():
+		err = fmt.Errorf("%w.\n\nThis server stopped so that it never serves state the other servers do not have; "+
+			"they carry on. To bring it back, move its data dir %s aside and start it again with "+
+			"-join and the server join token (drover operator join-token server): it copies the state from the others",
+			s.raft.HaltErr(), s.cfg.DataDir)
 	}
 	s.logger.Info("shutting down")
 	cancel()

@@ -19,6 +19,23 @@ func OpenPlaintextForTest(cfg Config, logger *slog.Logger) (*Replicated, error) 
 	return open(cfg, logger, newPlainStream)
 }
 
+// OpenLegacyEncodingForTest opens a server (plaintext Raft, like
+// OpenPlaintextForTest) whose Apply writes commands in the format before
+// the checksummed envelope: BenchmarkStateApply puts the two side by side
+// (issue 14: the envelope must keep 95 % of the throughput).
+func OpenLegacyEncodingForTest(cfg Config, logger *slog.Logger) (*Replicated, error) {
+	r, err := open(cfg, logger, newPlainStream)
+	if err != nil {
+		return nil, err
+	}
+	r.encode = encodeLegacy
+	return r, nil
+}
+
+// EncodeLegacyForTest writes a command as servers did before the
+// envelope, for tests that old logs still apply.
+func EncodeLegacyForTest(t MessageType, req any) ([]byte, error) { return encodeLegacy(t, req) }
+
 // plainStream is a raft.StreamLayer over plain TCP, what raft's own
 // NewTCPTransport uses.
 type plainStream struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -23,13 +24,47 @@ type FSM struct {
 	// raft's own AppliedIndex runs ahead of it: raft counts an entry
 	// applied once it is handed to the FSM goroutine.
 	applied atomic.Uint64
+
+	// halt is set, once, when a log entry fails its checksum or does not
+	// decode (envelope.go). From then on the FSM applies nothing and
+	// refuses snapshots: skipping the entry would leave this replica
+	// different from the others, and a snapshot would make that
+	// permanent. haltC is closed at the same time, for the server to
+	// stop on.
+	halt     atomic.Pointer[CorruptEntryError]
+	haltC    chan struct{}
+	haltOnce sync.Once
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 // NewFSM returns an FSM writing to store.
 func NewFSM(store *Store, logger *slog.Logger) *FSM {
-	return &FSM{store: store, logger: logger}
+	return &FSM{store: store, logger: logger, haltC: make(chan struct{})}
+}
+
+// Halted is closed when the FSM stopped at a corrupt log entry; HaltErr
+// then says which.
+func (f *FSM) Halted() <-chan struct{} { return f.haltC }
+
+// HaltErr returns the *CorruptEntryError the FSM stopped at, or nil.
+func (f *FSM) HaltErr() error {
+	if e := f.halt.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// stop halts the FSM at a corrupt entry and says so as loudly as a
+// server can short of crashing: the server stops on Halted.
+func (f *FSM) stop(e *CorruptEntryError) {
+	f.haltOnce.Do(func() {
+		f.halt.Store(e)
+		f.logger.Error("STOPPING: a raft log entry is corrupt; this server applies nothing more "+
+			"(the other servers carry on). Rejoin it with a fresh data dir, or restore a snapshot",
+			"index", e.Index, "reason", e.Reason)
+		close(f.haltC)
+	})
 }
 
 // Store returns the store the FSM writes.
@@ -58,6 +93,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 // on the log, so every replica ends in the same state.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	resps := make([]any, len(logs))
+	if err := f.HaltErr(); err != nil {
+		for i := range resps {
+			resps[i] = err
+		}
+		return resps
+	}
 	w := &writer{txn: f.store.writeTxn()}
 	clean := true
 	for i, l := range logs {
@@ -65,6 +106,17 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		resp, ok := f.applyOne(w, l)
+		if corrupt, bad := resp.(*CorruptEntryError); bad {
+			// The entries before it are good and go in; it and every
+			// later one are refused (a corrupt entry writes nothing).
+			w.txn.Commit()
+			f.applied.Store(l.Index - 1)
+			f.stop(corrupt)
+			for j := i; j < len(logs); j++ {
+				resps[j] = corrupt
+			}
+			return resps
+		}
 		if !ok {
 			clean = false
 			break
@@ -84,6 +136,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		w := &writer{txn: f.store.writeTxn()}
 		resp, ok := f.applyOne(w, l)
+		if corrupt, bad := resp.(*CorruptEntryError); bad {
+			w.txn.Abort()
+			f.applied.Store(l.Index - 1)
+			f.stop(corrupt)
+			for j := i; j < len(logs); j++ {
+				resps[j] = corrupt
+			}
+			return resps
+		}
 		if ok {
 			w.txn.Commit()
 		} else {
@@ -102,22 +163,27 @@ func (f *FSM) markApplied(logs []*raft.Log) {
 }
 
 // applyOne applies one command into w's transaction. ok is false when the
-// command failed after writing: the transaction must then be aborted.
+// command failed after writing: the transaction must then be aborted. A
+// *CorruptEntryError response means the entry failed its checksum, named
+// a type or envelope this server does not know, or did not decode: the
+// caller halts the FSM. Those are checked before the first write.
 func (f *FSM) applyOne(w *writer, l *raft.Log) (resp any, ok bool) {
-	if len(l.Data) == 0 {
-		f.logger.Error("empty raft log entry", "index", l.Index)
-		return fmt.Errorf("%w: empty log entry at index %d", ErrInvalid, l.Index), true
+	t, body, err := openEnvelope(l.Data)
+	if err != nil {
+		return &CorruptEntryError{Index: l.Index, Reason: err.Error()}, true
 	}
-	t := MessageType(l.Data[0])
 	h, known := handlers[t]
 	if !known {
-		// A newer server may have written a type this one does not know;
-		// applying nothing keeps us alive and the error names it.
-		f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", l.Index)
-		return fmt.Errorf("%w: unknown message type %d at index %d", ErrInvalid, uint8(t), l.Index), true
+		// A newer server may have written a type this one does not
+		// know. Applying nothing would diverge from the servers that
+		// do: stop, and say to upgrade.
+		return &CorruptEntryError{Index: l.Index, Reason: fmt.Sprintf("unknown message type %d (written by a newer Drover? upgrade this server)", uint8(t))}, true
 	}
 	w.begin(l.Index)
-	resp, err := h(w, l.Data[1:])
+	resp, err = h(w, body)
+	if errors.Is(err, ErrCorrupt) {
+		return &CorruptEntryError{Index: l.Index, Reason: fmt.Sprintf("%s: %v", t, err)}, len(w.touched) == 0
+	}
 	if err == nil {
 		err = w.finish()
 	}
@@ -137,7 +203,10 @@ func handle[R any](fn func(w *writer, req *R) (any, error)) handler {
 	return func(w *writer, body []byte) (any, error) {
 		req := new(R)
 		if err := json.Unmarshal(body, req); err != nil {
-			return nil, fmt.Errorf("%w: decode body: %v", ErrInvalid, err)
+			// The checksum held, so the entry is what the leader wrote;
+			// a body that does not decode is still not something a
+			// replica may skip while others apply it.
+			return nil, fmt.Errorf("%w: decode body: %v", ErrCorrupt, err)
 		}
 		return fn(w, req)
 	}

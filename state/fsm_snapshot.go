@@ -55,6 +55,12 @@ var tableKinds = map[string]recordKind{
 // transaction is an immutable view, and Persist streams it while Apply
 // goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	// Raft counts the corrupt entry applied: a snapshot now would claim
+	// an index whose effects this store lacks, and compact away the log
+	// that shows it.
+	if err := f.HaltErr(); err != nil {
+		return nil, err
+	}
 	return &fsmSnapshot{snap: f.store.Snapshot()}, nil
 }
 
@@ -124,6 +130,9 @@ func appendFrame(buf []byte, kind recordKind, body []byte) []byte {
 // state or the new one, and blocking queries on the old one wake up.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if err := f.HaltErr(); err != nil {
+		return err
+	}
 	g, err := readSnapshot(rc)
 	if err != nil {
 		f.logger.Error("restore snapshot", "err", err)

@@ -503,24 +503,6 @@ func TestSyncStatusCheckAndSet(t *testing.T) {
 	}
 }
 
-func TestApplyRejectsGarbage(t *testing.T) {
-	h := newFSM(t)
-	for name, data := range map[string][]byte{
-		"empty":        nil,
-		"unknown type": {0xEE, '{', '}'},
-		"bad body":     {byte(state.MsgJobRegister), '{'},
-	} {
-		h.index++
-		resp := h.fsm.Apply(&raft.Log{Index: h.index, Type: raft.LogCommand, Data: data})
-		if err, _ := resp.(error); !errors.Is(err, state.ErrInvalid) {
-			t.Errorf("%s: got %v, want ErrInvalid", name, resp)
-		}
-	}
-	if h.snap().Index() != 0 {
-		t.Fatal("garbage changed the state")
-	}
-}
-
 // A batch that raft commits together applies each command on its own
 // terms: a conflicting command in the middle fails alone.
 func TestApplyBatchIsolatesFailures(t *testing.T) {

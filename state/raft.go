@@ -39,6 +39,10 @@ type Replicated struct {
 	wg     sync.WaitGroup
 	stopC  chan struct{}
 
+	// encode is Encode; only OpenLegacyEncodingForTest (export_test.go)
+	// sets the pre-envelope format, to measure the envelope side by side.
+	encode func(MessageType, any) ([]byte, error)
+
 	leaderMu sync.Mutex
 	isLeader bool
 	leaderC  chan struct{} // closed and replaced on every change
@@ -90,6 +94,7 @@ func open(cfg Config, logger *slog.Logger, newStream streamLayerFunc) (_ *Replic
 		store:   NewStore(),
 		stopC:   make(chan struct{}),
 		leaderC: make(chan struct{}),
+		encode:  Encode,
 	}
 	r.fsm = NewFSM(r.store, logger)
 	hlog := newHCLog(logger, "raft")
@@ -253,6 +258,14 @@ func (r *Replicated) LeaderWatch() (bool, <-chan struct{}) {
 // a read of the Store sees every write at or below it.
 func (r *Replicated) AppliedIndex() uint64 { return r.fsm.AppliedIndex() }
 
+// Halted is closed when this server met a corrupt log entry and stopped
+// applying (FSM.Halted); HaltErr then names the entry. The server must
+// stop: its state no longer follows the log.
+func (r *Replicated) Halted() <-chan struct{} { return r.fsm.Halted() }
+
+// HaltErr returns the *CorruptEntryError the FSM stopped at, or nil.
+func (r *Replicated) HaltErr() error { return r.fsm.HaltErr() }
+
 // Stats returns raft's counters, for diagnostics.
 func (r *Replicated) Stats() map[string]string { return r.raft.Stats() }
 
@@ -264,7 +277,7 @@ func (r *Replicated) Stats() map[string]string { return r.raft.Stats() }
 // accepted the command, an error of ErrLeadershipLost or a ctx that ends
 // first leaves its outcome unknown: it may still commit.
 func (r *Replicated) Apply(ctx context.Context, t MessageType, req any) (uint64, any, error) {
-	data, err := Encode(t, req)
+	data, err := r.encode(t, req)
 	if err != nil {
 		return 0, nil, err
 	}
