@@ -24,6 +24,7 @@ func targets() map[string]string {
 		"BenchmarkServiceScheduler":   "≤ 60 ms at 5,000 nodes / 25 racks / 1,200 allocs; spread ≤ 2× no-spread",
 		"BenchmarkStateApply":         "≥ 5,000 allocs/s; servers=3: TLS ≥ 0.9× plaintext (x-plaintext)",
 		"BenchmarkStoreMemory":        "≤ 500 MB (10,000 jobs, 50,000 allocs)",
+		"BenchmarkCommandEnvelope":    "x-legacy ≥ 0.95 (checksummed envelope vs the format before it)",
 		"BenchmarkPlacementToRunning": "p50 ≤ 50 ms, p99 ≤ 200 ms (200 allocs); isolation=chroot p50 ≤ 80 ms",
 		"BenchmarkAgentRSS100":        "≤ 60 MB agent RSS (100 allocs)",
 		"BenchmarkAgent1000Allocs":    "report (1,000 allocs on one agent)",
