@@ -49,6 +49,11 @@ type Config struct {
 	// do not apply to, such as webhooks that authenticate by signature.
 	// The cross-origin rule applies to every request.
 	Exempt func(*http.Request) bool
+	// Binary, if set, picks requests whose body may be declared
+	// application/octet-stream instead of JSON, such as a file upload.
+	// A page cannot send that type to another origin without a CORS
+	// preflight either; every other rule still applies to them.
+	Binary func(*http.Request) bool
 	// Refuse writes a refusal; nil writes err.Code with the JSON body
 	// {"error": err.Msg}.
 	Refuse func(w http.ResponseWriter, r *http.Request, err *Error)
@@ -109,7 +114,8 @@ func (g *Guard) check(r *http.Request) *Error {
 	if err := g.origin.Check(r); err != nil {
 		return &Error{Code: http.StatusForbidden, Msg: fmt.Sprintf("cross-origin request refused (%v): the API takes writes from the CLI and the agents, not from web pages of other sites", err)}
 	}
-	if !exempt && !declaresJSON(r) {
+	binary := g.cfg.Binary != nil && g.cfg.Binary(r)
+	if !exempt && !declaresJSON(r) && !(binary && declaresType(r, "application/octet-stream")) {
 		return &Error{Code: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("a request body must be JSON: send Content-Type: application/json (got %q)", r.Header.Get("Content-Type"))}
 	}
 	return nil
@@ -215,7 +221,11 @@ func isUnspecified(name string) bool {
 // declaresJSON reports whether r is a read, or a write whose body, if it
 // has one or declares a type, is application/json (with parameters such
 // as charset).
-func declaresJSON(r *http.Request) bool {
+func declaresJSON(r *http.Request) bool { return declaresType(r, "application/json") }
+
+// declaresType reports whether r is a read, or a write whose body, if it
+// has one or declares a type, is of media type want.
+func declaresType(r *http.Request, want string) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
@@ -229,5 +239,5 @@ func declaresJSON(r *http.Request) bool {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(cts[0])
-	return err == nil && mt == "application/json"
+	return err == nil && mt == want
 }

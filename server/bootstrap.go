@@ -104,16 +104,11 @@ func checkRaftStart(dataDir string) (state.DiskState, error) {
 }
 
 // lostStateHint names the ways out for a server whose Raft state is gone
-// or damaged.
+// or damaged: a fresh data dir, -recover from a local snapshot
+// (recover.go), or a snapshot file restored onto a fresh cluster.
 func lostStateHint(dataDir string, d state.DiskState) string {
-	hint := "to re-join the cluster (or bootstrap anew), stop this server and start it with a fresh data dir in place of " + dataDir
-	if len(d.Snapshots) > 0 {
-		hint += fmt.Sprintf("; %d snapshot(s) of the state are in %s (newest %s); restoring one with "+
-			"'drover operator snapshot restore' is coming, not yet available", len(d.Snapshots), d.SnapshotsDir, filepath.Base(d.Snapshots[len(d.Snapshots)-1]))
-	} else {
-		hint += fmt.Sprintf("; there is no snapshot in %s to restore from", d.SnapshotsDir)
-	}
-	return hint
+	return "to re-join the cluster (or bootstrap anew), stop this server and start it with a fresh data dir in place of " + dataDir +
+		"; " + recoverHint(dataDir, d)
 }
 
 // bootstrapExpect is Consul's bootstrap_expect: every server reads
@@ -195,6 +190,7 @@ func (s *Server) joinCluster(ctx context.Context) {
 // leads. The leader writes its own record; a follower asks the leader
 // (POST /v1/operator/raft/join, which also makes sure it is a voter).
 func (s *Server) runMemberRegistration(ctx context.Context) {
+	var leaderless time.Time // since when no leader is known (autopilot.go)
 	for ctx.Err() == nil {
 		snap := s.raft.Store().Snapshot()
 		me := snap.Member(s.id)
@@ -202,11 +198,17 @@ func (s *Server) runMemberRegistration(ctx context.Context) {
 		// carries none), and nothing routes by it.
 		current := me != nil && me.RaftAddr == s.RaftAddr() && me.HTTPAddr == s.HTTPAddr()
 		_, leaderID := s.raft.Leader()
+		// A server removed while it was away hears from no leader again.
+		s.rejoinIfLeaderless(ctx, leaderID, &leaderless, time.Now())
 		switch {
 		case current || leaderID == s.id:
 			// Wake when the table changes (a restore may drop the record)
 			// or now and then, since leadership changes do not write it.
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wait := 30 * time.Second
+			if leaderID == "" {
+				wait = s.rejoinAfter() // look again for a leader sooner
+			}
+			wctx, cancel := context.WithTimeout(ctx, wait)
 			idx := snap.Index(state.TableMembers)
 			_, _, _ = s.raft.Store().Blocking(wctx, idx, []string{state.TableMembers}, func(sn *state.Snapshot) (uint64, any) {
 				return sn.Index(state.TableMembers), nil

@@ -32,6 +32,7 @@ func guardConfig(cfg Config, addr string) httpguard.Config {
 		Hosts:        hosts,
 		HostsSetting: "http_allowed_hosts",
 		Exempt:       isWebhook,
+		Binary:       isSnapshotRestore,
 	}
 }
 

@@ -112,6 +112,26 @@ type Config struct {
 
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// JobMaxCount bounds a task group's count and JobMaxAllocs the sum
+	// of a job's counts (job_limits.go): a job over either is refused
+	// with a 400 naming the group. Every server should have the same
+	// values, since whichever leads checks Git submissions.
+	JobMaxCount  int
+	JobMaxAllocs int
+	// SnapshotRestoreMaxBytes bounds the body of a snapshot restore (PUT
+	// /v1/operator/snapshot): it holds the whole state, so it may be far
+	// larger than MaxBodyBytes (snapshot.go).
+	SnapshotRestoreMaxBytes int64
+	// SnapshotInterval is how often the leader writes an automatic
+	// snapshot to <data-dir>/snapshots (0: never); SnapshotRetain is how
+	// many of them it keeps (snapshot_auto.go).
+	SnapshotInterval time.Duration
+	SnapshotRetain   int
+	// Autopilot is the leader's dead server cleanup (autopilot.go).
+	Autopilot AutopilotConfig
+	// Recover rebuilds Raft state that is lost or damaged from the newest
+	// snapshot in the data dir before the server starts (recover.go).
+	Recover bool
 	// RetryInterval paces joining, bootstrap discovery and member
 	// registration.
 	RetryInterval time.Duration
@@ -128,6 +148,13 @@ type Config struct {
 	// (github.go).
 	GitHub GitHubConfig
 
+	// GC is what garbage collection keeps (gc.go): Nomad's
+	// job_tracked_versions, eval_gc_threshold, deployment_gc_threshold
+	// and job_gc_threshold. GCInterval is how often the leader collects
+	// (gc_interval).
+	GC         state.GCConfig
+	GCInterval time.Duration
+
 	// Raft tunes the state store; DataDir, NodeID, BindAddr,
 	// AdvertiseAddr, Bootstrap and TLS are set by the server.
 	Raft state.Config
@@ -142,11 +169,22 @@ func DefaultConfig() Config {
 		HeartbeatGrace:         10 * time.Second,
 		FailoverHeartbeatGrace: 30 * time.Second,
 		MaxBodyBytes:           8 << 20,
+		JobMaxCount:            DefaultJobMaxCount,
+		JobMaxAllocs:           DefaultJobMaxAllocs,
 		RetryInterval:          time.Second,
 		Region:                 pki.DefaultRegion,
 		CertLifetime:           pki.DefaultCertLifetime,
 		VerifyHTTPSClient:      true,
 		Raft:                   state.DefaultConfig(),
+		GC:                     state.DefaultGCConfig(),
+		GCInterval:             5 * time.Minute,
+
+		// A restore body is the whole state; 1 GiB is far beyond any
+		// cluster Drover is meant for, and still bounded.
+		SnapshotRestoreMaxBytes: 1 << 30,
+		SnapshotInterval:        time.Hour,
+		SnapshotRetain:          24,
+		Autopilot:               DefaultAutopilotConfig(),
 	}
 }
 
@@ -225,8 +263,18 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))
 	}
+	if c.JobMaxCount <= 0 || c.JobMaxAllocs <= 0 {
+		errs = append(errs, errors.New("job_max_count and job_max_allocs must be positive"))
+	} else if c.JobMaxCount > c.JobMaxAllocs {
+		errs = append(errs, fmt.Errorf("job_max_count %d is over job_max_allocs %d, so a group could never reach it: raise job_max_allocs too", c.JobMaxCount, c.JobMaxAllocs))
+	}
 	if c.RetryInterval <= 0 {
 		errs = append(errs, errors.New("retry interval must be positive"))
+	}
+	errs = append(errs, c.validateSnapshots()...)
+	errs = append(errs, c.validateGC()...)
+	if err := c.Autopilot.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, validateSources(c.Sources)...)
 	if err := c.GitHub.Validate(); err != nil {
@@ -263,12 +311,22 @@ type fileConfig struct {
 	AdvertiseRaft   *string        `hcl:"advertise_raft,optional"`
 	AllowedHosts    []string       `hcl:"http_allowed_hosts,optional"`
 	BootstrapExpect *int           `hcl:"bootstrap_expect,optional"`
+	JobMaxCount     *int           `hcl:"job_max_count,optional"`
+	JobMaxAllocs    *int           `hcl:"job_max_allocs,optional"`
 	Join            []string       `hcl:"join,optional"`
 	Region          *string        `hcl:"region,optional"`
 	JoinTokenFile   *string        `hcl:"join_token_file,optional"`
 	HeartbeatTTL    hcl.Expression `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
-	TLS             *struct {
+
+	// Garbage collection, Nomad's names (gc.go).
+	JobTrackedVersions    *int           `hcl:"job_tracked_versions,optional"`
+	EvalGCThreshold       hcl.Expression `hcl:"eval_gc_threshold,optional"`
+	DeploymentGCThreshold hcl.Expression `hcl:"deployment_gc_threshold,optional"`
+	JobGCThreshold        hcl.Expression `hcl:"job_gc_threshold,optional"`
+	GCInterval            hcl.Expression `hcl:"gc_interval,optional"`
+
+	TLS *struct {
 		HTTP                  *bool     `hcl:"http,optional"`
 		VerifyHTTPSClient     *bool     `hcl:"verify_https_client,optional"`
 		InsecurePlaintextHTTP *bool     `hcl:"insecure_plaintext_http,optional"`
@@ -283,8 +341,18 @@ type fileConfig struct {
 		Enabled   *bool   `hcl:"enabled,optional"`
 		Bootstrap *string `hcl:"bootstrap,optional"`
 	} `hcl:"acl,block"`
-	Sources []fileSource `hcl:"source,block"`
-	GitHub  *struct {
+	Sources  []fileSource `hcl:"source,block"`
+	Snapshot *struct {
+		Enabled  *bool          `hcl:"enabled,optional"`
+		Interval hcl.Expression `hcl:"interval,optional"`
+		Retain   *int           `hcl:"retain,optional"`
+	} `hcl:"snapshot,block"`
+	Autopilot *struct {
+		CleanupDeadServers *bool          `hcl:"cleanup_dead_servers,optional"`
+		DeadServerGrace    hcl.Expression `hcl:"dead_server_grace,optional"`
+		MinQuorum          *int           `hcl:"min_quorum,optional"`
+	} `hcl:"autopilot,block"`
+	GitHub *struct {
 		APIURL       *string           `hcl:"api_url,optional"`
 		TokenFile    *string           `hcl:"token_file,optional"`
 		ExternalURL  *string           `hcl:"external_url,optional"`
@@ -303,6 +371,13 @@ type fileConfig struct {
 //	join_token_file  = "/etc/drover/server.join-token"  # joining servers
 //	region           = "global"
 //	heartbeat_ttl    = "10s"
+//	job_max_count    = 10000     # a group's count at most (default)
+//	job_max_allocs   = 100000    # a job's counts added up, at most (default)
+//	job_tracked_versions    = 6      # garbage collection (Nomad's names and defaults)
+//	eval_gc_threshold       = "1h"   # terminal evaluations and allocations
+//	deployment_gc_threshold = "1h"   # terminal deployments
+//	job_gc_threshold        = "4h"   # stopped jobs
+//	gc_interval             = "5m"   # how often the leader collects
 //	tls {
 //	  http                = true    # HTTPS only, even on loopback (-tls-http)
 //	  verify_https_client = true    # HTTPS requests need a client certificate (default)
@@ -314,6 +389,15 @@ type fileConfig struct {
 //	  token_file = "/etc/drover/token"   # a management token
 //	  enabled    = true                  # ACL tokens with policies (-acl)
 //	  bootstrap  = "auto"                # or "manual": drover acl bootstrap
+//	}
+//	snapshot {
+//	  interval = "1h"     # automatic snapshots on the leader, in <data-dir>/snapshots
+//	  retain   = 24       # how many to keep; enabled = false turns them off
+//	}
+//	autopilot {
+//	  cleanup_dead_servers = true    # remove a server the leader lost for dead_server_grace
+//	  dead_server_grace    = "5m"
+//	  min_quorum           = 0       # never remove one when fewer voters would remain
 //	}
 //	github {
 //	  token_file   = "/etc/drover/github-token"
@@ -346,11 +430,20 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	if fc.BootstrapExpect != nil {
 		c.BootstrapExpect = *fc.BootstrapExpect
 	}
+	if fc.JobMaxCount != nil {
+		c.JobMaxCount = *fc.JobMaxCount
+	}
+	if fc.JobMaxAllocs != nil {
+		c.JobMaxAllocs = *fc.JobMaxAllocs
+	}
 	if fc.Join != nil {
 		c.Join = fc.Join
 	}
 	set(&c.Region, fc.Region)
 	set(&c.JoinTokenFile, fc.JoinTokenFile)
+	if fc.JobTrackedVersions != nil {
+		c.GC.JobTrackedVersions = *fc.JobTrackedVersions
+	}
 	if fc.AllowedHosts != nil {
 		c.HTTPAllowedHosts = fc.AllowedHosts
 	}
@@ -390,6 +483,22 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 			c.GitHub.Repositories = g.Repositories
 		}
 	}
+	var snapInterval, deadGrace hcl.Expression
+	if sn := fc.Snapshot; sn != nil {
+		snapInterval = sn.Interval
+		if sn.Retain != nil {
+			c.SnapshotRetain = *sn.Retain
+		}
+	}
+	if ap := fc.Autopilot; ap != nil {
+		deadGrace = ap.DeadServerGrace
+		if ap.CleanupDeadServers != nil {
+			c.Autopilot.CleanupDeadServers = *ap.CleanupDeadServers
+		}
+		if ap.MinQuorum != nil {
+			c.Autopilot.MinQuorum = *ap.MinQuorum
+		}
+	}
 	var all hcl.Diagnostics
 	for _, d := range []struct {
 		name string
@@ -398,12 +507,21 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	}{
 		{"heartbeat_ttl", fc.HeartbeatTTL, &c.HeartbeatTTL},
 		{"heartbeat_grace", fc.HeartbeatGrace, &c.HeartbeatGrace},
+		{"eval_gc_threshold", fc.EvalGCThreshold, &c.GC.EvalGCThreshold},
+		{"deployment_gc_threshold", fc.DeploymentGCThreshold, &c.GC.DeploymentGCThreshold},
+		{"job_gc_threshold", fc.JobGCThreshold, &c.GC.JobGCThreshold},
+		{"gc_interval", fc.GCInterval, &c.GCInterval},
+		{"snapshot interval", snapInterval, &c.SnapshotInterval},
+		{"dead_server_grace", deadGrace, &c.Autopilot.DeadServerGrace},
 	} {
 		v, diags := durationAttr(d.name, d.expr)
 		all = append(all, diags...)
 		if v != nil {
 			*d.dst = *v
 		}
+	}
+	if sn := fc.Snapshot; sn != nil && sn.Enabled != nil && !*sn.Enabled {
+		c.SnapshotInterval = 0
 	}
 	all = append(all, applySources(c, fc.Sources)...)
 	if all.HasErrors() {

@@ -39,6 +39,7 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/job/{id}", CapReadJob, s.read(s.jobGet))
 	mux.handle("DELETE /v1/job/{id}", CapSubmitJob, s.write(s.jobDeregister))
 	mux.handle("GET /v1/job/{id}/versions", CapReadJob, s.read(s.jobVersions))
+	mux.handle("GET /v1/job/{id}/history", CapReadJob, s.read(s.jobHistory)) // collected versions (gc.go)
 	mux.handle("POST /v1/job/{id}/plan", CapSubmitJob, s.write(s.jobPlan))
 	mux.handle("PUT /v1/job/{id}/plan", CapSubmitJob, s.write(s.jobPlan))
 	mux.handle("GET /v1/job/{id}/allocations", CapReadJob, s.read(s.jobAllocs))
@@ -70,10 +71,13 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/status/peers", CapAgentRead, s.local(s.statusPeers))
 	mux.handle("GET /v1/agent/health", CapPublic, s.local(s.agentHealth))
 	mux.handle("GET /v1/agent/self", CapAgentRead, s.local(s.agentSelf))
+	mux.handle("PUT /v1/system/gc", CapOperatorWrite, s.write(s.systemGC)) // gc.go
 	// A joining server proves a server certificate of the cluster CA
 	// (checkRaftJoinProof); with ACLs on it holds no operator token.
 	mux.handle("POST /v1/operator/raft/join", CapServerProof, s.write(s.operatorRaftJoin))
 	mux.handle("PUT /v1/operator/raft/join", CapServerProof, s.write(s.operatorRaftJoin))
+	s.operatorRaftRoutes(mux) // raft configuration and remove-peer (operator_raft.go)
+	s.snapshotRoutes(mux)     // snapshot save and restore (snapshot.go)
 
 	// Git sources: sync status and webhooks (http_sync.go, http_webhooks.go).
 	s.sourceRoutes(mux)
@@ -226,11 +230,16 @@ func decodeBody(r *http.Request, v any) error {
 // *http.MaxBytesError, which answers 413.
 func (s *Server) withBodyLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			s.writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
+		limit := s.cfg.MaxBodyBytes
+		if isSnapshotRestore(r) {
+			// The whole state: its own, larger bound (snapshot.go).
+			limit = s.cfg.SnapshotRestoreMaxBytes
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, &http.MaxBytesError{Limit: limit})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

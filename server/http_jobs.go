@@ -238,6 +238,9 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := validJob(req.Job); err != nil {
 		return err
 	}
+	if err := s.jobLimits().check(req.Job, req.Source); err != nil {
+		return err
+	}
 	spec := req.Job
 	ns := jobNamespace(spec)
 	if err := allowNamespace(r, CapSubmitJob, ns); err != nil {
@@ -337,6 +340,10 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := validJob(req.Job); err != nil {
+		return err
+	}
+	// The dry run schedules the whole job too: the same bound applies.
+	if err := s.jobLimits().check(req.Job, nil); err != nil {
 		return err
 	}
 	spec := req.Job

@@ -52,6 +52,9 @@ func (s *Server) startLeaderDuties(parent context.Context) (stop func()) {
 		duties.Go(func() { s.hb.run(ctx) })
 		duties.Go(func() { s.runSources(ctx) })
 		duties.Go(func() { s.runDeployments(ctx) })
+		duties.Go(func() { s.runGC(ctx) })
+		duties.Go(func() { s.runAutoSnapshots(ctx) })
+		duties.Go(func() { s.runAutopilot(ctx) })
 		duties.Wait()
 	})
 	return func() {

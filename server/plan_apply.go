@@ -25,9 +25,10 @@ const maxPlanAttempts = 5
 const retryFailedDelay = 5 * time.Second
 
 // runEval schedules one evaluation and commits the result: the accepted
-// plan, the evaluation's final status and its follow-ups, in one
-// MsgPlanApply, as Nomad's plan applier does. It reports whether the
-// evaluation left the pending (or, when re-run, blocked) state.
+// plan, the evaluation's final status and its follow-ups, as Nomad's plan
+// applier does; a large plan in several MsgPlanApply chunks, the
+// evaluation's status in the last (plan_chunk.go). It reports whether
+// the evaluation left the pending (or, when re-run, blocked) state.
 func (s *Server) runEval(ctx context.Context, b evalBatch) bool {
 	eval := b.eval
 	logger := s.logger.With("eval", eval.ID, "job", eval.JobID, "triggered_by", eval.TriggeredBy)
@@ -45,11 +46,12 @@ func (s *Server) runEval(ctx context.Context, b evalBatch) bool {
 			req.Evals = append(req.Evals, final)
 			req.Evals = append(req.Evals, followUps...)
 			req.Evals = append(req.Evals, s.retired(b, final, followUps)...)
-			if _, _, err := s.raft.Apply(ctx, state.MsgPlanApply, req); err != nil {
+			chunks, err := s.applyPlan(ctx, req)
+			if err != nil {
 				logger.Warn("commit plan", "err", err)
 				return false
 			}
-			logger.Debug("evaluation done", "status", final.Status, "placed", len(req.Allocs), "stopped", len(req.Stop))
+			logger.Debug("evaluation done", "status", final.Status, "placed", len(req.Allocs), "stopped", len(req.Stop), "chunks", chunks)
 			if len(req.Stop) > 0 {
 				s.kickUnblock()
 			}
@@ -66,7 +68,7 @@ func (s *Server) runEval(ctx context.Context, b evalBatch) bool {
 			return s.finishEval(ctx, b, f, req, retry)
 		}
 		if !planEmpty(req) {
-			if _, _, err := s.raft.Apply(ctx, state.MsgPlanApply, req); err != nil {
+			if _, err := s.applyPlan(ctx, req); err != nil {
 				logger.Warn("commit partial plan", "err", err)
 				return false
 			}
@@ -83,11 +85,34 @@ func (s *Server) finishEval(ctx context.Context, b evalBatch, final *cluster.Eva
 	req.Evals = append(req.Evals, final)
 	req.Evals = append(req.Evals, followUps...)
 	req.Evals = append(req.Evals, s.retired(b, final, followUps)...)
-	if _, _, err := s.raft.Apply(ctx, state.MsgPlanApply, req); err != nil {
+	if _, err := s.applyPlan(ctx, req); err != nil {
 		s.logger.Warn("commit evaluation status", "eval", final.ID, "err", err)
 		return false
 	}
 	return true
+}
+
+// applyPlan commits a plan in chunks of bounded size (chunkPlan), each
+// once the one before it applied, and returns how many there were. On
+// an error the chunks before the failed one stay committed; the
+// evaluation, whose status is in the last chunk, stays pending, and its
+// next run places what is missing.
+func (s *Server) applyPlan(ctx context.Context, req *state.PlanApplyRequest) (int, error) {
+	start := time.Now()
+	chunks := chunkPlan(req, defaultChunkLimits())
+	for i, c := range chunks {
+		if _, _, err := s.raft.Apply(ctx, state.MsgPlanApply, c); err != nil {
+			if len(chunks) == 1 {
+				return 0, err
+			}
+			return i, fmt.Errorf("plan chunk %d of %d (%d committed before it): %w", i+1, len(chunks), i, err)
+		}
+	}
+	if len(chunks) > 1 {
+		s.logger.Info("large plan committed in chunks", "chunks", len(chunks), "placed", len(req.Allocs),
+			"stopped", len(req.Stop), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return len(chunks), nil
 }
 
 // retired cancels the evaluations a run made redundant: older pending

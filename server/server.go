@@ -101,6 +101,11 @@ type Server struct {
 
 	// policies caches parsed ACL policies (acl.go).
 	policies policyCache
+
+	// autopilot is the leader's view of its followers' heartbeats
+	// (autopilot.go); recovered is the snapshot -recover started from.
+	autopilot autopilotState
+	recovered *state.Recovered
 }
 
 // atomicToken holds a join token that rotations replace.
@@ -138,6 +143,14 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// -recover rebuilds lost or damaged Raft state from a local snapshot
+	// first (recover.go); then the check below passes.
+	var recovered *state.Recovered
+	if cfg.Recover {
+		if recovered, err = recoverRaftState(cfg.DataDir, logger, time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	// Before anything is created: a data dir that lost its Raft state
 	// must not bootstrap a new cluster.
 	disk, err := checkRaftStart(cfg.DataDir)
@@ -159,6 +172,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		id:          id,
 		unblockC:    make(chan struct{}, 1),
 		leaderReady: make(chan struct{}),
+		recovered:   recovered,
 		proxy: &http.Transport{
 			// Never an environment proxy between servers; no response
 			// timeout, since blocking queries are forwarded too.
@@ -293,7 +307,10 @@ func (s *Server) run(ctx context.Context) error {
 	case <-s.raft.Halted():
 		err = fmt.Errorf("%w.\n\nThis server stopped so that it never serves state the other servers do not have; "+
 			"they carry on. To bring it back, move its data dir %s aside and start it again with "+
-			"-join and the server join token (drover operator join-token server): it copies the state from the others",
+			"-join and the server join token (drover operator join-token server): it copies the state from the others. "+
+			"A server alone has no others: move its raft/raft.db aside and start it with -recover "+
+			"(from the newest local snapshot; writes after it are lost), "+
+			"or restore a saved snapshot onto a fresh one (drover operator snapshot restore)",
 			s.raft.HaltErr(), s.cfg.DataDir)
 	}
 	s.logger.Info("shutting down")

@@ -109,6 +109,9 @@ func (c *raftCluster) Register(ctx context.Context, spec *jobspec.Job, src *clus
 	if errs := jobspec.ValidateJob(spec); len(errs) > 0 {
 		return reconciler.Submitted{}, fmt.Errorf("invalid job: %v", errors.Join(errs...))
 	}
+	if err := c.s.jobLimits().check(spec, src); err != nil {
+		return reconciler.Submitted{}, err
+	}
 	ns := jobNamespace(spec)
 	hash := spec.Hash()
 	if cur := c.s.raft.Store().Snapshot().Job(ns, spec.ID); cur != nil && !cur.Stop && cur.Hash == hash && !newAttempt(cur.Source, src) {

@@ -25,10 +25,10 @@ import (
 // MessageType, a small number, and are still read: a data dir from an
 // older version keeps working. Version bytes are chosen above every
 // MessageType so that the two can never be confused.
-const (
-	envelopeV1     byte = 0xD1
-	envelopeHeader      = 6
-)
+const envelopeV1 byte = 0xD1
+
+// envelopeHeader is the envelope's size before the JSON request.
+const envelopeHeader = 6
 
 // castagnoli is CRC-32C, which the CPU computes in hardware (SSE4.2,
 // ARMv8): the checksum costs far less than the JSON it covers.

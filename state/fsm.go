@@ -238,6 +238,8 @@ var handlers = map[MessageType]handler{
 	MsgACLBootstrap:           handle((*writer).aclBootstrap),
 	MsgAuditAppend:            handle((*writer).auditAppend),
 	MsgTLSKeyringSet:          handle((*writer).tlsKeyringSet),
+	MsgGC:                     handle((*writer).gc),
+	MsgMemberDelete:           handle((*writer).memberDelete),
 }
 
 // writer is one command's view of the FSM's write transaction.

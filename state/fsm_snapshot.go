@@ -34,6 +34,7 @@ const (
 	kindACLToken
 	kindAudit
 	kindTLSKeyring
+	kindJobHistory
 )
 
 var tableKinds = map[string]recordKind{
@@ -49,6 +50,7 @@ var tableKinds = map[string]recordKind{
 	TableACLTokens:   kindACLToken,
 	TableAudit:       kindAudit,
 	TableTLSKeyring:  kindTLSKeyring,
+	TableJobHistory:  kindJobHistory,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -240,6 +242,8 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableAudit, new(cluster.AuditEntry)
 	case kindTLSKeyring:
 		table, obj = TableTLSKeyring, new(cluster.TLSKeyring)
+	case kindJobHistory:
+		table, obj = TableJobHistory, new(cluster.JobVersionSummary)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

@@ -26,7 +26,7 @@ const (
 var dataTables = []string{
 	TableJobVersions, TableJobs, TableNodes, TableAllocs, TableEvals,
 	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
-	TableACLTokens, TableAudit, TableTLSKeyring,
+	TableACLTokens, TableAudit, TableTLSKeyring, TableJobHistory,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -118,6 +118,7 @@ func schema() *memdb.DBSchema {
 		TableACLTokens:   aclTokensTable(),
 		TableAudit:       auditTable(),
 		TableTLSKeyring:  tlsKeyringTable(),
+		TableJobHistory:  jobHistoryTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

@@ -21,6 +21,12 @@ List job versions, newest first, with the Git commit that produced each
 every job's versions are listed. Versions submitted by hand show
 "unmanaged"; a stop made by hand ('drover job stop'), "stopped by hand".
 
+Versions that garbage collection removed (beyond job_tracked_versions, or
+of a stopped job it purged) are still listed, from the summary the
+servers keep of each: their commit, author and time, with the rollout
+column saying "collected". A purged job's history is shown when JOB is
+given.
+
 Rolling back is a Git operation: 'git revert <commit>' and push; the
 revert is a new commit, and history shows it like any other.
 
@@ -70,6 +76,12 @@ type historyEntry struct {
 	// Corrected why an earlier record of it was corrected.
 	CommitOutcome string `json:"commit_outcome,omitempty"`
 	Corrected     string `json:"corrected,omitempty"`
+	// Collected is set for a version garbage collection removed: what is
+	// shown is the summary the servers keep of it.
+	Collected bool `json:"collected,omitempty"`
+	// JobModifyIndex orders the rows: versions of a job purged and
+	// registered again repeat their numbers.
+	JobModifyIndex uint64 `json:"job_modify_index,omitempty"`
 }
 
 func history(ctx context.Context, opts historyOptions, io stdio) int {
@@ -144,11 +156,20 @@ func renderHistory(w io.Writer, entries []historyEntry, now time.Time) {
 	writeTable(w, []string{"Job", "Version", "Commit", "Author", "Time", "Rollout", "Subject"}, rows)
 }
 
-// jobHistory reads a job's versions and judges each one's rollout.
+// jobHistory reads a job's versions and judges each one's rollout, and
+// adds the summaries of its collected versions.
 func jobHistory(ctx context.Context, c *api.Client, id string) ([]historyEntry, error) {
 	versions, _, err := c.Jobs().Versions(ctx, id, nil)
-	if err != nil {
+	if err != nil && !api.IsNotFound(err) {
 		return nil, err
+	}
+	// A server without the route (older) answers 404 too: no summaries.
+	collected, _, herr := c.Jobs().History(ctx, id, nil)
+	if herr != nil && !api.IsNotFound(herr) {
+		return nil, herr
+	}
+	if len(versions) == 0 && len(collected) == 0 {
+		return nil, err // the job's 404, when there is nothing at all
 	}
 	deps, _, err := c.Jobs().Deployments(ctx, id, nil)
 	if err != nil {
@@ -161,10 +182,23 @@ func jobHistory(ctx context.Context, c *api.Client, id string) ([]historyEntry, 
 	sort.Slice(versions, func(i, j int) bool { return versions[i].Version > versions[j].Version })
 	var out []historyEntry
 	for i, v := range versions {
-		e := historyEntry{JobID: v.ID, Version: v.Version, Stop: v.Stop, SubmitTime: v.SubmitTime, Source: v.Source}
+		e := historyEntry{JobID: v.ID, Version: v.Version, Stop: v.Stop, SubmitTime: v.SubmitTime, Source: v.Source, JobModifyIndex: v.JobModifyIndex}
 		e.Outcome = rolloutOutcome(v, i == 0, deps, allocs)
 		out = append(out, e)
 	}
+	for _, h := range collected {
+		out = append(out, historyEntry{JobID: h.ID, Version: h.Version, Stop: h.Stop, SubmitTime: h.SubmitTime,
+			Source: h.Source, Outcome: "collected", Collected: true, JobModifyIndex: h.JobModifyIndex})
+	}
+	// Newest first by the index each version was registered at, which
+	// interleaves kept and collected versions (GC keeps the stable one
+	// and those that still run, whatever their age).
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].JobModifyIndex != out[j].JobModifyIndex {
+			return out[i].JobModifyIndex > out[j].JobModifyIndex
+		}
+		return out[i].Version > out[j].Version
+	})
 	return out, nil
 }
 

@@ -13,6 +13,8 @@ func operatorCommands() []command {
 	return []command{
 		{"join-token", "Print or rotate the token a new server or agent joins the cluster with", runOperatorJoinToken},
 		{"audit", "List who wrote what through the API", runOperatorAudit},
+		{"snapshot", "Save, restore and inspect snapshots of the cluster state", runOperatorSnapshot},
+		{"raft", "List the Raft peers with the quorum math; remove a dead one", runOperatorRaft},
 	}
 }
 

@@ -61,6 +61,11 @@ current one with 'drover operator join-token server|client'.
   drover server -config /etc/drover/server.hcl
 
 A restarted server resumes from its data dir and never bootstraps again.
+A data dir that was a cluster member and lost or damaged its raft.db
+refuses to start; -recover rebuilds its Raft state from the newest local
+snapshot (raft's own in <data-dir>/raft/snapshots, or an automatic one in
+<data-dir>/snapshots) and moves the damaged raft.db aside:
+  drover server -data-dir /var/lib/drover -bootstrap-expect 1 -recover
 It stops gracefully on SIGINT or SIGTERM.
 
 Exit codes: 0 stopped cleanly, 1 error.
@@ -86,8 +91,11 @@ type serverOptions struct {
 	tlsHTTP         bool
 	insecureHTTP    bool
 	certLifetime    time.Duration
+	jobMaxCount     int
+	jobMaxAllocs    int
 	logLevel        string
 	logJSON         bool
+	recover         bool
 	set             map[string]bool
 }
 
@@ -111,6 +119,9 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&opts.tlsHTTP, "tls-http", false, "serve the API over HTTPS only, even on a loopback -http-addr")
 	fs.BoolVar(&opts.insecureHTTP, "insecure-plaintext-http", false, "also answer plain HTTP on a -http-addr beyond loopback (insecure: tokens cross the network in the clear)")
 	fs.StringVar(&opts.aclBootstrap, "acl-bootstrap", "", "`mode` of the first management token: auto (written to <data-dir>/management.token) or manual (drover acl bootstrap)")
+	fs.BoolVar(&opts.recover, "recover", false, "when the data dir lost or damaged its raft.db, rebuild the Raft state from the newest local snapshot (the damaged file is moved aside); a no-op otherwise")
+	fs.IntVar(&opts.jobMaxCount, "job-max-count", 0, "refuse a job with a group whose count is over `N` (default 10000)")
+	fs.IntVar(&opts.jobMaxAllocs, "job-max-allocs", 0, "refuse a job whose groups' counts add up to over `N` (default 100000)")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
@@ -153,6 +164,9 @@ func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	override(opts.set, "tls-http", &cfg.TLSHTTP, opts.tlsHTTP)
 	override(opts.set, "tls-cert-lifetime", &cfg.CertLifetime, opts.certLifetime)
 	override(opts.set, "insecure-plaintext-http", &cfg.InsecurePlaintextHTTP, opts.insecureHTTP)
+	override(opts.set, "job-max-count", &cfg.JobMaxCount, opts.jobMaxCount)
+	override(opts.set, "job-max-allocs", &cfg.JobMaxAllocs, opts.jobMaxAllocs)
+	override(opts.set, "recover", &cfg.Recover, opts.recover)
 	if opts.set["token-file"] {
 		// An explicit file wins over the environment.
 		cfg.Token, cfg.TokenFile = "", opts.tokenFile
@@ -214,6 +228,12 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 		fmt.Fprintln(io.err, "==> WARNING: the API answers plain HTTP beyond loopback (-insecure-plaintext-http): tokens cross the network in the clear")
 	}
 	resumedAt := s.ResumedAt()
+	if rec := s.Recovered(); rec != nil {
+		fmt.Fprintf(io.out, "==> restored from snapshot %s (Raft index %d, term %d)\n", rec.From.Path, rec.From.Index, rec.From.Term)
+		if rec.MovedDB != "" {
+			fmt.Fprintf(io.out, "    the damaged raft.db was moved to %s\n", rec.MovedDB)
+		}
+	}
 	switch {
 	case resumedAt > 0:
 		fmt.Fprintf(io.out, "==> resuming from the cluster state in the data dir (Raft index %d)\n", resumedAt)
