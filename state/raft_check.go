@@ -157,3 +157,14 @@ func isFile(path string) bool {
 // LastIndex returns the index of the last entry in this server's Raft log
 // or snapshot, 0 when it has no state.
 func (r *Replicated) LastIndex() uint64 { return r.raft.LastIndex() }
+
+// CaughtUpTo reports whether every entry up to index has been applied to
+// the store. The FSM's own applied index misses entries raft never hands
+// it (a new leader's no-op), so when the log ends in one, raft's applied
+// index, with nothing left queued for the FSM, tells instead.
+func (r *Replicated) CaughtUpTo(index uint64) bool {
+	if r.fsm.AppliedIndex() >= index {
+		return true
+	}
+	return r.raft.AppliedIndex() >= index && r.raft.Stats()["fsm_pending"] == "0"
+}

@@ -270,7 +270,7 @@ func reportStart(ctx context.Context, io stdio, s *server.Server, cfg server.Con
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if applied := r.AppliedIndex(); applied > 0 && applied >= resumedAt {
+		if applied := r.AppliedIndex(); applied > 0 && r.CaughtUpTo(resumedAt) {
 			jobs := len(r.Store().Snapshot().Jobs())
 			switch {
 			case resumedAt > 0:
