@@ -135,38 +135,42 @@ func (r *GCRequest) Split(n int) []*GCRequest {
 	if n <= 0 {
 		n = GCBatchSize
 	}
-	var out []*GCRequest
-	cur := &GCRequest{HistoryPerJob: r.HistoryPerJob, HistoryTotal: r.HistoryTotal, Now: r.Now}
-	room := func() {
-		if cur.Size() >= n {
-			out = append(out, cur)
-			cur = &GCRequest{HistoryPerJob: r.HistoryPerJob, HistoryTotal: r.HistoryTotal, Now: r.Now}
+	s := &gcSplitter{n: n, proto: r}
+	s.cur = s.fresh()
+	splitInto(s, r.Allocs, func(q *GCRequest) *[]string { return &q.Allocs })
+	splitInto(s, r.Evals, func(q *GCRequest) *[]string { return &q.Evals })
+	splitInto(s, r.Jobs, func(q *GCRequest) *[]JobRef { return &q.Jobs })
+	splitInto(s, r.Deployments, func(q *GCRequest) *[]string { return &q.Deployments })
+	splitInto(s, r.JobVersions, func(q *GCRequest) *[]JobVersionRef { return &q.JobVersions })
+	if s.cur.Size() > 0 {
+		s.out = append(s.out, s.cur)
+	}
+	return s.out
+}
+
+// gcSplitter is Split's state: the commands so far and the one filling.
+type gcSplitter struct {
+	n     int
+	proto *GCRequest
+	cur   *GCRequest
+	out   []*GCRequest
+}
+
+func (s *gcSplitter) fresh() *GCRequest {
+	return &GCRequest{HistoryPerJob: s.proto.HistoryPerJob, HistoryTotal: s.proto.HistoryTotal, Now: s.proto.Now}
+}
+
+// splitInto appends items to the field of the filling command, starting
+// a new one whenever it is full.
+func splitInto[T any](s *gcSplitter, items []T, field func(*GCRequest) *[]T) {
+	for _, it := range items {
+		f := field(s.cur)
+		*f = append(*f, it)
+		if s.cur.Size() >= s.n {
+			s.out = append(s.out, s.cur)
+			s.cur = s.fresh()
 		}
 	}
-	for _, id := range r.Allocs {
-		cur.Allocs = append(cur.Allocs, id)
-		room()
-	}
-	for _, id := range r.Evals {
-		cur.Evals = append(cur.Evals, id)
-		room()
-	}
-	for _, j := range r.Jobs {
-		cur.Jobs = append(cur.Jobs, j)
-		room()
-	}
-	for _, id := range r.Deployments {
-		cur.Deployments = append(cur.Deployments, id)
-		room()
-	}
-	for _, v := range r.JobVersions {
-		cur.JobVersions = append(cur.JobVersions, v)
-		room()
-	}
-	if cur.Size() > 0 {
-		out = append(out, cur)
-	}
-	return out
 }
 
 // GCCandidates returns what garbage collection may remove at now, by
