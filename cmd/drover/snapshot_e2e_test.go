@@ -236,6 +236,20 @@ func startThreeServers(t *testing.T, conf string) []*clusterServer {
 				return false
 			}
 		}
+		// Every server must know the same leader: a follower that still
+		// names an old one forwards writes where they are refused.
+		leader := ""
+		for _, s := range out {
+			c, err := api.NewClient(api.Config{Address: s.addr, Token: s.token})
+			if err != nil {
+				return false
+			}
+			l, err := c.Status().Leader(ctx)
+			if err != nil || l.ID == "" || leader != "" && l.ID != leader {
+				return false
+			}
+			leader = l.ID
+		}
 		return true
 	})
 	return out
