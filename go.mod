@@ -4,6 +4,8 @@ go 1.26.8
 
 require github.com/hashicorp/hcl/v2 v2.25.0
 
+require github.com/robfig/cron/v3 v3.0.1
+
 require (
 	github.com/containerd/errdefs v1.0.0
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect

@@ -101,3 +101,13 @@ func (j *Jobs) Deployments(ctx context.Context, id string, q *QueryOptions) ([]*
 	meta, err := j.c.query(ctx, "/v1/job/"+esc(id)+"/deployments", q, &out)
 	return out, meta, err
 }
+
+// PeriodicForce launches a child of a periodic job now, outside its
+// schedule (Nomad's `job periodic force`).
+func (j *Jobs) PeriodicForce(ctx context.Context, id string) (*PeriodicForceResponse, error) {
+	var out PeriodicForceResponse
+	if err := j.c.write(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/periodic/force", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -51,6 +51,15 @@ type JobRegisterResponse struct {
 	Index     uint64   `json:"index"`
 }
 
+// PeriodicForceResponse answers POST /v1/job/{id}/periodic/force: the
+// child job launched and its evaluation.
+type PeriodicForceResponse struct {
+	ChildID         string `json:"child_id"`
+	EvalID          string `json:"eval_id"`
+	EvalCreateIndex uint64 `json:"eval_create_index"`
+	Index           uint64 `json:"index"`
+}
+
 // JobDeregisterResponse answers DELETE /v1/job/{id}.
 type JobDeregisterResponse struct {
 	EvalID         string `json:"eval_id,omitempty"`
@@ -103,12 +112,14 @@ type JobListStub struct {
 	Stop       bool            `json:"stop,omitempty"`
 	Source     *cluster.Source `json:"source,omitempty"` // nil: unmanaged
 	SubmitTime time.Time       `json:"submit_time"`
+	// ParentID is the periodic job a child was launched from.
+	ParentID string `json:"parent_id,omitempty"`
 	// BeforeStop is, for a job stopped by hand (its latest version is a
 	// stop with no source, cluster.Job.StoppedByHand), the source of the
 	// version the stop replaced: the commit a Git-managed job came from.
 	BeforeStop *cluster.Source `json:"before_stop,omitempty"`
 	// NotLaunched is the kind of a job Drover stores but does not run yet
-	// ("periodic", "parameterized": jobspec.Job.NotLaunched); "" for a
+	// ("parameterized": jobspec.Job.NotLaunched); "" for a
 	// job that runs.
 	NotLaunched string `json:"not_launched,omitempty"`
 	// Summary counts allocations per group and client status.

@@ -23,6 +23,7 @@ const (
 	EvalTriggerAllocFailure  = "alloc-failure"
 	EvalTriggerDeployment    = "deployment-watcher"
 	EvalTriggerRetryFailed   = "retry-failed"
+	EvalTriggerPeriodicJob   = "periodic-job"
 )
 
 // Evaluation asks the scheduler to reconcile one job with the cluster.

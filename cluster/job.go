@@ -36,6 +36,9 @@ type Job struct {
 	// accessor ID, or the audit log's name for another sender); empty for
 	// versions made from a commit.
 	SubmittedBy string `json:"submitted_by,omitempty"`
+	// ParentID is the periodic job a child was launched from
+	// (`<parent>/periodic-<unix seconds>`); empty for any other job.
+	ParentID string `json:"parent_id,omitempty"`
 
 	CreateIndex    uint64 `json:"create_index"`
 	ModifyIndex    uint64 `json:"modify_index"`

@@ -2,7 +2,6 @@ package jobspec
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -240,6 +239,15 @@ func decodePeriodic(ev *evaluator, b *hclsyntax.Block) (*Periodic, hcl.Diagnosti
 		diags = append(diags, ds...)
 		if ok {
 			p.Crons = l
+			if len(l) > MaxCrons {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Too many periodic schedules",
+					Detail:   fmt.Sprintf("crons lists %d expressions; at most %d are allowed.", len(l), MaxCrons),
+					Subject:  crons.Expr.Range().Ptr(),
+				})
+				l = nil
+			}
 			for _, s := range l {
 				diags = append(diags, checkCron(s, crons.Expr.Range())...)
 			}
@@ -271,28 +279,29 @@ func decodePeriodic(ev *evaluator, b *hclsyntax.Block) (*Periodic, hcl.Diagnosti
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}
+	if _, err := p.Location(); err != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid time zone",
+			Detail:   fmt.Sprintf("%v. Use an IANA zone name such as \"America/New_York\".", err),
+			Subject:  b.DefRange().Ptr(),
+		})
+	}
 	return p, diags
 }
 
 // checkCron does the shape check that needs no cron library: Nomad's
 // cronexpr takes 5 to 7 fields or an @ macro.
 func checkCron(s string, rng hcl.Range) hcl.Diagnostics {
-	f := strings.Fields(s)
-	switch {
-	case len(f) == 1 && strings.HasPrefix(f[0], "@"):
-		switch f[0] {
-		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
-			return nil
-		}
-	case len(f) >= 5 && len(f) <= 7:
-		return nil
+	if _, err := ParseCron(s); err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid cron expression",
+			Detail:   fmt.Sprintf("%q is not a cron expression Drover runs: %v. Use 5 fields (minute hour day month weekday), 6 with leading seconds, or one of @yearly, @monthly, @weekly, @daily, @hourly.", s, err),
+			Subject:  rng.Ptr(),
+		}}
 	}
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Invalid cron expression",
-		Detail:   fmt.Sprintf("%q is not a cron expression: it needs 5 to 7 fields, or one of @yearly, @monthly, @weekly, @daily, @hourly.", s),
-		Subject:  rng.Ptr(),
-	}}
+	return nil
 }
 
 func decodeParameterized(ev *evaluator, b *hclsyntax.Block) (*Parameterized, hcl.Diagnostics) {

@@ -50,26 +50,23 @@ func (j *Job) Group(name string) *Group {
 }
 
 // NotLaunched says whether Drover stores the job without running it, and
-// why: kind is "periodic" (Drover has no cron scheduler yet) or
-// "parameterized" (it cannot dispatch jobs yet), and reason is what a
-// user reads ("stored, not launched (Drover does not run cron schedules
-// yet)"). Both are "" for a job that runs once submitted, and for nil.
-// The server creates no evaluation for such a job; job status, the job
-// list, plans and sync status say so, all from this one decision.
+// why: kind is "parameterized" (Drover cannot dispatch jobs yet), and
+// reason is what a user reads ("stored, not dispatched (Drover cannot
+// dispatch jobs yet)"). Both are "" for a job that runs, and for nil. A
+// periodic job runs: the leader launches its children on schedule
+// (server/periodic.go). The server creates no evaluation for a
+// parameterized job; job status, the job list, plans and sync status say
+// so, all from this one decision.
 func (j *Job) NotLaunched() (kind, reason string) {
-	switch {
-	case j == nil:
-	case j.Periodic != nil:
-		return "periodic", "stored, not launched (Drover does not run cron schedules yet)"
-	case j.Parameterized != nil:
+	if j != nil && j.Parameterized != nil {
 		return "parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)"
 	}
 	return "", ""
 }
 
 // NotLaunchedNote is NotLaunched in one phrase, as plans show it next to
-// the job ("periodic job: stored, not launched (...)"); "" for a job that
-// runs once submitted.
+// the job ("parameterized job: stored, not dispatched (...)"); "" for a
+// job that runs.
 func (j *Job) NotLaunchedNote() string {
 	kind, reason := j.NotLaunched()
 	if kind == "" {

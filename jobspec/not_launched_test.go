@@ -21,8 +21,8 @@ func TestNotLaunched(t *testing.T) {
 	}{
 		{"nil", nil, "", "", ""},
 		{"service", validJob(), "", "", ""},
-		{"periodic", periodic, "periodic", "stored, not launched (Drover does not run cron schedules yet)",
-			"periodic job: stored, not launched (Drover does not run cron schedules yet)"},
+		// The leader launches a periodic job's children (server/periodic.go).
+		{"periodic", periodic, "", "", ""},
 		{"parameterized", parameterized, "parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)",
 			"parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"},
 	} {

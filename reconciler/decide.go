@@ -139,7 +139,9 @@ func Decide(in Input) Decision {
 	}
 	for _, k := range sortedKeys(live) {
 		j := live[k]
-		if j.Stop {
+		if j.Stop || j.ParentID != "" {
+			// A periodic job's child is the leader's, not a file's:
+			// never pruned, never reported as unmanaged.
 			continue
 		}
 		if _, ok := in.Desired.Jobs[k]; ok {

@@ -23,7 +23,8 @@ func desired(set Settings, pairs ...string) *Desired {
 }
 
 // live builds a cluster job: "web=h1@apps" (managed by apps), "web=h1"
-// (unmanaged), a "!" suffix for stopped.
+// (unmanaged), a "!" suffix for stopped; an ID "parent/periodic-N" is a
+// child the leader launched from job parent.
 func live(s string) *cluster.Job {
 	stop := strings.HasSuffix(s, "!")
 	s = strings.TrimSuffix(s, "!")
@@ -32,6 +33,9 @@ func live(s string) *cluster.Job {
 	j := &cluster.Job{Namespace: "default", ID: id, Hash: h, Stop: stop, Version: 3, JobModifyIndex: 42}
 	if managed {
 		j.Source = &cluster.Source{Name: src, Commit: "c0ffee0"}
+	}
+	if parent, _, ok := strings.Cut(id, "/periodic-"); ok {
+		j.ParentID = parent
 	}
 	return j
 }
@@ -89,6 +93,7 @@ func TestDecide(t *testing.T) {
 		{"allow_mass_prune allows it", desired(mass), nil, []string{"web=h1@apps"}, "prune:web"},
 		{"unmanaged jobs are listed, never stopped", desired(def, "web=h1"), nil, []string{"web=h1@apps", "manual=h5"}, "unmanaged:manual"},
 		{"other sources' jobs are not ours", desired(def), nil, []string{"x=h1@other"}, ""},
+		{"periodic children are neither pruned nor unmanaged", desired(def, "report=h1"), nil, []string{"report=h1@apps", "report/periodic-1700000000=h1"}, ""},
 		{"stopped jobs of ours are not pruned again", desired(def, "web=h1"), nil, []string{"web=h1@apps", "old=h2@apps!"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -212,7 +212,7 @@ func withCorrection(st cluster.SyncStatus, sha, why string, now time.Time) clust
 }
 
 // notLaunched lists the commit's jobs that Drover stores but does not
-// launch yet (jobspec.Job.NotLaunched: periodic and parameterized jobs).
+// launch yet (jobspec.Job.NotLaunched: parameterized jobs).
 func notLaunched(d *Desired) []string {
 	var out []string
 	for _, j := range d.Jobs {

@@ -83,7 +83,11 @@ func Assess(r Rollout) Health {
 			}
 		}
 		return Health{State: RolloutHealthy, Reason: "stopped"}
-	case j.Spec == nil || j.Spec.Periodic != nil || j.Spec.Parameterized != nil:
+	case j.Spec != nil && j.Spec.Periodic != nil:
+		// The job itself is a template: its children, launched on
+		// schedule by the leader, are jobs of their own.
+		return Health{State: RolloutHealthy, Reason: "periodic; launched on schedule"}
+	case j.Spec == nil || j.Spec.Parameterized != nil:
 		return Health{State: RolloutHealthy, Reason: "stored; not launched"}
 	}
 	var deploying *cluster.Deployment

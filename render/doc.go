@@ -16,8 +16,8 @@ import (
 type Meta struct {
 	Base, Head string
 	// NotLaunched holds, by job ID, why a created or updated job will be
-	// stored but not run when the plan is applied, such as "periodic job:
-	// stored, not launched (Drover does not run cron schedules yet)". The
+	// stored but not run when the plan is applied, such as "parameterized
+	// job: stored, not dispatched (Drover cannot dispatch jobs yet)". The
 	// caller decides (NotLaunchedNotes); every renderer shows it next to
 	// the job.
 	NotLaunched map[string]string

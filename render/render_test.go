@@ -105,21 +105,21 @@ func scenarios() []scenario {
 	}
 }
 
-// notLaunchedPlan creates a periodic job, updates web and stops legacy;
-// notLaunchedMeta says the periodic job will not run, and (wrongly, to
+// notLaunchedPlan creates a parameterized job, updates web and stops
+// legacy; notLaunchedMeta says the parameterized job will not run, and (wrongly, to
 // show that it is ignored) says the same of the stopped job.
 func notLaunchedPlan() *diff.Plan {
 	webOld, webNew := webJobs()
 	report := difftest.Job("nightly-report")
 	report.Type = jobspec.JobTypeBatch
-	report.Periodic = &jobspec.Periodic{Crons: []string{"0 3 * * *"}, Enabled: true}
+	report.Parameterized = &jobspec.Parameterized{Payload: "optional"}
 	return diff.Compute(jobs(webOld, difftest.Job("legacy")), jobs(webNew, report), diff.Options{})
 }
 
-const periodicNote = "periodic job: stored, not launched (Drover does not run cron schedules yet)"
+const parameterizedNote = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
 
 func notLaunchedMeta(m render.Meta) render.Meta {
-	m.NotLaunched = map[string]string{"nightly-report": periodicNote, "legacy": "never shown: a stopped job is not launched anyway"}
+	m.NotLaunched = map[string]string{"nightly-report": parameterizedNote, "legacy": "never shown: a stopped job is not launched anyway"}
 	return m
 }
 
@@ -302,14 +302,14 @@ func TestNotLaunchedNote(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := strings.Count(txt.String(), "Note: "+periodicNote+"\n"); got != 1 {
+	if got := strings.Count(txt.String(), "Note: "+parameterizedNote+"\n"); got != 1 {
 		t.Errorf("text has the note %d times, want once:\n%s", got, txt.String())
 	}
-	// The note follows the periodic job's lines, before the next job.
+	// The note follows the parameterized job's lines, before the next job.
 	if i, j := strings.Index(txt.String(), `Job: "nightly-report"`), strings.Index(txt.String(), "Note: "); i < 0 || j < i || strings.Contains(txt.String()[i:j], `Job: "web"`) {
 		t.Errorf("the note is not under its job:\n%s", txt.String())
 	}
-	if !strings.Contains(md.String(), "<b>nightly-report</b>: create (2 create) — <i>"+periodicNote+"</i></summary>") {
+	if !strings.Contains(md.String(), "<b>nightly-report</b>: create (2 create) — <i>"+parameterizedNote+"</i></summary>") {
 		t.Errorf("markdown summary lacks the note:\n%s", md.String())
 	}
 	var got render.JSONPlan
@@ -320,7 +320,7 @@ func TestNotLaunchedNote(t *testing.T) {
 	for _, j := range got.Jobs {
 		notes[j.ID] = j.NotLaunched
 	}
-	if want := map[string]string{"legacy": "", "nightly-report": periodicNote, "web": ""}; fmt.Sprint(notes) != fmt.Sprint(want) {
+	if want := map[string]string{"legacy": "", "nightly-report": parameterizedNote, "web": ""}; fmt.Sprint(notes) != fmt.Sprint(want) {
 		t.Errorf("not_launched by job = %v, want %v", notes, want)
 	}
 	for format, out := range map[string]string{"text": txt.String(), "markdown": md.String(), "json": js.String()} {
@@ -362,9 +362,12 @@ func TestSecretsNeverRendered(t *testing.T) {
 // the jobs Drover stores without running, in the words plans show.
 func TestNotLaunchedNotes(t *testing.T) {
 	report := difftest.Job("nightly-report")
-	report.Periodic = &jobspec.Periodic{Crons: []string{"0 3 * * *"}, Enabled: true}
-	got := render.NotLaunchedNotes(jobs(difftest.Job("web"), report))
-	if want := map[string]string{"nightly-report": periodicNote}; fmt.Sprint(got) != fmt.Sprint(want) {
+	report.Parameterized = &jobspec.Parameterized{Payload: "optional"}
+	// A periodic job runs: the leader launches its children.
+	periodic := difftest.Job("hourly")
+	periodic.Periodic = &jobspec.Periodic{Crons: []string{"0 * * * *"}, Enabled: true}
+	got := render.NotLaunchedNotes(jobs(difftest.Job("web"), report, periodic))
+	if want := map[string]string{"nightly-report": parameterizedNote}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("notes = %v, want %v", got, want)
 	}
 	if got := render.NotLaunchedNotes(jobs(difftest.Job("web"))); got != nil {

@@ -39,7 +39,7 @@ type JSONJob struct {
 	Objects     []JSONObject    `json:"objects"`
 	Groups      []JSONGroup     `json:"groups"`
 	// NotLaunched says why applying the plan stores the job without
-	// running it (a periodic or parameterized job); "" when it runs.
+	// running it (a parameterized job); "" when it runs.
 	NotLaunched string `json:"not_launched"`
 }
 

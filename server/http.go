@@ -45,6 +45,8 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/job/{id}/allocations", CapReadJob, s.read(s.jobAllocs))
 	mux.handle("GET /v1/job/{id}/evaluations", CapReadJob, s.read(s.jobEvals))
 	mux.handle("GET /v1/job/{id}/deployments", CapReadJob, s.read(s.jobDeployments))
+	mux.handle("POST /v1/job/{id}/periodic/force", CapSubmitJob, s.write(s.jobPeriodicForce))
+	mux.handle("PUT /v1/job/{id}/periodic/force", CapSubmitJob, s.write(s.jobPeriodicForce))
 
 	// Nodes.
 	mux.handle("GET /v1/nodes", CapNodeRead, s.read(s.nodeList))

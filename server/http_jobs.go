@@ -41,7 +41,7 @@ func (s *Server) jobList(w http.ResponseWriter, r *http.Request) error {
 func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
 	st := &api.JobListStub{
 		ID: j.ID, Namespace: j.Namespace, Version: j.Version, Status: j.Status, Stop: j.Stop,
-		Source: j.Source, SubmitTime: j.SubmitTime, JobModifyIndex: j.JobModifyIndex, ModifyIndex: j.ModifyIndex,
+		Source: j.Source, SubmitTime: j.SubmitTime, ParentID: j.ParentID, JobModifyIndex: j.JobModifyIndex, ModifyIndex: j.ModifyIndex,
 	}
 	if j.Spec != nil {
 		st.Name, st.Type, st.Priority = j.Spec.Name, j.Spec.Type, j.Spec.Priority
@@ -213,12 +213,16 @@ func jobNamespace(j *jobspec.Job) string {
 }
 
 // launchable reports whether registering the job should schedule it now,
-// and if not why (jobspec.Job.NotLaunched decides): periodic and
-// parameterized jobs are templates that Drover stores but does not
-// launch yet.
+// and if not why (jobspec.Job.NotLaunched decides). A periodic job is a
+// template too, but a running one: the leader launches its children on
+// schedule (periodic.go), so it is not scheduled itself and there is
+// nothing to warn about.
 func launchable(j *jobspec.Job) (bool, string) {
 	if note := j.NotLaunchedNote(); note != "" {
 		return false, note
+	}
+	if j.Periodic != nil {
+		return false, ""
 	}
 	return true, ""
 }
@@ -275,7 +279,7 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 			ID: newID(), Namespace: ns, JobID: spec.ID, Type: spec.Type, Priority: evalPriority(spec),
 			TriggeredBy: cluster.EvalTriggerJobRegister, Status: cluster.EvalStatusPending,
 		}
-	} else {
+	} else if why != "" {
 		warnings = append(warnings, why)
 	}
 	idx, raw, err := s.raft.Apply(r.Context(), state.MsgJobRegister, cmd)

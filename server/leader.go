@@ -55,6 +55,7 @@ func (s *Server) startLeaderDuties(parent context.Context) (stop func()) {
 		duties.Go(func() { s.runGC(ctx) })
 		duties.Go(func() { s.runAutoSnapshots(ctx) })
 		duties.Go(func() { s.runAutopilot(ctx) })
+		duties.Go(func() { s.runPeriodic(ctx) })
 		duties.Wait()
 	})
 	return func() {

@@ -20,7 +20,6 @@ const (
   parameterized {
     payload = "optional"
   }`
-	periodicNote      = "periodic job: stored, not launched (Drover does not run cron schedules yet)"
 	parameterizedNote = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
 )
 
@@ -33,7 +32,8 @@ func TestJobPlanSaysNotLaunched(t *testing.T) {
 		name, extra, note string
 	}{
 		{"service", "", ""},
-		{"periodic", periodicExtra, periodicNote},
+		// A periodic job runs (periodic.go): no note, no warning.
+		{"periodic", periodicExtra, ""},
 		{"parameterized", parameterizedExtra, parameterizedNote},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestJobListSaysStoppedByHandAndNotLaunched(t *testing.T) {
 	want := map[string]row{
 		"git":    {Stop: true, BeforeStop: "apps@abc1234def5678"},
 		"adhoc":  {Stop: true},
-		"report": {Source: "apps@abc1234def5678", NotLaunched: "periodic"},
+		"report": {Source: "apps@abc1234def5678"},
 		"resize": {NotLaunched: "parameterized"},
 	}
 	for id, w := range want {
@@ -119,7 +119,7 @@ func TestJobListSaysStoppedByHandAndNotLaunched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{`"before_stop":{`, `"not_launched":"periodic"`} {
+	for _, w := range []string{`"before_stop":{`, `"not_launched":"parameterized"`} {
 		if !strings.Contains(string(b), w) {
 			t.Errorf("list JSON lacks %s:\n%s", w, b)
 		}
@@ -158,12 +158,12 @@ func TestInvalidJobCountsProblems(t *testing.T) {
 	}
 }
 
-// TestPullRequestPreviewSaysNotLaunched: a PR that adds a periodic job
-// gets a plan comment that says, next to the job, that Drover will store
-// it without running it, as `drover plan` says.
+// TestPullRequestPreviewSaysNotLaunched: a PR that adds a parameterized
+// job gets a plan comment that says, next to the job, that Drover will
+// store it without running it, as `drover plan` says.
 func TestPullRequestPreviewSaysNotLaunched(t *testing.T) {
 	r, gh, s := previewFixture(t)
-	head := prCommit(t, r, "Add the report", map[string]string{"report.hcl": webJob("report", 1, periodicExtra)})
+	head := prCommit(t, r, "Add the report", map[string]string{"report.hcl": webJob("report", 1, parameterizedExtra)})
 	if code, st := sendPR(t, s, prPayload(t, "pull_request__opened.payload.json", "opened", r.Dir, head, false)); code != http.StatusAccepted || st != "accepted" {
 		t.Fatalf("opened: %d %s", code, st)
 	}
@@ -172,7 +172,7 @@ func TestPullRequestPreviewSaysNotLaunched(t *testing.T) {
 	if len(cs) != 1 {
 		t.Fatalf("%d comments", len(cs))
 	}
-	if got := strings.Count(cs[0].Body, periodicNote); got != 1 {
+	if got := strings.Count(cs[0].Body, parameterizedNote); got != 1 {
 		t.Errorf("comment has the note %d times, want once:\n%s", got, cs[0].Body)
 	}
 }

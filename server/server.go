@@ -106,6 +106,10 @@ type Server struct {
 	// (autopilot.go); recovered is the snapshot -recover started from.
 	autopilot autopilotState
 	recovered *state.Recovered
+
+	// now is the clock of periodic launches (periodic.go): time.Now,
+	// replaced by tests.
+	now func() time.Time
 }
 
 // atomicToken holds a join token that rotations replace.
@@ -171,6 +175,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		logger:      logger,
 		id:          id,
 		unblockC:    make(chan struct{}, 1),
+		now:         time.Now,
 		leaderReady: make(chan struct{}),
 		recovered:   recovered,
 		proxy: &http.Transport{

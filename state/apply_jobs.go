@@ -70,6 +70,9 @@ func (w *writer) jobDeregister(req *JobDeregisterRequest) (any, error) {
 		if err := w.delete(TableJobs, prev); err != nil {
 			return nil, err
 		}
+		if err := w.deletePeriodicLaunch(ns, req.JobID); err != nil {
+			return nil, err
+		}
 		if err := w.jobEval(req.Eval, prev, req.Now); err != nil {
 			return nil, err
 		}

@@ -45,6 +45,9 @@ const (
 	// MsgMemberDelete removes a server's member record (autopilot's dead
 	// server cleanup, raft remove-peer).
 	MsgMemberDelete
+	// MsgPeriodicLaunch records a periodic job's launch and registers
+	// its child job in the same index (periodic_launch.go).
+	MsgPeriodicLaunch
 )
 
 var messageNames = map[MessageType]string{
@@ -74,6 +77,7 @@ var messageNames = map[MessageType]string{
 	MsgTLSKeyringSet:          "TLSKeyringSet",
 	MsgGC:                     "GC",
 	MsgMemberDelete:           "MemberDelete",
+	MsgPeriodicLaunch:         "PeriodicLaunch",
 }
 
 func (t MessageType) String() string {

@@ -240,6 +240,7 @@ var handlers = map[MessageType]handler{
 	MsgTLSKeyringSet:          handle((*writer).tlsKeyringSet),
 	MsgGC:                     handle((*writer).gc),
 	MsgMemberDelete:           handle((*writer).memberDelete),
+	MsgPeriodicLaunch:         handle((*writer).periodicLaunch),
 }
 
 // writer is one command's view of the FSM's write transaction.

@@ -35,22 +35,24 @@ const (
 	kindAudit
 	kindTLSKeyring
 	kindJobHistory
+	kindPeriodicLaunch
 )
 
 var tableKinds = map[string]recordKind{
-	TableJobVersions: kindJobVersion,
-	TableNodes:       kindNode,
-	TableAllocs:      kindAlloc,
-	TableEvals:       kindEval,
-	TableDeployments: kindDeployment,
-	TableSyncStatus:  kindSyncStatus,
-	tableIndex:       kindIndex,
-	TableMembers:     kindMember,
-	TableACLPolicies: kindACLPolicy,
-	TableACLTokens:   kindACLToken,
-	TableAudit:       kindAudit,
-	TableTLSKeyring:  kindTLSKeyring,
-	TableJobHistory:  kindJobHistory,
+	TableJobVersions:    kindJobVersion,
+	TableNodes:          kindNode,
+	TableAllocs:         kindAlloc,
+	TableEvals:          kindEval,
+	TableDeployments:    kindDeployment,
+	TableSyncStatus:     kindSyncStatus,
+	tableIndex:          kindIndex,
+	TableMembers:        kindMember,
+	TableACLPolicies:    kindACLPolicy,
+	TableACLTokens:      kindACLToken,
+	TableAudit:          kindAudit,
+	TableTLSKeyring:     kindTLSKeyring,
+	TableJobHistory:     kindJobHistory,
+	TablePeriodicLaunch: kindPeriodicLaunch,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -244,6 +246,8 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableTLSKeyring, new(cluster.TLSKeyring)
 	case kindJobHistory:
 		table, obj = TableJobHistory, new(cluster.JobVersionSummary)
+	case kindPeriodicLaunch:
+		table, obj = TablePeriodicLaunch, new(PeriodicLaunch)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

@@ -27,6 +27,7 @@ var dataTables = []string{
 	TableJobVersions, TableJobs, TableNodes, TableAllocs, TableEvals,
 	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
 	TableACLTokens, TableAudit, TableTLSKeyring, TableJobHistory,
+	TablePeriodicLaunch,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -113,12 +114,13 @@ func schema() *memdb.DBSchema {
 				})},
 			},
 		},
-		TableMembers:     membersTable(),
-		TableACLPolicies: aclPoliciesTable(),
-		TableACLTokens:   aclTokensTable(),
-		TableAudit:       auditTable(),
-		TableTLSKeyring:  tlsKeyringTable(),
-		TableJobHistory:  jobHistoryTable(),
+		TableMembers:        membersTable(),
+		TableACLPolicies:    aclPoliciesTable(),
+		TableACLTokens:      aclTokensTable(),
+		TableAudit:          auditTable(),
+		TableTLSKeyring:     tlsKeyringTable(),
+		TableJobHistory:     jobHistoryTable(),
+		TablePeriodicLaunch: periodicLaunchTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

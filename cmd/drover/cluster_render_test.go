@@ -132,15 +132,25 @@ func TestRenderJobStatus(t *testing.T) {
 	}
 	byHand.Summary = map[string]map[string]int{"frontend": {"complete": 2}}
 
-	// A periodic job from Git, pending forever until Drover runs cron
-	// schedules.
+	// A periodic job from Git: its next launch in its zone, and the
+	// children launched so far.
 	src := *fixtureJobStatus().Job.Source
 	src.Path, src.Subject = "jobs/report.nomad.hcl", "Add the nightly report"
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextLaunch := time.Date(2026, 3, 15, 3, 0, 0, 0, ny)
 	periodic := &jobStatusView{
 		Job: &cluster.Job{Namespace: "default", ID: "nightly-report", Spec: &jobspec.Job{ID: "nightly-report", Name: "nightly-report",
 			Type: jobspec.JobTypeBatch, Priority: 50, Datacenters: []string{"dc1"}, Groups: []*jobspec.Group{{Name: "report"}},
-			Periodic: &jobspec.Periodic{Crons: []string{"0 3 * * *"}, ProhibitOverlap: true, Enabled: true}},
+			Periodic: &jobspec.Periodic{Crons: []string{"0 3 * * *"}, TimeZone: "America/New_York", ProhibitOverlap: true, Enabled: true}},
 			Status: cluster.JobStatusPending, SubmitTime: ago(time.Hour), Source: &src},
+		NextPeriodicLaunch: &nextLaunch,
+		Children: []*api.JobListStub{
+			{ID: "nightly-report/periodic-1700000000", ParentID: "nightly-report", Status: "dead", SubmitTime: ago(25 * time.Hour)},
+			{ID: "nightly-report/periodic-1700086400", ParentID: "nightly-report", Status: "running", SubmitTime: ago(time.Hour)},
+		},
 	}
 	for _, tc := range []struct {
 		name string
@@ -169,12 +179,13 @@ func TestRenderJobList(t *testing.T) {
 		// version before it came from a commit of source "apps".
 		{ID: "api", Type: jobspec.JobTypeService, Priority: 50, Status: "dead", Version: 3, Stop: true, SubmitTime: ago(2 * time.Minute),
 			BeforeStop: &cluster.Source{Name: "apps", Repo: "https://github.com/acme/deploy.git", Commit: "abc1234def567890abc1234def567890abc12345"}},
-		// Stored, never launched until Drover runs cron schedules and
-		// dispatches jobs; once stopped, nothing is left to launch.
-		{ID: "nightly-report", Type: jobspec.JobTypeBatch, Priority: 50, Status: "pending", NotLaunched: "periodic", SubmitTime: ago(time.Hour),
+		// A periodic job is launched (its children are jobs of their
+		// own); a parameterized one is stored, never dispatched until
+		// Drover dispatches jobs; once stopped, nothing is left to launch.
+		{ID: "nightly-report", Type: jobspec.JobTypeBatch, Priority: 50, Status: "pending", SubmitTime: ago(time.Hour),
 			Source: &cluster.Source{Commit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"}},
 		{ID: "resize", Type: jobspec.JobTypeBatch, Priority: 50, Status: "pending", NotLaunched: "parameterized", SubmitTime: ago(time.Hour)},
-		{ID: "weekly-report", Type: jobspec.JobTypeBatch, Priority: 50, Status: "dead", Version: 1, Stop: true, NotLaunched: "periodic", SubmitTime: ago(time.Hour)},
+		{ID: "weekly-resize", Type: jobspec.JobTypeBatch, Priority: 50, Status: "dead", Version: 1, Stop: true, NotLaunched: "parameterized", SubmitTime: ago(time.Hour)},
 	}
 	var b bytes.Buffer
 	renderJobList(&b, jobs, renderNow)

@@ -104,6 +104,10 @@ func jobRun(ctx context.Context, opts jobRunOptions, io stdio) int {
 		if !opts.json {
 			fmt.Fprintf(io.out, "Job unchanged: nothing to do (job %q is at version %d, modify index %d).\n", job.ID, resp.Version, resp.JobModifyIndex)
 		}
+	case resp.EvalID == "" && job.Periodic != nil && len(resp.Warnings) == 0:
+		if !opts.json {
+			fmt.Fprintf(io.out, "Periodic job %q registered at version %d; the leader launches its children on schedule ('drover job status %s' shows the next launch).\n", job.ID, resp.Version, job.ID)
+		}
 	case resp.EvalID == "":
 		if !opts.json {
 			fmt.Fprintf(io.out, "Job %q registered at version %d; nothing was scheduled (see the warning above).\n", job.ID, resp.Version)

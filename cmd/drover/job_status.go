@@ -22,18 +22,22 @@ Without JOB, list the cluster's jobs: type, priority, status, version, and
 where each came from (the Git commit, or "unmanaged" for jobs submitted
 with 'drover job run'). A Git-managed job stopped by hand shows
 "stopped by hand (was SOURCE@COMMIT)", SOURCE being the name of the
-server's source; a periodic or parameterized job's status says that it
-is not launched.
+server's source; a parameterized job's status says that it is not
+launched.
 
 With JOB (an ID or a unique prefix of one), show that job: its version and
 source commit, a summary of its allocations per task group, its latest
 deployment, and its allocations, newest first. A Git-managed job that was
-stopped by hand shows the commit it came from; periodic and parameterized
-jobs say that Drover stores them but does not launch them yet.
+stopped by hand shows the commit it came from; parameterized jobs say
+that Drover stores them but does not dispatch them yet. A periodic job
+shows its next launch, in its time_zone (computed from its schedule at
+the time of the command), and its children: the jobs the leader launched
+from it, named JOB/periodic-<unix seconds>.
 
 Examples:
   drover job status
   drover job status web
+  drover job status nightly-report        # next launch and children
   drover job status -json web | jq '.allocations[] | {id, node_name, client_status}'
 
 Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
@@ -71,6 +75,12 @@ type jobStatusView struct {
 	// job's latest version is such a stop: where the job came from until
 	// then (a commit, for a Git-managed job).
 	BeforeStop *cluster.Job `json:"before_stop,omitempty"`
+	// NextPeriodicLaunch is a periodic job's next launch after the
+	// command's clock, in its time zone; nil when it has none (not
+	// periodic, disabled, stopped). Children are the jobs launched from
+	// it, oldest first.
+	NextPeriodicLaunch *time.Time         `json:"next_periodic_launch,omitempty"`
+	Children           []*api.JobListStub `json:"children,omitempty"`
 }
 
 func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
@@ -93,6 +103,11 @@ func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
 	v, err := fetchJobStatus(ctx, client, stub)
 	if err != nil {
 		return printAPIError(io, err, client.Address())
+	}
+	if p := v.Job.Spec.PeriodicBlock(); p != nil && !v.Job.Stop {
+		if next, err := p.Next(now); err == nil && !next.IsZero() {
+			v.NextPeriodicLaunch = &next
+		}
 	}
 	return opts.output(io, v, func() { renderJobStatus(io.out, v, now) })
 }
@@ -146,6 +161,18 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 		if v.LatestDeployment == nil || d.CreateIndex > v.LatestDeployment.CreateIndex {
 			v.LatestDeployment = d
 		}
+	}
+	if job.Spec != nil && job.Spec.Periodic != nil {
+		kids, _, err := client.Jobs().List(ctx, &api.QueryOptions{Prefix: stub.ID + "/periodic-"})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range kids {
+			if k.ParentID == stub.ID && k.Namespace == job.Namespace {
+				v.Children = append(v.Children, k)
+			}
+		}
+		slices.SortFunc(v.Children, func(a, b *api.JobListStub) int { return strings.Compare(a.ID, b.ID) })
 	}
 	if job.StoppedByHand() {
 		// A stop through the API records a version of its own with no
@@ -234,6 +261,19 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	if kind, reason := j.Spec.NotLaunched(); kind != "" {
 		kv = append(kv, [2]string{strings.ToUpper(kind[:1]) + kind[1:], reason})
 	}
+	if p := j.Spec.PeriodicBlock(); p != nil {
+		kv = append(kv, [2]string{"Periodic", periodicKV(p.Crons, p.TimeZone, p.ProhibitOverlap)})
+		next := "none"
+		switch {
+		case !p.Enabled:
+			next = "none (periodic is disabled: enabled = false)"
+		case j.Stop:
+			next = "none (the job is stopped)"
+		case v.NextPeriodicLaunch != nil:
+			next = v.NextPeriodicLaunch.Format("2006-01-02T15:04:05-07:00 MST")
+		}
+		kv = append(kv, [2]string{"Next Periodic Launch", next})
+	}
 	kv = append(kv, [2]string{"Version", strconv.FormatUint(j.Version, 10)})
 	kv = append(kv, sourceKV(j, v.BeforeStop)...)
 	if j.SubmittedBy != "" {
@@ -254,6 +294,19 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 			rows = append(rows, []string{g, strconv.Itoa(tg.DesiredTotal), strconv.Itoa(tg.PlacedAllocs), strconv.Itoa(tg.HealthyAllocs), strconv.Itoa(tg.UnhealthyAllocs)})
 		}
 		writeTable(w, []string{"Task Group", "Desired", "Placed", "Healthy", "Unhealthy"}, rows)
+	}
+
+	if j.Spec.PeriodicBlock() != nil {
+		fmt.Fprintln(w, "\nChildren")
+		if len(v.Children) == 0 {
+			fmt.Fprintln(w, "No children launched yet")
+		} else {
+			rows := make([][]string, 0, len(v.Children))
+			for _, c := range v.Children {
+				rows = append(rows, []string{c.ID, c.Status, formatTime(c.SubmitTime, now)})
+			}
+			writeTable(w, []string{"ID", "Status", "Submit Date"}, rows)
+		}
 	}
 
 	fmt.Fprintln(w, "\nAllocations")
@@ -363,4 +416,14 @@ func allocRows(allocs []*cluster.Allocation, now time.Time, byJob bool) [][]stri
 			a.DesiredStatus, a.ClientStatus, relTime(a.CreateTime, now), relTime(a.ModifyTime, now)})
 	}
 	return rows
+}
+
+// periodicKV is a periodic block in one line: its crons, zone and
+// whether launches may overlap.
+func periodicKV(crons []string, zone string, prohibitOverlap bool) string {
+	out := strings.Join(crons, "; ") + " (" + cmp.Or(zone, "UTC") + ")"
+	if prohibitOverlap {
+		out += ", prohibit_overlap"
+	}
+	return out
 }

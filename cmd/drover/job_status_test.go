@@ -46,8 +46,9 @@ const parameterizedJob = `job "resize" {
 `
 
 // TestJobStatusGitOps: jobs deployed by a real Git source, read back with
-// `drover job status`. A periodic and a parameterized job say that they
-// are stored but not launched; a Git-managed job stopped by hand says so
+// `drover job status`. A periodic job shows its schedule, its next launch
+// and its children; a parameterized job says that it is stored but not
+// dispatched; a Git-managed job stopped by hand says so
 // and names the commit it came from (not "unmanaged"), in job status,
 // history and the job list; a job submitted by hand and stopped stays
 // unmanaged.
@@ -97,7 +98,13 @@ func TestJobStatusGitOps(t *testing.T) {
 	}
 
 	_, out, _ := cli("job", "status", "nightly-report")
-	wantLines(out, `(?m)^Status\s+= pending$`, `(?m)^Periodic\s+= stored, not launched \(Drover does not run cron schedules yet\)$`)
+	wantLines(out, `(?m)^Status\s+= pending$`, `(?m)^Periodic\s+= 0 3 \* \* \* \(UTC\)$`,
+		`(?m)^Next Periodic Launch\s+= \d{4}-\d\d-\d\dT03:00:00\+00:00 UTC$`, `(?m)^Children\nNo children launched yet$`)
+	_, out, _ = cli("job", "status", "-json", "nightly-report")
+	var pv jobStatusView
+	if err := json.Unmarshal([]byte(out), &pv); err != nil || pv.NextPeriodicLaunch == nil || pv.NextPeriodicLaunch.Hour() != 3 {
+		t.Errorf("job status -json of a periodic job: next launch %v (%v)\n%s", pv.NextPeriodicLaunch, err, out)
+	}
 	_, out, _ = cli("job", "status", "resize")
 	wantLines(out, `(?m)^Parameterized\s+= stored, not dispatched \(Drover cannot dispatch jobs yet\)$`)
 	_, out, _ = cli("job", "status", "web")
@@ -152,7 +159,7 @@ func TestJobStatusGitOps(t *testing.T) {
 	_, out, _ = cli("job", "status")
 	wantLines(out,
 		`(?m)^web\s+service\s+50\s+\w+\s+1\s+stopped by hand \(was prod@`+sha[:7]+`\)\s`,
-		`(?m)^nightly-report\s+batch\s+50\s+pending \(periodic: not launched\)\s+0\s+`+sha[:7]+`\s`,
+		`(?m)^nightly-report\s+batch\s+50\s+pending\s+0\s+`+sha[:7]+`\s`,
 		`(?m)^resize\s+batch\s+50\s+pending \(parameterized: not launched\)\s+0\s+`+sha[:7]+`\s`,
 		`(?m)^adhoc\s+service\s+50\s+\w+\s+1\s+unmanaged\s`)
 }

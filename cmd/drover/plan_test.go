@@ -28,7 +28,6 @@ func TestPlanNotLaunched(t *testing.T) {
 	head := revParse(t, dir, "HEAD")
 
 	const (
-		periodic      = "periodic job: stored, not launched (Drover does not run cron schedules yet)"
 		parameterized = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
 	)
 	ctx := context.Background()
@@ -42,17 +41,18 @@ func TestPlanNotLaunched(t *testing.T) {
 	}
 
 	txt := plan()
-	for _, want := range []string{"+ Job: \"nightly-report\"", "Note: " + periodic + "\n", "Note: " + parameterized + "\n"} {
+	for _, want := range []string{"+ Job: \"nightly-report\"", "Note: " + parameterized + "\n"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text plan lacks %q:\n%s", want, txt)
 		}
 	}
-	if n := strings.Count(txt, "Note: "); n != 2 {
-		t.Errorf("text plan has %d notes, want 2 (none for web):\n%s", n, txt)
+	// A periodic job runs (the leader launches it): no note.
+	if n := strings.Count(txt, "Note: "); n != 1 {
+		t.Errorf("text plan has %d notes, want 1 (none for web or the periodic job):\n%s", n, txt)
 	}
 
 	md := plan("-markdown")
-	for _, want := range []string{"<b>nightly-report</b>: create (1 create) — <i>" + periodic + "</i>", "<b>resize</b>: create (1 create) — <i>" + parameterized + "</i>"} {
+	for _, want := range []string{"<b>nightly-report</b>: create (1 create)</summary>", "<b>resize</b>: create (1 create) — <i>" + parameterized + "</i>"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown plan lacks %q:\n%s", want, md)
 		}
@@ -66,7 +66,7 @@ func TestPlanNotLaunched(t *testing.T) {
 	for _, j := range js.Jobs {
 		notes[j.ID] = j.NotLaunched
 	}
-	if notes["nightly-report"] != periodic || notes["resize"] != parameterized || notes["web"] != "" || len(notes) != 3 {
+	if notes["nightly-report"] != "" || notes["resize"] != parameterized || notes["web"] != "" || len(notes) != 3 {
 		t.Errorf("not_launched by job = %q", notes)
 	}
 
@@ -80,7 +80,7 @@ func TestPlanNotLaunched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(body, "<i>"+periodic+"</i>") || !strings.Contains(body, "<i>"+parameterized+"</i>") {
+	if strings.Contains(body, "periodic job:") || !strings.Contains(body, "<i>"+parameterized+"</i>") {
 		t.Errorf("the pull-request comment lacks the notes:\n%s", body)
 	}
 }

@@ -22,6 +22,7 @@ func jobCommands() []command {
 		{"plan", "Dry-run a job file: the diff and what the scheduler would do", runJobPlan},
 		{"status", "List jobs, or show one job's groups and allocations", runJobStatus},
 		{"stop", "Stop a running job", runJobStop},
+		{"periodic", "Act on periodic jobs: force a launch now", runJobPeriodic},
 	}
 }
 

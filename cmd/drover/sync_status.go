@@ -353,7 +353,7 @@ func writeSyncStatus(w io.Writer, st *cluster.SyncStatus, now time.Time) {
 		writeTable(w, []string{"Job", "When", "Action", "Detail"}, rows)
 	}
 	if len(st.NotLaunched) > 0 {
-		fmt.Fprintf(w, "\nNot launched (stored; Drover does not run cron schedules or dispatch jobs yet): %s\n", strings.Join(st.NotLaunched, ", "))
+		fmt.Fprintf(w, "\nNot launched (stored; Drover does not dispatch parameterized jobs yet): %s\n", strings.Join(st.NotLaunched, ", "))
 	}
 	if len(st.Unmanaged) > 0 {
 		fmt.Fprintf(w, "\nUnmanaged jobs (submitted by hand, never touched): %s\n", strings.Join(st.Unmanaged, ", "))

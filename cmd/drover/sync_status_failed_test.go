@@ -137,7 +137,7 @@ func TestJudgeSync(t *testing.T) {
 // table says how each attempt ended; a corrected record says what it said.
 func TestWriteSyncStatusShowsRetriesCorrectionsAndNotLaunched(t *testing.T) {
 	now := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
-	st := cluster.SyncStatus{Source: "apps", LastSeen: "bbbbbbbbbb", LastApplied: "bbbbbbbbbb", NotLaunched: []string{"nightly-report (periodic)"},
+	st := cluster.SyncStatus{Source: "apps", LastSeen: "bbbbbbbbbb", LastApplied: "bbbbbbbbbb", NotLaunched: []string{"resize (parameterized)"},
 		Commits: []cluster.CommitOutcome{
 			{Commit: "bbbbbbbbbb", Outcome: "applied", Health: "healthy", Retry: 1, Time: now, Subject: "Needs a fix"},
 			{Commit: "bbbbbbbbbb", Outcome: "failed", Time: now, Subject: "Needs a fix", Errors: []string{"job web: deployment failed"}},
@@ -146,7 +146,7 @@ func TestWriteSyncStatusShowsRetriesCorrectionsAndNotLaunched(t *testing.T) {
 	var b bytes.Buffer
 	writeSyncStatus(&b, &st, now)
 	for _, w := range []string{"in sync", "bbbbbbb  applied, healthy (retry 1)", "bbbbbbb  failed", "aaaaaaa  applied, healthy (corrected)",
-		"aaaaaaa corrected:\n  recorded failed X; corrected Y", "Not launched (stored; Drover does not run cron schedules or dispatch jobs yet): nightly-report (periodic)"} {
+		"aaaaaaa corrected:\n  recorded failed X; corrected Y", "Not launched (stored; Drover does not dispatch parameterized jobs yet): resize (parameterized)"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, b.String())
 		}

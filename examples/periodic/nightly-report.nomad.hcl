@@ -1,10 +1,12 @@
 # A periodic batch job: every night at 03:00 UTC, never twice at once.
 #
-# It is kept out of examples/jobs (and so out of `make run`) because
-# Drover stores periodic jobs but does not launch cron schedules yet: a
-# later release will. Submitted (by a commit or `drover job run`), it stays
-# `pending`, and `drover job status nightly-report` and `drover plan` say
-# "stored, not launched". `drover validate examples/periodic` checks it.
+# It is kept out of examples/jobs (and so out of `make run`) so that a dev
+# cluster does not launch a child every night. Submitted (by a commit or
+# `drover job run`), the leader launches a child job
+# `nightly-report/periodic-<unix seconds>` at each 03:00;
+# `drover job status nightly-report` shows the next launch and the
+# children, and `drover job periodic force nightly-report` launches one
+# now. `drover validate examples/periodic` checks it.
 job "nightly-report" {
   datacenters = ["dc1"]
   type        = "batch"
