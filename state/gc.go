@@ -248,7 +248,13 @@ func GCCandidates(snap *Snapshot, cfg GCConfig, now time.Time) *GCRequest {
 	// Stopped jobs.
 	purged := map[jobKey]bool{}
 	for k, j := range latest {
-		if !j.Stop || j.SubmitTime.After(jobCutoff) || blocked[k] || rollouts.job(j.Namespace, j.ID) {
+		if rollouts.job(j.Namespace, j.ID) {
+			continue
+		}
+		// A finished child's allocations are held (a batch job's
+		// completions) only while it exists: purged, they go next pass.
+		stopped := j.Stop && !j.SubmitTime.After(jobCutoff) && !blocked[k]
+		if !stopped && !(finishedChild(snap, j) && childQuietSince(snap, j, jobCutoff)) {
 			continue
 		}
 		purged[k] = true
@@ -468,7 +474,7 @@ func (w *writer) gc(req *GCRequest) (any, error) {
 	for _, ref := range req.Jobs {
 		ns := namespaceOr(ref.Namespace)
 		j := r.Job(ns, ref.JobID)
-		if j == nil || !j.Stop || !jobPurgeable(r, j) {
+		if j == nil || !(j.Stop && jobPurgeable(r, j) || finishedChild(r, j)) {
 			continue
 		}
 		for _, v := range r.JobVersions(ns, ref.JobID) {
@@ -525,6 +531,50 @@ func (w *writer) gc(req *GCRequest) (any, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// finishedChild reports whether j is a periodic job's child that is
+// done: every allocation terminal and off its node, every evaluation
+// terminal (a reschedule still to come keeps one pending), no active
+// deployment. Nomad collects such dead batch jobs; without this every
+// launch would stay in the state for ever.
+func finishedChild(r *Snapshot, j *cluster.Job) bool {
+	if j.ParentID == "" {
+		return false
+	}
+	for _, a := range r.AllocsByJob(j.Namespace, j.ID) {
+		switch {
+		case a.ClientStatus == cluster.AllocClientComplete, a.ClientStatus == cluster.AllocClientFailed, a.ClientStatus == cluster.AllocClientLost:
+		case a.DesiredStatus != cluster.AllocDesiredRun && a.ClientStatus != cluster.AllocClientRunning:
+		default:
+			return false
+		}
+	}
+	for _, e := range r.EvalsByJob(j.Namespace, j.ID) {
+		if !evalTerminal(e) {
+			return false
+		}
+	}
+	for _, d := range r.DeploymentsByJob(j.Namespace, j.ID) {
+		if d.Active() {
+			return false
+		}
+	}
+	return true
+}
+
+// childQuietSince reports whether a finished child, and each of its
+// allocations, last changed before cutoff (job_gc_threshold).
+func childQuietSince(r *Snapshot, j *cluster.Job, cutoff time.Time) bool {
+	if j.SubmitTime.After(cutoff) {
+		return false
+	}
+	for _, a := range r.AllocsByJob(j.Namespace, j.ID) {
+		if a.ModifyTime.After(cutoff) {
+			return false
+		}
+	}
+	return true
 }
 
 // jobPurgeable reports whether nothing of a stopped job runs or waits:

@@ -40,6 +40,13 @@ func (w *gcWorld) batchJob(id string, at time.Time) {
 	w.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: j, Now: at})
 }
 
+// child registers a periodic job's child, as the leader launches it.
+func (w *gcWorld) child(id, parent string, at time.Time) {
+	j := testJob(id, "", 1)
+	j.Source, j.ParentID, j.Spec.Type = nil, parent, jobspec.JobTypeBatch
+	w.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: j, Now: at})
+}
+
 func (w *gcWorld) stable(id string, v uint64) {
 	w.must(state.MsgJobStable, &state.JobStableRequest{JobID: id, Version: v, Stable: true, Now: t0})
 }
@@ -139,6 +146,23 @@ func TestGCCandidates(t *testing.T) {
 			w.alloc("a-pending", "web", 0, "e1", run, pending, old)
 		},
 		want: gcWant{allocs: []string{"a-stop-never-started", "a-stopped-old"}},
+	}, {
+		name: "a periodic job's finished children are purged after job_gc_threshold, nothing else of theirs",
+		setup: func(w *gcWorld) {
+			w.child("nightly/periodic-1", "nightly", old)
+			w.alloc("c1", "nightly/periodic-1", 0, "ec1", run, complete, old)
+			w.eval("ec1", "nightly/periodic-1", cluster.EvalStatusComplete, old)
+			w.child("nightly/periodic-2", "nightly", old)
+			w.alloc("c2", "nightly/periodic-2", 0, "ec2", run, running, old)
+			w.child("nightly/periodic-3", "nightly", old)
+			w.alloc("c3", "nightly/periodic-3", 0, "ec3", run, complete, young)
+			w.child("nightly/periodic-4", "nightly", old)
+			w.alloc("c4", "nightly/periodic-4", 0, "ec4", run, failed, old)
+			w.eval("ec4", "nightly/periodic-4", cluster.EvalStatusPending, old) // its reschedule
+			w.batchJob("plain", old)
+			w.alloc("p1", "plain", 0, "ep", run, complete, old)
+		},
+		want: gcWant{jobs: []string{"nightly/periodic-1"}},
 	}, {
 		name: "the scheduler's failed, lost and batch allocations stay while the job runs",
 		setup: func(w *gcWorld) {
