@@ -20,6 +20,11 @@ const (
 	AllocClientComplete = "complete"
 	AllocClientFailed   = "failed"
 	AllocClientLost     = "lost"
+	// AllocClientUnknown: the allocation's node stopped heartbeating and
+	// its group's disconnect.lost_after has not run out yet (Nomad's
+	// "unknown"); it turns lost after, or back to what the node reports
+	// when the node returns.
+	AllocClientUnknown = "unknown"
 )
 
 // Allocation is one placed instance of a task group on a node.

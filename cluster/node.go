@@ -57,6 +57,11 @@ type Node struct {
 
 	HTTPAddr string `json:"http_addr,omitempty"`
 
+	// NodePool is the agent's node_pool ("" = "default").
+	NodePool string `json:"node_pool,omitempty"`
+	// HostVolumes are the agent's host_volume blocks by name.
+	HostVolumes map[string]HostVolume `json:"host_volumes,omitempty"`
+
 	// SecretHash is HashNodeSecret of the node's secret, which
 	// authenticates the node's own calls: re-registration, heartbeats,
 	// allocation updates (Nomad's Node.SecretID). The servers store only
@@ -171,4 +176,25 @@ func copyMap(m map[string]string) map[string]string {
 		c[k] = v
 	}
 	return c
+}
+
+// HostVolume is one `host_volume "name" { path read_only }` of an agent's
+// configuration, fingerprinted onto its node.
+type HostVolume struct {
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// NodePool is a named set of nodes (Nomad's node pools). "default" and
+// "all" always exist; others are created with `drover node pool apply`.
+type NodePool struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	// SchedulerAlgorithm overrides the scheduler's binpack/spread for
+	// jobs in the pool ("" = the cluster's).
+	SchedulerAlgorithm string `json:"scheduler_algorithm,omitempty"`
+
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
 }

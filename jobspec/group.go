@@ -1,5 +1,7 @@
 package jobspec
 
+import "time"
+
 // Group is a set of tasks that are placed together on one node, Count
 // times.
 type Group struct {
@@ -28,6 +30,17 @@ type Group struct {
 	Services      []Service      `json:"services,omitempty"`
 	EphemeralDisk *EphemeralDisk `json:"ephemeral_disk,omitempty"`
 
+	// Volumes are the group's volume blocks by name (host volumes).
+	Volumes map[string]*VolumeRequest `json:"volumes,omitempty"`
+	// Scaling bounds Count (see Scaling).
+	Scaling *Scaling `json:"scaling,omitempty"`
+	// Disconnect says what happens to allocations on a node that stops
+	// heartbeating (max_client_disconnect and friends are mapped here).
+	Disconnect *Disconnect `json:"disconnect,omitempty"`
+	// MaxRunDuration: a batch/sysbatch allocation is killed after running
+	// this long (0: no limit). A task's own max_run_duration overrides it.
+	MaxRunDuration time.Duration `json:"max_run_duration,omitempty"`
+
 	Tasks []*Task `json:"tasks"`
 }
 
@@ -45,6 +58,9 @@ func (g *Group) Task(name string) *Task {
 type Network struct {
 	Mode  string `json:"mode"` // host (default) or bridge
 	Ports []Port `json:"ports,omitempty"`
+	// Hostname is the allocation's hostname inside its network namespace
+	// (bridge mode).
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // Port is one labelled port. Static 0 means a dynamic port picked by the

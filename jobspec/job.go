@@ -36,6 +36,15 @@ type Job struct {
 	Periodic      *Periodic      `json:"periodic,omitempty"`
 	Parameterized *Parameterized `json:"parameterized,omitempty"`
 
+	// NodePool confines the job to nodes of this pool ("" = "default";
+	// "all" = any node). See JobNodePool.
+	NodePool string `json:"node_pool,omitempty"`
+	// UI is the job's ui block, shown by job status.
+	UI *JobUI `json:"ui,omitempty"`
+	// Payload is a dispatched job's payload (parameterized children only;
+	// at most 16 KiB), written to each task's dispatch_payload file.
+	Payload []byte `json:"payload,omitempty"`
+
 	Groups []*Group `json:"groups"`
 }
 

@@ -15,6 +15,12 @@ type Service struct {
 	Task   string            `json:"task,omitempty"`
 	Meta   map[string]string `json:"meta,omitempty"`
 	Checks []Check           `json:"checks,omitempty"`
+	// AddressMode is which address is registered: auto (default), host,
+	// alloc or driver.
+	AddressMode string `json:"address_mode,omitempty"`
+	// OnUpdate is require_healthy (default), ignore_warnings or ignore:
+	// how the service's checks count for deployment health.
+	OnUpdate string `json:"on_update,omitempty"`
 }
 
 // Check is one health check of a service.
@@ -32,6 +38,8 @@ type Check struct {
 	Interval      time.Duration       `json:"interval"`
 	Timeout       time.Duration       `json:"timeout"`
 	InitialStatus string              `json:"initial_status,omitempty"`
+	AddressMode   string              `json:"address_mode,omitempty"`
+	OnUpdate      string              `json:"on_update,omitempty"`
 	CheckRestart  *CheckRestart       `json:"check_restart,omitempty"`
 }
 

@@ -31,6 +31,12 @@ type Task struct {
 
 	Constraints []Constraint `json:"constraints,omitempty"`
 	Affinities  []Affinity   `json:"affinities,omitempty"`
+
+	VolumeMounts    []VolumeMount      `json:"volume_mounts,omitempty"`
+	DispatchPayload *DispatchPayload   `json:"dispatch_payload,omitempty"`
+	MaxRunDuration  time.Duration      `json:"max_run_duration,omitempty"`
+	Identities      []WorkloadIdentity `json:"identities,omitempty"`
+	Actions         []Action           `json:"actions,omitempty"`
 }
 
 // Resources a task asks for. CPU is in MHz, memory in MB.
@@ -60,6 +66,14 @@ type Template struct {
 	Perms        string `json:"perms"`
 	LeftDelim    string `json:"left_delimiter"`
 	RightDelim   string `json:"right_delimiter"`
+
+	Splay             time.Duration `json:"splay,omitempty"`
+	Wait              *TemplateWait `json:"wait,omitempty"`
+	UID               *int          `json:"uid,omitempty"`
+	GID               *int          `json:"gid,omitempty"`
+	Once              bool          `json:"once,omitempty"`
+	ErrorOnMissingKey bool          `json:"error_on_missing_key,omitempty"`
+	ChangeScript      *ChangeScript `json:"change_script,omitempty"`
 }
 
 // Logs bounds a task's rotated log files.

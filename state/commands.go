@@ -48,6 +48,20 @@ const (
 	// MsgPeriodicLaunch records a periodic job's launch and registers
 	// its child job in the same index (periodic_launch.go).
 	MsgPeriodicLaunch
+	// MsgJobDispatch registers a parameterized job's dispatched child and
+	// its evaluation in one index (issue 15, dispatch).
+	MsgJobDispatch
+	// MsgNodePoolUpsert / MsgNodePoolDelete write node pools (issue 15).
+	MsgNodePoolUpsert
+	MsgNodePoolDelete
+	// MsgJobScale sets one group's count (drover job scale; issue 15).
+	MsgJobScale
+	// MsgAllocDisconnect marks a node's allocations unknown or lost when
+	// it stops heartbeating (issue 15, disconnects).
+	MsgAllocDisconnect
+	// MsgIdentityKeySet stores the servers' workload identity signing
+	// keyring, sealed (issue 15, identity).
+	MsgIdentityKeySet
 )
 
 var messageNames = map[MessageType]string{
@@ -78,6 +92,12 @@ var messageNames = map[MessageType]string{
 	MsgGC:                     "GC",
 	MsgMemberDelete:           "MemberDelete",
 	MsgPeriodicLaunch:         "PeriodicLaunch",
+	MsgJobDispatch:            "JobDispatch",
+	MsgNodePoolUpsert:         "NodePoolUpsert",
+	MsgNodePoolDelete:         "NodePoolDelete",
+	MsgJobScale:               "JobScale",
+	MsgAllocDisconnect:        "AllocDisconnect",
+	MsgIdentityKeySet:         "IdentityKeySet",
 }
 
 func (t MessageType) String() string {

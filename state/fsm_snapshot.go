@@ -36,6 +36,10 @@ const (
 	kindTLSKeyring
 	kindJobHistory
 	kindPeriodicLaunch
+	// Reserved for issue 15's tables: node pools and the workload
+	// identity keyring. Add the table to tableKinds with its kind.
+	kindNodePool
+	kindIdentityKey
 )
 
 var tableKinds = map[string]recordKind{
