@@ -7,6 +7,14 @@ require github.com/hashicorp/hcl/v2 v2.25.0
 require github.com/robfig/cron/v3 v3.0.1
 
 require (
+	github.com/apparentlymart/go-cidr v1.1.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/hashicorp/go-cty-funcs v0.1.0
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	sigs.k8s.io/yaml v1.6.0
+)
+
+require (
 	github.com/containerd/errdefs v1.0.0
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
 	github.com/distribution/reference v0.6.0

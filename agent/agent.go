@@ -65,6 +65,8 @@ type Agent struct {
 	runners map[string]*allocrunner.Runner
 	jobs    *jobCache
 	sync    *syncer
+	// contact is when the agent last reached a server (disconnect.go).
+	contact *contact
 
 	runOnce sync.Once
 }
@@ -205,6 +207,7 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	a.jobs = newJobCache(a.servers)
 	a.sync = newSyncer(a)
+	a.contact = newContact(time.Now())
 	return a, nil
 }
 
@@ -346,6 +349,7 @@ func (a *Agent) run(ctx context.Context) error {
 	wg.Go(func() { a.watchLoop(loopCtx, runCtx, &runners) })
 	wg.Go(func() { a.runCertRenewal(loopCtx) })
 	wg.Go(func() { a.sync.run(loopCtx) })
+	wg.Go(func() { a.runDisconnectStops(loopCtx) })
 
 	var err error
 	select {
@@ -439,6 +443,7 @@ func (a *Agent) newRunner(alloc *cluster.Allocation, job *jobspec.Job, rec *loca
 	return allocrunner.New(allocrunner.Config{
 		Alloc: alloc, Job: job, Node: a.Node(), IP: a.cfg.NetworkIP, Dir: a.allocDir(alloc.ID),
 		Drivers: a.registry, DB: a.db, Logger: a.log, OnUpdate: a.sync.enqueue, Restore: rec,
+		Identities: a.fetchIdentities, // identity.go
 	})
 }
 

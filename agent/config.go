@@ -57,7 +57,10 @@ type Config struct {
 	NodeName   string
 	Datacenter string
 	NodeClass  string
-	Meta       map[string]string
+	// NodePool is the node pool the node registers in (node_pool; ""
+	// is "default"). A pool that does not exist yet is created.
+	NodePool string
+	Meta     map[string]string
 	// Reserved is held back for the host itself.
 	Reserved cluster.NodeResources
 
@@ -91,6 +94,10 @@ type Config struct {
 	// unplaceable here for "missing drivers".
 	DriverAllowlist []string
 	DriverDenylist  []string
+	// HostVolumes are the host_volume blocks by name: host paths jobs
+	// mount with volume { type = "host" source = NAME }, registered
+	// with the node so that the scheduler places such jobs only here.
+	HostVolumes map[string]cluster.HostVolume
 	// Docker configures the docker driver: plugin "docker" { config {} }.
 	Docker DockerPluginConfig
 	// QEMU configures the qemu driver: plugin "qemu" { config {} }.
@@ -189,6 +196,9 @@ func (c Config) Validate() error {
 	if c.Datacenter == "" {
 		errs = append(errs, errors.New("datacenter must not be empty"))
 	}
+	if err := cluster.ValidateNodeNodePool(c.NodePool); err != nil {
+		errs = append(errs, fmt.Errorf("node_pool: %w", err))
+	}
 	if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
 	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.Token == "" && c.JoinToken == "" && c.TLSCertFile == "" && !hasClientCert(c.DataDir) {
@@ -244,6 +254,7 @@ func (c Config) Validate() error {
 	if c.SyncWindow < 0 {
 		errs = append(errs, errors.New("sync window must not be negative"))
 	}
+	errs = append(errs, validateHostVolumes(c.HostVolumes)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("agent config: %w", err)
 	}

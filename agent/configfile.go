@@ -17,6 +17,7 @@ type fileConfig struct {
 	NodeName   *string           `hcl:"node_name,optional"`
 	Datacenter *string           `hcl:"datacenter,optional"`
 	NodeClass  *string           `hcl:"node_class,optional"`
+	NodePool   *string           `hcl:"node_pool,optional"`
 	HTTPAddr   *string           `hcl:"http_addr,optional"`
 	NetworkIP  *string           `hcl:"network_ip,optional"`
 	Meta       map[string]string `hcl:"meta,optional"`
@@ -44,6 +45,8 @@ type fileConfig struct {
 	// driver.allowlist and driver.denylist.
 	Options map[string]string `hcl:"options,optional"`
 	Plugins []pluginBlock     `hcl:"plugin,block"`
+	// HostVolumes are host_volume "name" { path read_only } blocks.
+	HostVolumes []hostVolumeBlock `hcl:"host_volume,block"`
 }
 
 // pluginBlock is plugin "<driver>" { config { ... } }.
@@ -216,6 +219,7 @@ func applyPlugins(c *Config, plugins []pluginBlock, body *hclsyntax.Body) hcl.Di
 //	node_name  = "web-1"
 //	datacenter = "dc1"
 //	node_class = "web"
+//	node_pool  = "edge"                                 # default: "default"; created if new
 //	http_addr  = "127.0.0.1:4646"
 //	network_ip = "10.0.0.21"
 //	meta       = { rack = "r1" }
@@ -246,6 +250,10 @@ func applyPlugins(c *Config, plugins []pluginBlock, body *hclsyntax.Body) hcl.Di
 //	    args_allowlist = ["-smp", "-kernel"]            # default: no args at all
 //	  }
 //	}
+//	host_volume "data" {                                # a host directory jobs mount with
+//	  path      = "/srv/data"                           # volume { type = "host" source = "data" };
+//	  read_only = false                                 # it must exist when the agent starts
+//	}
 //	join_token_file = "/etc/drover/client.join-token"   # the built-in CA
 //	tls {                                               # or your own PKI:
 //	  ca_file   = "/etc/drover/ca.pem"                  # a client certificate naming
@@ -272,6 +280,7 @@ func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, 
 	set(&c.NodeName, fc.NodeName)
 	set(&c.Datacenter, fc.Datacenter)
 	set(&c.NodeClass, fc.NodeClass)
+	set(&c.NodePool, fc.NodePool)
 	set(&c.HTTPAddr, fc.HTTPAddr)
 	set(&c.NetworkIP, fc.NetworkIP)
 	set(&c.Region, fc.Region)
@@ -311,6 +320,9 @@ func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, 
 		return "", diags
 	}
 	if diags := applyPlugins(c, fc.Plugins, body); diags.HasErrors() {
+		return "", diags
+	}
+	if diags := applyHostVolumes(c, fc.HostVolumes, body); diags.HasErrors() {
 		return "", diags
 	}
 	if fc.ACL != nil && fc.ACL.TokenFile != nil {

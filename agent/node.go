@@ -25,6 +25,7 @@ func (a *Agent) fingerprint(ctx context.Context) *cluster.Node {
 		Name:       name,
 		Datacenter: a.cfg.Datacenter,
 		NodeClass:  a.cfg.NodeClass,
+		NodePool:   a.cfg.NodePool,
 		Attributes: h.Attributes(),
 		Meta:       maps.Clone(a.cfg.Meta),
 		Resources: cluster.NodeResources{
@@ -34,6 +35,7 @@ func (a *Agent) fingerprint(ctx context.Context) *cluster.Node {
 			DiskMB:   int(h.DiskFreeBytes >> 20),
 		},
 		Reserved:              a.cfg.Reserved,
+		HostVolumes:           nodeHostVolumes(a.cfg.HostVolumes),
 		MinDynamicPort:        cluster.DefaultMinDynamicPort,
 		MaxDynamicPort:        cluster.DefaultMaxDynamicPort,
 		Drivers:               map[string]cluster.DriverInfo{},

@@ -50,6 +50,7 @@ func (a *Agent) register(ctx context.Context, b *backoff) (time.Duration, error)
 		resp, err := c.Nodes().Register(ctx, node)
 		if err == nil {
 			b.reset()
+			a.contactOK()
 			a.registeredOnce.Do(func() { close(a.registered) })
 			a.log.Info("node registered", "server", c.Address(), "heartbeat_ttl", resp.HeartbeatTTL)
 			return resp.HeartbeatTTL, nil
@@ -60,6 +61,7 @@ func (a *Agent) register(ctx context.Context, b *backoff) (time.Duration, error)
 		if api.IsNodeSecretRefused(err) {
 			return 0, a.identityError(err)
 		}
+		a.contact.failed()
 		a.servers.failed(c, err)
 		wait := b.next()
 		a.log.Warn("register node; retrying", "server", c.Address(), "err", err, "in", wait)
@@ -101,6 +103,7 @@ func (a *Agent) heartbeat(ctx context.Context, ttl time.Duration, b *backoff) {
 		switch {
 		case err == nil:
 			b.reset()
+			a.contactOK()
 			if resp.HeartbeatTTL > 0 {
 				ttl = resp.HeartbeatTTL
 			}
@@ -116,6 +119,7 @@ func (a *Agent) heartbeat(ctx context.Context, ttl time.Duration, b *backoff) {
 			a.log.Warn("the servers refused the node secret; registering again", "err", err)
 			return
 		default:
+			a.contact.failed()
 			a.servers.failed(c, err)
 			// Retry sooner than a full interval, but never hammer.
 			wait = min(b.next(), beatInterval(ttl))

@@ -118,6 +118,7 @@ func (a *Agent) applyAllocs(ctx, runCtx context.Context, runners *sync.WaitGroup
 	for _, alloc := range p.Update {
 		if r := a.runner(alloc.ID); r != nil {
 			r.Update(alloc)
+			a.reportIfUnknown(alloc, r)
 		}
 	}
 	for _, id := range p.Remove {

@@ -122,6 +122,11 @@ type JobListStub struct {
 	// ("parameterized": jobspec.Job.NotLaunched); "" for a
 	// job that runs.
 	NotLaunched string `json:"not_launched,omitempty"`
+	// NextPeriodicLaunch is a periodic job's next launch, in its
+	// time_zone, as the server's leader computes it on the server's
+	// clock (a launch already due is now); nil when the leader launches
+	// nothing of it: not periodic, disabled, stopped or parameterized.
+	NextPeriodicLaunch *time.Time `json:"next_periodic_launch,omitempty"`
 	// Summary counts allocations per group and client status.
 	Summary        map[string]map[string]int `json:"summary,omitempty"`
 	JobModifyIndex uint64                    `json:"job_modify_index"`
@@ -167,6 +172,7 @@ type NodeListStub struct {
 	Name                  string             `json:"name"`
 	Datacenter            string             `json:"datacenter"`
 	NodeClass             string             `json:"node_class,omitempty"`
+	NodePool              string             `json:"node_pool,omitempty"`
 	Status                cluster.NodeStatus `json:"status"`
 	SchedulingEligibility string             `json:"scheduling_eligibility"`
 	Drain                 bool               `json:"drain,omitempty"`

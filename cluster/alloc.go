@@ -61,6 +61,12 @@ type Allocation struct {
 	RescheduleEvents []RescheduleEvent `json:"reschedule_events,omitempty"`
 	// Metrics explain how the scheduler chose the node.
 	Metrics *AllocMetric `json:"metrics,omitempty"`
+	// DisconnectedAt is when the servers last found the allocation's node
+	// gone and marked the allocation unknown (its group has
+	// disconnect.lost_after). It is stored so that a new leader knows when
+	// it turns lost, and kept after the node returns, so that the scheduler
+	// knows to reconcile it with its replacement (disconnect.reconcile).
+	DisconnectedAt time.Time `json:"disconnected_at,omitzero"`
 
 	CreateIndex uint64    `json:"create_index"`
 	ModifyIndex uint64    `json:"modify_index"`

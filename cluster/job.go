@@ -39,6 +39,9 @@ type Job struct {
 	// ParentID is the periodic job a child was launched from
 	// (`<parent>/periodic-<unix seconds>`); empty for any other job.
 	ParentID string `json:"parent_id,omitempty"`
+	// Scale is set on a version made by `drover job scale`: only the
+	// group's count differs from the version before (job_scale.go).
+	Scale *ScalingEvent `json:"scale,omitempty"`
 
 	CreateIndex    uint64 `json:"create_index"`
 	ModifyIndex    uint64 `json:"modify_index"`

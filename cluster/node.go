@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -157,6 +158,7 @@ func (n *Node) Copy() *Node {
 	c.Attributes = copyMap(n.Attributes)
 	c.Meta = copyMap(n.Meta)
 	c.ReservedPorts = append([]int(nil), n.ReservedPorts...)
+	c.HostVolumes = maps.Clone(n.HostVolumes)
 	if n.Drivers != nil {
 		c.Drivers = make(map[string]DriverInfo, len(n.Drivers))
 		for k, v := range n.Drivers {

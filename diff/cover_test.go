@@ -70,6 +70,11 @@ func (f *filler) fill(v reflect.Value) {
 		if f.hit() {
 			v.SetInt(v.Int() * 2)
 		}
+	case reflect.Uint8:
+		v.SetUint(1)
+		if f.hit() {
+			v.SetUint(2)
+		}
 	case reflect.Bool:
 		v.SetBool(!f.hit())
 	case reflect.Interface:

@@ -22,7 +22,7 @@ func jobEqual(a, b *jobspec.Job) bool {
 		!constraintsEqual(a.Constraints, b.Constraints) || !affinitiesEqual(a.Affinities, b.Affinities) ||
 		!spreadsEqual(a.Spreads, b.Spreads) || !ptrEqual(a.Update, b.Update) ||
 		!periodicEqual(a.Periodic, b.Periodic) || !parameterizedEqual(a.Parameterized, b.Parameterized) ||
-		len(a.Groups) != len(b.Groups) {
+		!jobExtEqual(a, b) || len(a.Groups) != len(b.Groups) {
 		return false
 	}
 	for i := range a.Groups {
@@ -45,7 +45,7 @@ func groupEqual(a, b *jobspec.Group) bool {
 		!spreadsEqual(a.Spreads, b.Spreads) || !ptrEqual(a.Update, b.Update) ||
 		!ptrEqual(a.Migrate, b.Migrate) || !ptrEqual(a.Reschedule, b.Reschedule) || !rolloutEqual(a.Rollout, b.Rollout) ||
 		!networksEqual(a.Networks, b.Networks) || !servicesEqual(a.Services, b.Services) ||
-		!ptrEqual(a.EphemeralDisk, b.EphemeralDisk) || len(a.Tasks) != len(b.Tasks) {
+		!ptrEqual(a.EphemeralDisk, b.EphemeralDisk) || !volumesEqual(a.Volumes, b.Volumes) || !groupExtEqual(a, b) || len(a.Tasks) != len(b.Tasks) {
 		return false
 	}
 	for i := range a.Tasks {
@@ -69,9 +69,9 @@ func taskEqual(a, b *jobspec.Task) bool {
 		servicesEqual(a.Services, b.Services) && ptrEqual(a.Restart, b.Restart) &&
 		a.KillTimeout == b.KillTimeout && a.KillSignal == b.KillSignal &&
 		a.ShutdownDelay == b.ShutdownDelay && a.Leader == b.Leader &&
-		ptrEqual(a.Lifecycle, b.Lifecycle) && sliceEqual(a.Templates, b.Templates) &&
+		ptrEqual(a.Lifecycle, b.Lifecycle) && taskExtEqual(a, b) &&
 		a.Logs == b.Logs && constraintsEqual(a.Constraints, b.Constraints) &&
-		affinitiesEqual(a.Affinities, b.Affinities)
+		affinitiesEqual(a.Affinities, b.Affinities) && sliceEqual(a.VolumeMounts, b.VolumeMounts)
 }
 
 // ptrEqual compares two pointers to comparable structs by value.
@@ -153,7 +153,7 @@ func networksEqual(a, b []jobspec.Network) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Mode != b[i].Mode || !sliceEqual(a[i].Ports, b[i].Ports) {
+		if a[i].Mode != b[i].Mode || a[i].Hostname != b[i].Hostname || !sliceEqual(a[i].Ports, b[i].Ports) {
 			return false
 		}
 	}
@@ -168,7 +168,8 @@ func servicesEqual(a, b []jobspec.Service) bool {
 		x, y := &a[i], &b[i]
 		if x.Name != y.Name || x.Port != y.Port || x.Provider != y.Provider || x.Task != y.Task ||
 			!stringsEqual(x.Tags, y.Tags) || !stringsEqual(x.CanaryTags, y.CanaryTags) ||
-			!stringMapEqual(x.Meta, y.Meta) || len(x.Checks) != len(y.Checks) {
+			!stringMapEqual(x.Meta, y.Meta) || x.AddressMode != y.AddressMode || x.OnUpdate != y.OnUpdate ||
+			len(x.Checks) != len(y.Checks) {
 			return false
 		}
 		for j := range x.Checks {
@@ -185,6 +186,7 @@ func checkEqual(a, b *jobspec.Check) bool {
 		a.Protocol != b.Protocol || a.Port != b.Port || a.Command != b.Command ||
 		!stringsEqual(a.Args, b.Args) || a.Task != b.Task || a.Interval != b.Interval ||
 		a.Timeout != b.Timeout || a.InitialStatus != b.InitialStatus ||
+		a.AddressMode != b.AddressMode || a.OnUpdate != b.OnUpdate ||
 		!ptrEqual(a.CheckRestart, b.CheckRestart) || len(a.Header) != len(b.Header) {
 		return false
 	}

@@ -69,6 +69,9 @@ func jobAttrs(j *jobspec.Job) []attr {
 	as.add("Region", "region", j.Region, destructive)
 	as.add("Namespace", "namespace", j.Namespace, destructive)
 	as.add("Priority", "priority", fmtInt(j.Priority), inPlace)
+	// Like datacenters: the scheduler replaces only the allocations on
+	// nodes outside the new pool.
+	as.add("NodePool", "node_pool", j.NodePool, inPlace)
 	return as
 }
 
@@ -87,6 +90,7 @@ func jobNodes(j *jobspec.Job, s secrets) []*node {
 	ns = append(ns, constraintNodes(j.Constraints)...)
 	ns = append(ns, affinityNodes(j.Affinities)...)
 	ns = append(ns, spreadNodes(j.Spreads)...)
+	ns = append(ns, jobExtNodes(j)...)
 	return compact(ns)
 }
 
@@ -110,6 +114,8 @@ func groupNodes(g *jobspec.Group, s secrets) []*node {
 	ns = append(ns, spreadNodes(g.Spreads)...)
 	ns = append(ns, networkNodes(g.Networks)...)
 	ns = append(ns, serviceNodes(g.Services, s)...)
+	ns = append(ns, volumeNodes(g.Volumes)...)
+	ns = append(ns, groupExtNodes(g, s)...)
 	return compact(ns)
 }
 
@@ -124,7 +130,7 @@ func taskAttrs(t *jobspec.Task) []attr {
 	as.add("KillSignal", "kill_signal", t.KillSignal, inPlace)
 	as.add("ShutdownDelay", "shutdown_delay", fmtDur(t.ShutdownDelay), inPlace)
 	as.add("Leader", "leader", fmtBool(t.Leader), inPlace)
-	return as
+	return append(as, taskExtAttrs(t)...)
 }
 
 func taskNodes(t *jobspec.Task, s secrets) []*node {
@@ -148,6 +154,8 @@ func taskNodes(t *jobspec.Task, s secrets) []*node {
 	ns = append(ns, serviceNodes(t.Services, s)...)
 	ns = append(ns, constraintNodes(t.Constraints)...)
 	ns = append(ns, affinityNodes(t.Affinities)...)
+	ns = append(ns, volumeMountNodes(t.VolumeMounts)...)
+	ns = append(ns, taskExtNodes(t)...)
 	return compact(ns)
 }
 
@@ -216,6 +224,7 @@ func templateNodes(ts []jobspec.Template, s secrets) []*node {
 		as.add("Perms", "perms", t.Perms, destructive)
 		as.add("LeftDelim", "left_delimiter", t.LeftDelim, destructive)
 		as.add("RightDelim", "right_delimiter", t.RightDelim, destructive)
+		as = append(as, templateExtAttrs(&t)...)
 		n := newNode("Template", listSeg("template", t.Destination), destructive, as)
 		n.key = t.Destination
 		ns = append(ns, n)
@@ -231,6 +240,8 @@ func serviceNodes(svcs []jobspec.Service, s secrets) []*node {
 		as.add("Port", "port", sv.Port, inPlace)
 		as.add("Provider", "provider", sv.Provider, inPlace)
 		as.add("Task", "task", sv.Task, inPlace)
+		as.add("AddressMode", "address_mode", sv.AddressMode, inPlace)
+		as.add("OnUpdate", "on_update", sv.OnUpdate, inPlace)
 		kids := []*node{
 			setNode("Tags", "tags", sv.Tags, inPlace),
 			setNode("CanaryTags", "canary_tags", sv.CanaryTags, inPlace),
@@ -262,6 +273,8 @@ func checkNodes(cs []jobspec.Check, s secrets) []*node {
 		as.add("Interval", "interval", fmtDur(c.Interval), inPlace)
 		as.add("Timeout", "timeout", fmtDur(c.Timeout), inPlace)
 		as.add("InitialStatus", "initial_status", c.InitialStatus, inPlace)
+		as.add("AddressMode", "address_mode", c.AddressMode, inPlace)
+		as.add("OnUpdate", "on_update", c.OnUpdate, inPlace)
 		var header *node
 		if len(c.Header) > 0 {
 			flat := make(map[string]string, len(c.Header))
@@ -352,6 +365,7 @@ func networkNodes(nets []jobspec.Network) []*node {
 	for i, nw := range nets {
 		var as attrs
 		as.add("Mode", "mode", nw.Mode, destructive)
+		as.add("Hostname", "hostname", nw.Hostname, destructive)
 		var kids []*node
 		for _, p := range nw.Ports {
 			var pas attrs

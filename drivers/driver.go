@@ -126,6 +126,15 @@ type TaskConfig struct {
 	// Drivers that isolate the task's network (docker, qemu) map each
 	// HostIP:HostPort to ContainerPort inside; others ignore them.
 	Ports []Port `json:"ports,omitempty"`
+	// Mounts are the task's volume_mounts, resolved by the agent to host
+	// paths (host volumes). Drivers that cannot honour them refuse the
+	// task rather than run it without its data.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Hostname is the group network's hostname, interpolated and checked
+	// by the agent (ValidHostname). Drivers whose tasks have their own
+	// UTS namespace (docker, isolated exec) set it; empty keeps the
+	// driver's default.
+	Hostname string `json:"hostname,omitempty"`
 
 	KillSignal  string        `json:"kill_signal,omitempty"`
 	KillTimeout time.Duration `json:"kill_timeout"`
@@ -143,6 +152,18 @@ type Port struct {
 	// ContainerPort is the jobspec's `to`: the port inside the container
 	// or VM. Zero means the same as HostPort.
 	ContainerPort int `json:"container_port,omitempty"`
+}
+
+// Mount is one volume mounted into a task: the host path the agent
+// resolved (an operator's host_volume, trusted) at TaskPath inside the
+// task (the job's destination, not trusted: drivers join it onto the
+// task's root only through securejoin).
+type Mount struct {
+	// Volume is the group's volume name, the 9p mount tag of qemu.
+	Volume   string `json:"volume"`
+	HostPath string `json:"host_path"`
+	TaskPath string `json:"task_path"`
+	ReadOnly bool   `json:"read_only,omitempty"`
 }
 
 // LogConfig says where a task's stdout and stderr go: rotated files

@@ -82,5 +82,5 @@ func (r *Registry) ValidateConfig(driver string, cfg map[string]any) []SchemaErr
 	if !ok {
 		return []SchemaError{{Path: "driver", Msg: fmt.Sprintf("%q is not available on this node", driver)}}
 	}
-	return d.ConfigSpec().Validate(cfg)
+	return d.ConfigSpec().ValidateDriver(d.Name(), cfg)
 }

@@ -64,7 +64,7 @@ func TestRegistryValidateConfig(t *testing.T) {
 		t.Errorf("valid exec config: %v", errs)
 	}
 	errs := r.ValidateConfig("exec", map[string]any{"comand": "/bin/true"})
-	want := `[comand: unknown attribute; did you mean "command"? command: required attribute (string) is missing]`
+	want := `[comand: neither Drover's nor Nomad's exec driver has this option; did you mean "command"? command: required attribute (string) is missing]`
 	if fmt.Sprint(errs) != want {
 		t.Errorf("errors = %v\nwant %s", errs, want)
 	}

@@ -42,6 +42,10 @@ type Attribute struct {
 	// BlockForm lets a map attribute also be written as a block,
 	// `labels { a = "b" }`, as Nomad's HCL1 job files do.
 	BlockForm bool
+	// Values, when set, are the only values a string attribute may take;
+	// ValuesHint follows the error for any other, saying what to do.
+	Values     []string
+	ValuesHint string
 }
 
 // Schema is a driver's declared config {} block, in documentation order.

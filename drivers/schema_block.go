@@ -3,6 +3,7 @@ package drivers
 import (
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // Nested blocks reach a driver the way jobspec decodes them, the shape
@@ -32,6 +33,14 @@ func checkAttr(path string, a Attribute, v any) []SchemaError {
 	case a.Type == TypeMapString && a.BlockForm:
 		if l, ok := v.([]any); ok {
 			return eachBlock(path, l, func(p string, m map[string]any) []SchemaError { return checkType(p, TypeMapString, m) })
+		}
+	case a.Type == TypeString && len(a.Values) > 0:
+		if s, ok := v.(string); ok && !slices.Contains(a.Values, s) {
+			msg := fmt.Sprintf("%q is not one of %q", s, a.Values)
+			if a.ValuesHint != "" {
+				msg += "; " + a.ValuesHint
+			}
+			return []SchemaError{{Path: path, Msg: msg}}
 		}
 	}
 	return checkType(path, a.Type, v)

@@ -143,14 +143,38 @@ func (s *bodySpec) check(body *hclsyntax.Body, def hcl.Range) hcl.Diagnostics {
 	return diags
 }
 
+// optLabel, as a block's label count, lets the block take one name or
+// none (identity: unnamed is the "default" identity).
+const optLabel = -1
+
 // usable says whether a decoder should read block b: check has already
 // reported blocks with the wrong number of labels.
 func usable(b *hclsyntax.Block, labels int) bool {
+	if labels == optLabel {
+		return len(b.Labels) <= 1
+	}
 	return len(b.Labels) == labels
 }
 
 func checkLabels(b *hclsyntax.Block, want int) hcl.Diagnostics {
 	got := len(b.Labels)
+	if want == optLabel {
+		if got <= 1 {
+			return nil
+		}
+		want = 1
+	}
+	if b.Type == "scaling" && got > want {
+		// Nomad's scaling "cpu" / "mem" (Dynamic Application Sizing) is
+		// an Enterprise feature; say so rather than "extraneous label".
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Drover does not support scaling %q", b.Labels[0]),
+			Detail:   hintDAS,
+			Subject:  b.LabelRanges[0].Ptr(),
+			Context:  b.DefRange().Ptr(),
+		}}
+	}
 	switch {
 	case got < want:
 		return hcl.Diagnostics{{

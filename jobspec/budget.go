@@ -475,6 +475,53 @@ var estimates = map[string]func(args []cty.Value) estimate{
 	},
 	"jsondecode": decodeEstimate,
 	"csvdecode":  decodeEstimate,
+	// Issue 15's functions (functions_ext.go). Hashes read their input
+	// once; urlencode writes at most 3 bytes per byte; yamlencode writes
+	// each value once plus its indentation, which grows with the depth;
+	// yamldecode makes at most one element per separator (aliases, which
+	// could multiply them, are refused by the function itself).
+	"md5":          hashEstimate,
+	"sha1":         hashEstimate,
+	"sha256":       hashEstimate,
+	"sha512":       hashEstimate,
+	"base64sha256": hashEstimate,
+	"base64sha512": hashEstimate,
+	"urlencode": func(args []cty.Value) estimate {
+		n := strLen(args, 0)
+		return estimate{bytes: 3 * n, work: n / 16}
+	},
+	"yamlencode": func(args []cty.Value) estimate {
+		size, elems := measure(argAt(args, 0), math.MaxInt)
+		depth := nesting(argAt(args, 0), 0)
+		return estimate{bytes: clampInt(2*float64(size) + float64(elems)*float64(2*depth+8)), work: size / 16}
+	},
+	"yamldecode": func(args []cty.Value) estimate {
+		e := decodeEstimate(args)
+		s := strArg(args, 0)
+		for _, c := range []byte(s) {
+			if c == '-' {
+				e.elems++
+			}
+		}
+		return e
+	},
+	"cidrsubnets": func(args []cty.Value) estimate { return estimate{elems: len(args)} },
+}
+
+func hashEstimate(args []cty.Value) estimate { return estimate{work: strLen(args, 0) / 64} }
+
+// nesting is how deeply v's collections nest, stopping at 1000.
+func nesting(v cty.Value, d int) int {
+	v, _ = v.Unmark()
+	if d >= 1000 || v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
+		return d
+	}
+	deepest := d
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		deepest = max(deepest, nesting(e, d+1))
+	}
+	return deepest
 }
 
 // formatEstimate bounds format and formatlist: the format string, each

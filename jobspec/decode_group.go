@@ -2,6 +2,9 @@ package jobspec
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -13,6 +16,69 @@ type groupScope struct {
 	group   string
 	restart patch[RestartPolicy]
 	ports   map[string]bool // labels of the group network's ports
+	volumes map[string]bool // names of the group's volumes
+	// diskMB sums the tasks' deprecated resources { disk }; diskAttr is
+	// the first of them, for positions.
+	diskMB   int
+	diskAttr *hclsyntax.Attribute
+	// taskPorts are the ports of the tasks' deprecated resources {
+	// network } blocks, lifted into the group's network; taskNet is the
+	// first such block, for positions.
+	taskPorts []Port
+	taskNet   *hclsyntax.Block
+}
+
+// taskNetwork lifts a task's resources { network } (Nomad before 0.12)
+// into the group: Drover has only group networks, so its ports join the
+// group's, under the same labels the task's config and services use.
+func (g *groupScope) taskNetwork(ev *evaluator, b *hclsyntax.Block) hcl.Diagnostics {
+	n, diags := decodeNetwork(ev, b)
+	if n == nil {
+		return diags
+	}
+	if n.Mode != defaultNetworkMode {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Task network mode",
+			Detail:   "A network in a task's resources has no mode of its own; declare a bridge network in the group.",
+			Subject:  b.DefRange().Ptr(),
+		})
+	}
+	for _, p := range n.Ports {
+		if g.ports[p.Label] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate port label",
+				Detail:   fmt.Sprintf("Port %q is declared by another network of group %q; port labels are per group in Drover, so rename one.", p.Label, g.group),
+				Subject:  b.DefRange().Ptr(),
+			})
+			continue
+		}
+		g.ports[p.Label] = true
+		g.taskPorts = append(g.taskPorts, p)
+	}
+	if g.taskNet == nil {
+		g.taskNet = b
+	}
+	return diags
+}
+
+// taskDisk records a task's resources { disk }, which Nomad deprecated in
+// favour of the group's ephemeral_disk: the group's disk becomes the sum
+// of its tasks' disks unless the group has an ephemeral_disk block.
+func (g *groupScope) taskDisk(ev *evaluator, a *hclsyntax.Attribute) hcl.Diagnostics {
+	if a == nil {
+		return nil
+	}
+	n, ok, diags := ev.integer(a, 0, maxInt32)
+	if !ok {
+		return diags
+	}
+	g.diskMB = min(g.diskMB+n, maxInt32)
+	if g.diskAttr == nil {
+		g.diskAttr = a
+	}
+	return diags
 }
 
 // portRef is a service or check argument that names a port, checked once
@@ -22,10 +88,10 @@ type portRef struct {
 	label string
 }
 
-func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.Diagnostics) {
+func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (g *Group, diags hcl.Diagnostics) {
 	body := b.Body
-	diags := groupSpec.check(body, b.DefRange())
-	g := &Group{Name: b.Labels[0], Count: 1}
+	diags = groupSpec.check(body, b.DefRange())
+	g = &Group{Name: b.Labels[0], Count: 1}
 	diags = append(diags, checkName("group name", g.Name, b.LabelRanges[0], false)...)
 	if a := body.Attributes["count"]; a != nil {
 		n, ok, ds := ev.integer(a, 0, maxInt32)
@@ -38,7 +104,9 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 	g.Meta, ds = decodeFreeMap(ev, body, "meta")
 	diags = append(diags, ds...)
 
-	scope := &groupScope{job: job, group: g.Name, ports: map[string]bool{}}
+	scope := &groupScope{job: job, group: g.Name, ports: map[string]bool{}, volumes: map[string]bool{}}
+	var scalingBlk, disconnectBlk, diskBlk *hclsyntax.Block
+	scalingMinSet := false
 	update, reschedule, migrate := job.update, job.reschedule, job.migrate
 	var updateBlk *hclsyntax.Block
 	disk := defaultDisk()
@@ -90,6 +158,7 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 		case "restart":
 			scope.restart, ds = restartFlat.decode(ev, blk)
 		case "ephemeral_disk":
+			diskBlk = blk
 			var p patch[EphemeralDisk]
 			p, ds = diskFlat.decode(ev, blk)
 			disk = p.apply(disk)
@@ -103,6 +172,34 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 			}
 		case "service":
 			services = append(services, blk)
+		case "volume":
+			if !usable(blk, 1) {
+				break
+			}
+			name := blk.Labels[0]
+			if scope.volumes[name] {
+				ds = append(ds, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate volume",
+					Detail:   fmt.Sprintf("Group %q already has a volume %q.", g.Name, name),
+					Subject:  blk.LabelRanges[0].Ptr(),
+				})
+				break
+			}
+			scope.volumes[name] = true
+			var v *VolumeRequest
+			v, ds = decodeVolume(ev, blk)
+			if g.Volumes == nil {
+				g.Volumes = map[string]*VolumeRequest{}
+			}
+			g.Volumes[name] = v
+		case "scaling":
+			if usable(blk, 0) && g.Scaling == nil {
+				g.Scaling, scalingMinSet, ds = decodeScaling(ev, blk)
+				scalingBlk = blk
+			}
+		case "disconnect":
+			disconnectBlk = blk
 		case "task":
 			if usable(blk, 1) {
 				tasks = append(tasks, blk)
@@ -111,6 +208,42 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 		diags = append(diags, ds...)
 	}
 	g.EphemeralDisk = &disk
+	if g.Scaling != nil {
+		// Nomad: a group with a scaling block and no count starts at min;
+		// a scaling block without min has min = count.
+		if body.Attributes["count"] == nil && scalingMinSet {
+			g.Count = g.Scaling.Min
+		}
+		if !scalingMinSet {
+			g.Scaling.Min = g.Count
+		}
+		if !hasUnknown(diags) {
+			diags = append(diags, checkScalingCount(g, body.Attributes["count"], scalingBlk)...)
+		}
+	}
+	g.Disconnect, ds = decodeDisconnect(ev, disconnectBlk, body, job.typ)
+	diags = append(diags, ds...)
+	g.MaxRunDuration, ds = decodeMaxRunDuration(ev, body, job.typ)
+	diags = append(diags, ds...)
+	// The group's shutdown_delay (the wait between deregistering its
+	// services and stopping its tasks) becomes the delay of each task
+	// that sets none: Drover deregisters a task's services and waits per
+	// task, so the tasks wait as long as the group would.
+	var groupShutdown time.Duration
+	if a := body.Attributes["shutdown_delay"]; a != nil {
+		d, ok, ds := ev.duration(a)
+		diags = append(diags, ds...)
+		if ok {
+			groupShutdown = d
+		}
+	}
+	defer func() {
+		for _, t := range g.Tasks {
+			if t.ShutdownDelay == 0 {
+				t.ShutdownDelay = groupShutdown
+			}
+		}
+	}()
 	if hasDeployments(job.typ) {
 		u := update.apply(defaultUpdate())
 		g.Update = &u
@@ -147,6 +280,49 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 	}
 	var leader *hclsyntax.Block
 	seen := map[string]hcl.Range{}
+	defer func() {
+		// After the tasks: lift their resources { network } ports into
+		// the group's network.
+		if scope.taskNet == nil {
+			return
+		}
+		if len(g.Networks) == 0 {
+			g.Networks = []Network{{Mode: defaultNetworkMode}}
+		} else if g.Networks[0].Mode != defaultNetworkMode {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Task network in a bridge group",
+				Detail:   fmt.Sprintf("Group %q has a %s network; declare the task's ports there instead of in its resources.", g.Name, g.Networks[0].Mode),
+				Subject:  scope.taskNet.DefRange().Ptr(),
+			})
+			return
+		}
+		g.Networks[0].Ports = append(g.Networks[0].Ports, scope.taskPorts...)
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Task-level network is deprecated",
+			Detail:   fmt.Sprintf("Nomad deprecated networks in a task's resources in 0.12; Drover adds their ports to group %q's network. Move the network block to the group.", g.Name),
+			Subject:  scope.taskNet.DefRange().Ptr(),
+		})
+	}()
+	defer func() {
+		// After the tasks: map their resources { disk } onto the group.
+		if scope.diskAttr == nil {
+			return
+		}
+		detail := fmt.Sprintf("resources { disk } is deprecated in Nomad; Drover sets group %q's ephemeral_disk size to the tasks' total (%d MB). Move it to the group: ephemeral_disk { size = %d }.", g.Name, scope.diskMB, scope.diskMB)
+		if diskBlk != nil {
+			detail = fmt.Sprintf("resources { disk } is deprecated in Nomad and group %q has an ephemeral_disk block, which wins; remove disk from the task.", g.Name)
+		} else if scope.diskMB > 0 {
+			g.EphemeralDisk.SizeMB = scope.diskMB
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "resources { disk } is deprecated",
+			Detail:   detail,
+			Subject:  scope.diskAttr.NameRange.Ptr(),
+		})
+	}()
 	for _, tb := range tasks {
 		name := tb.Labels[0]
 		if prev, dup := seen[name]; dup {
@@ -203,7 +379,14 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 			continue
 		}
 		detail := fmt.Sprintf("Group %q has no network port labelled %q.", g.Name, r.label)
-		if len(scope.ports) > 0 {
+		if m := portVarRef.FindStringSubmatch(r.label); m != nil {
+			// ${NOMAD_PORT_api} is a port's value on the node; a service
+			// names the port by its label.
+			detail = fmt.Sprintf("A service or check names its port by label: write %s = %q instead of %q.", r.attr.Name, m[2], r.label)
+			if !scope.ports[m[2]] {
+				detail += fmt.Sprintf(` Declare it in the group too: network { port "%s" {} }.`, m[2])
+			}
+		} else if len(scope.ports) > 0 {
 			if s := suggest(r.label, scope.ports); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
@@ -219,6 +402,10 @@ func decodeGroup(ev *evaluator, b *hclsyntax.Block, job *jobScope) (*Group, hcl.
 	}
 	return g, diags
 }
+
+// portVarRef matches a port written as the runtime variable that holds
+// it, ${NOMAD_PORT_api} and its kin.
+var portVarRef = regexp.MustCompile(`^\$\{NOMAD_(PORT|HOST_PORT|ALLOC_PORT|ADDR|HOST_ADDR|ALLOC_ADDR|IP|HOST_IP)_([A-Za-z0-9_-]+)\}$`)
 
 func isNumber(s string) bool {
 	if s == "" {
@@ -240,8 +427,36 @@ func decodeNetwork(ev *evaluator, b *hclsyntax.Block) (*Network, hcl.Diagnostics
 		s, ok, ds := ev.str(a)
 		diags = append(diags, ds...)
 		if ok {
-			diags = append(diags, checkEnum(a, s, []string{"host", "bridge", "none"})...)
+			if strings.HasPrefix(s, "cni/") {
+				diags = append(diags, unsupportedValue("mode", s, hintCNI, a.Expr.Range()))
+			} else {
+				diags = append(diags, checkEnum(a, s, []string{"host", "bridge", "none"})...)
+			}
 			n.Mode = s
+		}
+	}
+	if a := body.Attributes["mbits"]; a != nil {
+		// Nomad ignores mbits since 1.0 (bandwidth is not scheduled);
+		// accept old files with a warning.
+		if _, ok, ds := ev.integer(a, 0, maxInt32); !ok {
+			diags = append(diags, ds...)
+		} else {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "mbits is ignored",
+				Detail:   "Nomad ignores network bandwidth since 1.0, and so does Drover; remove mbits.",
+				Subject:  a.NameRange.Ptr(),
+			})
+		}
+	}
+	if a := body.Attributes["hostname"]; a != nil {
+		s, ok, ds := ev.str(a)
+		diags = append(diags, ds...)
+		if ok {
+			if len(s) > 253 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '/' || r > '~' }) {
+				diags = append(diags, typeErr(a, "a host name of at most 253 characters without spaces or slashes", nil)...)
+			}
+			n.Hostname = s
 		}
 	}
 	seen := map[string]hcl.Range{}

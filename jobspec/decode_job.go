@@ -21,6 +21,9 @@ type jobScope struct {
 	updateSeen map[string]bool
 	reschedule patch[ReschedulePolicy]
 	migrate    patch[Migrate]
+	// parameterized: the job has a parameterized block, so its tasks may
+	// have a dispatch_payload.
+	parameterized bool
 }
 
 func decodeJob(ev *evaluator, b *hclsyntax.Block) (*Job, hcl.Diagnostics) {
@@ -79,9 +82,12 @@ func decodeJob(ev *evaluator, b *hclsyntax.Block) (*Job, hcl.Diagnostics) {
 	var ds hcl.Diagnostics
 	job.Meta, ds = decodeFreeMap(ev, body, "meta")
 	diags = append(diags, ds...)
+	job.NodePool, ds = decodeNodePool(ev, body)
+	diags = append(diags, ds...)
+	diags = append(diags, allAtOnceWarning(ev, body.Attributes["all_at_once"])...)
 
 	scope := jobScope{id: job.ID, typ: job.Type}
-	var groups []*hclsyntax.Block
+	var groups, tasks []*hclsyntax.Block
 	for _, blk := range body.Blocks {
 		var ds hcl.Diagnostics
 		switch blk.Type {
@@ -126,14 +132,39 @@ func decodeJob(ev *evaluator, b *hclsyntax.Block) (*Job, hcl.Diagnostics) {
 			if job.Type != JobTypeBatch && job.Type != JobTypeSysBatch {
 				ds = append(ds, notForType(blk, job.Type, "batch and sysbatch"))
 			}
+		case "ui":
+			job.UI, ds = decodeUI(ev, blk)
 		case "group":
 			if usable(blk, 1) {
 				groups = append(groups, blk)
 			}
+		case "task":
+			if usable(blk, 1) {
+				tasks = append(tasks, blk)
+			}
 		}
 		diags = append(diags, ds...)
 	}
+	scope.parameterized = job.Parameterized != nil
 
+	// A task written directly in the job becomes a group of the same
+	// name holding only that task, placed before the written groups, as
+	// Nomad's jobspec2 does (normalizeJob).
+	if len(tasks) > 0 {
+		alone := make([]*hclsyntax.Block, 0, len(tasks)+len(groups))
+		for _, tb := range tasks {
+			alone = append(alone, &hclsyntax.Block{
+				Type:            "group",
+				Labels:          tb.Labels,
+				Body:            &hclsyntax.Body{Attributes: hclsyntax.Attributes{}, Blocks: hclsyntax.Blocks{tb}, SrcRange: tb.Range(), EndRange: tb.CloseBraceRange},
+				TypeRange:       tb.TypeRange,
+				LabelRanges:     tb.LabelRanges,
+				OpenBraceRange:  tb.OpenBraceRange,
+				CloseBraceRange: tb.CloseBraceRange,
+			})
+		}
+		groups = append(alone, groups...)
+	}
 	if len(groups) == 0 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -328,4 +359,23 @@ func decodeParameterized(ev *evaluator, b *hclsyntax.Block) (*Parameterized, hcl
 		}
 	}
 	return p, diags
+}
+
+// allAtOnceWarning accepts Nomad's job-level all_at_once, which Nomad
+// deprecated and ignores (its scheduler places what fits, as Drover's
+// does), with a warning rather than an error, so that old files run.
+func allAtOnceWarning(ev *evaluator, a *hclsyntax.Attribute) hcl.Diagnostics {
+	if a == nil {
+		return nil
+	}
+	_, _, diags := ev.boolean(a)
+	if diags.HasErrors() {
+		return diags
+	}
+	return append(diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "all_at_once is ignored",
+		Detail:   "all_at_once is deprecated in Nomad and has no effect: the scheduler places the allocations that fit and retries the rest. Remove it.",
+		Subject:  a.NameRange.Ptr(),
+	})
 }

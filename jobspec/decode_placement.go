@@ -3,6 +3,7 @@ package jobspec
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -107,21 +108,55 @@ func decodeConstraint(ev *evaluator, b *hclsyntax.Block) (*Constraint, hcl.Diagn
 	diags := constraintSpec.check(b.Body, b.DefRange())
 	p, keep, ds := decodePlacement(ev, b, shorthandOps)
 	diags = append(diags, ds...)
-	if !keep {
+	if !keep || hasUnknown(ds) {
+		// An unset variable was reported where it failed; checking what
+		// is left would only report it again.
 		return nil, diags
 	}
 	diags = append(diags, p.validate(b, constraintOps)...)
 	switch p.operator {
 	case "distinct_hosts":
-		if p.attribute != "" || p.value != "" {
+		// Nomad's spellings: distinct_hosts = true, or operator =
+		// "distinct_hosts" with no value or a boolean value; "false"
+		// turns the constraint off and a value that is no boolean
+		// enforces it (scheduler.hasDistinctHostsConstraint). The
+		// attribute means nothing to it. Stored in one form.
+		if p.value != "" {
+			on, err := strconv.ParseBool(p.value)
+			if err == nil && !on {
+				return nil, diags
+			}
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagWarning,
+					Summary:  "distinct_hosts value is not a boolean",
+					Detail:   fmt.Sprintf("%q is not true or false; like Nomad, Drover enforces the constraint. Write value = \"true\", or leave value out.", p.value),
+					Subject:  p.valueRange.Ptr(),
+				})
+			}
+		}
+		if p.attribute != "" {
 			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Unexpected attribute or value",
-				Detail:   "A distinct_hosts constraint takes no attribute or value.",
-				Subject:  b.DefRange().Ptr(),
+				Severity: hcl.DiagWarning,
+				Summary:  "distinct_hosts ignores attribute",
+				Detail:   "A distinct_hosts constraint spreads allocations over nodes; its attribute is ignored, as in Nomad. Remove it.",
+				Subject:  b.Body.Attributes["attribute"].NameRange.Ptr(),
 			})
 		}
-	case "is_set", "is_not_set", "distinct_property":
+		p.attribute, p.value = "", ""
+	case "distinct_property":
+		// An optional limit: how many allocations may share one value.
+		if p.value != "" {
+			if n, err := strconv.ParseUint(p.value, 10, 31); err != nil || n < 1 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid distinct_property limit",
+					Detail:   fmt.Sprintf("The value of a distinct_property constraint is how many allocations may share one value of the property: a whole number of at least 1, not %q.", p.value),
+					Subject:  p.valueRange.Ptr(),
+				})
+			}
+		}
+	case "is_set", "is_not_set":
 	default:
 		if p.value == "" {
 			diags = append(diags, missingArg(b, "value", "constraint with operator "+fmt.Sprintf("%q", p.operator)))
@@ -156,6 +191,9 @@ func decodeAffinity(ev *evaluator, b *hclsyntax.Block) (*Affinity, hcl.Diagnosti
 	diags := affinitySpec.check(b.Body, b.DefRange())
 	p, _, ds := decodePlacement(ev, b, affinityShorthands)
 	diags = append(diags, ds...)
+	if hasUnknown(ds) {
+		return nil, diags
+	}
 	diags = append(diags, p.validate(b, affinityOps)...)
 	if p.value == "" {
 		diags = append(diags, missingArg(b, "value", "affinity"))

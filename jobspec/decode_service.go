@@ -44,7 +44,7 @@ func decodeService(ev *evaluator, b *hclsyntax.Block, defaultName string, groupL
 			switch p {
 			case "nomad":
 			case "consul":
-				diags = append(diags, unsupportedValue("provider", "consul", hintConsul+` Use provider = "nomad".`, a.Expr.Range()))
+				diags = append(diags, unsupportedValue("provider", "consul", hintConsul, a.Expr.Range()))
 			default:
 				diags = append(diags, checkEnum(a, p, []string{"nomad"})...)
 			}
@@ -76,6 +76,7 @@ func decodeService(ev *evaluator, b *hclsyntax.Block, defaultName string, groupL
 	var ds hcl.Diagnostics
 	s.Meta, ds = decodeFreeMap(ev, body, "meta")
 	diags = append(diags, ds...)
+	diags = append(diags, decodeAddressModeOnUpdate(ev, body, serviceAddressModes, &s.AddressMode, &s.OnUpdate)...)
 	for _, cb := range body.Blocks {
 		if cb.Type != "check" || !usable(cb, 0) {
 			continue
@@ -151,6 +152,7 @@ func decodeCheck(ev *evaluator, b *hclsyntax.Block, service string, groupLevel b
 			}
 		}
 	}
+	diags = append(diags, decodeAddressModeOnUpdate(ev, body, checkAddressModes, &c.AddressMode, &c.OnUpdate)...)
 	var ds hcl.Diagnostics
 	c.Header, ds = decodeHeader(ev, body)
 	diags = append(diags, ds...)

@@ -61,11 +61,60 @@ func decodeTask(ev *evaluator, b *hclsyntax.Block, g *groupScope) (*Task, []port
 	t.Meta, ds = decodeFreeMap(ev, body, "meta")
 	diags = append(diags, ds...)
 
+	t.MaxRunDuration, ds = decodeMaxRunDuration(ev, body, g.job.typ)
+	diags = append(diags, ds...)
+
 	restart := g.restart
 	var refs []portRef
+	identities := map[string]hcl.Range{}
+	actions := map[string]hcl.Range{}
 	for _, blk := range body.Blocks {
 		var ds hcl.Diagnostics
 		switch blk.Type {
+		case "volume_mount":
+			if usable(blk, 0) {
+				var m *VolumeMount
+				m, ds = decodeVolumeMount(ev, blk, g.volumes)
+				t.VolumeMounts = append(t.VolumeMounts, *m)
+			}
+		case "dispatch_payload":
+			if usable(blk, 0) {
+				t.DispatchPayload, ds = decodeDispatchPayload(ev, blk, g.job.parameterized)
+			}
+		case "identity":
+			if !usable(blk, optLabel) {
+				break
+			}
+			var id *WorkloadIdentity
+			id, ds = decodeIdentity(ev, blk)
+			if prev, dup := identities[id.Name]; dup {
+				ds = append(ds, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate identity",
+					Detail:   fmt.Sprintf("Task %q already has an identity named %q at %s; give each identity its own name.", t.Name, id.Name, prev),
+					Subject:  blk.DefRange().Ptr(),
+				})
+				break
+			}
+			identities[id.Name] = blk.DefRange()
+			t.Identities = append(t.Identities, *id)
+		case "action":
+			if !usable(blk, 1) {
+				break
+			}
+			var act *Action
+			act, ds = decodeAction(ev, blk)
+			if prev, dup := actions[act.Name]; dup {
+				ds = append(ds, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate action",
+					Detail:   fmt.Sprintf("Task %q already has an action %q at %s.", t.Name, act.Name, prev),
+					Subject:  blk.LabelRanges[0].Ptr(),
+				})
+				break
+			}
+			actions[act.Name] = blk.LabelRanges[0]
+			t.Actions = append(t.Actions, *act)
 		case "config":
 			t.Config, ds = decodeConfig(ev, blk.Body)
 			if !ds.HasErrors() && ev.checkConfig != nil && driverSupported(t.Driver) {
@@ -75,7 +124,14 @@ func decodeTask(ev *evaluator, b *hclsyntax.Block, g *groupScope) (*Task, []port
 			var p patch[Resources]
 			p, ds = resourcesFlat.decode(ev, blk)
 			t.Resources = p.apply(t.Resources)
-			if r, a := t.Resources, blk.Body.Attributes["memory_max"]; a != nil && r.MemoryMaxMB != 0 && r.MemoryMaxMB < r.MemoryMB {
+			ds = append(ds, g.taskDisk(ev, blk.Body.Attributes["disk"])...)
+			for _, nb := range blk.Body.Blocks {
+				if nb.Type == "network" && usable(nb, 0) {
+					ds = append(ds, g.taskNetwork(ev, nb)...)
+				}
+			}
+			// memory_max = -1 is Nomad's "no limit above memory".
+			if r, a := t.Resources, blk.Body.Attributes["memory_max"]; a != nil && r.MemoryMaxMB > 0 && r.MemoryMaxMB < r.MemoryMB {
 				ds = append(ds, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid memory_max",
@@ -148,13 +204,38 @@ func decodeTemplate(ev *evaluator, b *hclsyntax.Block) (*Template, hcl.Diagnosti
 		s, ok, ds := ev.str(a)
 		diags = append(diags, ds...)
 		if ok {
-			if s == "script" {
-				diags = append(diags, unsupportedValue("change_mode", "script", "Use restart, signal or noop.", a.Expr.Range()))
-			} else {
-				diags = append(diags, checkEnum(a, s, []string{"restart", "signal", "noop"})...)
-			}
+			diags = append(diags, checkEnum(a, s, []string{"restart", "signal", "noop", "script"})...)
 			t.ChangeMode = s
 		}
+	}
+	if a := body.Attributes["splay"]; a != nil {
+		d, ok, ds := ev.duration(a)
+		diags = append(diags, ds...)
+		if ok {
+			t.Splay = d
+		}
+	}
+	diags = append(diags, setInt(ev, body, "uid", -1, maxInt32, &t.UID)...)
+	diags = append(diags, setInt(ev, body, "gid", -1, maxInt32, &t.GID)...)
+	diags = append(diags, setBool(ev, body, "once", &t.Once)...)
+	diags = append(diags, setBool(ev, body, "error_on_missing_key", &t.ErrorOnMissingKey)...)
+	for _, blk := range body.Blocks {
+		var ds hcl.Diagnostics
+		switch {
+		case blk.Type == "wait" && usable(blk, 0):
+			t.Wait, ds = decodeTemplateWait(ev, blk)
+		case blk.Type == "change_script" && usable(blk, 0):
+			t.ChangeScript, ds = decodeChangeScript(ev, blk)
+		}
+		diags = append(diags, ds...)
+	}
+	if t.ChangeMode == "script" && t.ChangeScript == nil && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing change_script",
+			Detail:   `change_mode = "script" needs a change_script { command = "..." } block.`,
+			Subject:  b.DefRange().Ptr(),
+		})
 	}
 	if a := body.Attributes["perms"]; a != nil {
 		s, ok, ds := ev.str(a)
@@ -193,7 +274,7 @@ func decodeTemplate(ev *evaluator, b *hclsyntax.Block) (*Template, hcl.Diagnosti
 			Subject:  body.Attributes["source"].NameRange.Ptr(),
 		})
 	}
-	if body.Attributes["destination"] != nil && t.Destination == "" {
+	if body.Attributes["destination"] != nil && t.Destination == "" && !hasUnknown(diags) {
 		diags = append(diags, typeErr(body.Attributes["destination"], "a non-empty path", nil)...)
 	}
 	return &t, diags

@@ -176,17 +176,20 @@ var diskFlat = newFlat("ephemeral_disk", nil,
 	boolField("migrate", func(e *EphemeralDisk, b bool) { e.Migrate = b }),
 )
 
-var logsFlat = newFlat("logs", map[string]string{"enabled": `Use "disabled".`},
+var logsFlat = newFlat("logs", nil,
 	intField("max_files", 1, maxInt32, func(l *Logs, n int) { l.MaxFiles = n }),
 	intField("max_file_size", 1, maxInt32, func(l *Logs, n int) { l.MaxFileSizeMB = n }),
 	boolField("disabled", func(l *Logs, b bool) { l.Disabled = b }),
+	// Nomad 1.6's enabled, deprecated for disabled in 1.7: the opposite.
+	boolField("enabled", func(l *Logs, b bool) { l.Disabled = !b }),
 )
 
 var resourcesFlat = &flatSpec[Resources]{spec: resourcesSpec, fields: []field[Resources]{
 	intField("cpu", 1, maxInt32, func(r *Resources, n int) { r.CPU = n }),
 	intField("cores", 0, maxInt32, func(r *Resources, n int) { r.Cores = n }),
 	intField("memory", 10, maxInt32, func(r *Resources, n int) { r.MemoryMB = n }),
-	intField("memory_max", 0, maxInt32, func(r *Resources, n int) { r.MemoryMaxMB = n }),
+	// -1: no limit above memory (Nomad's "unlimited").
+	intField("memory_max", -1, maxInt32, func(r *Resources, n int) { r.MemoryMaxMB = n }),
 }}
 
 var checkRestartFlat = newFlat("check_restart", nil,

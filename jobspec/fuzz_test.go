@@ -38,6 +38,11 @@ b = local.a }`,
 		`x = "${attr.x}${"${meta.y}"}"`,
 		"\xff\xfe",
 		`job "j" { meta = { a = pow(-1, 0.5) } }`,
+		// Issue 15 blocks.
+		wrapJob("batch", "node_pool = \"gpu\"\nparameterized {}\nui {\nlink {\nlabel = \"a\"\nurl = \"b\"\n}\n}",
+			"volume \"v\" {\nsource = \"s\"\nper_alloc = true\n}\nscaling {\nmin = 1\nmax = 2\npolicy {\na = 1\n}\n}\ndisconnect {\nlost_after = \"1h\"\nreconcile = \"keep_original\"\n}\nmax_run_duration = \"1h\"",
+			"volume_mount {\nvolume = \"v\"\ndestination = \"/d\"\n}\ndispatch_payload {\nfile = \"p\"\n}\nidentity {\nenv = true\n}\nidentity \"x\" {\naud = [\"a\"]\n}\naction \"a\" {\ncommand = \"c\"\n}\ntemplate {\ndata = \"x\"\ndestination = \"local/x\"\nchange_mode = \"script\"\nwait {\nmin = \"1s\"\n}\nchange_script {\ncommand = \"c\"\n}\n}"),
+		wrapJob("service", "task \"solo\" {\ndriver = \"exec\"\n}", "max_client_disconnect = \"1h\"\nstop_after_client_disconnect = \"1m\"\nnetwork {\nmode = \"cni/x\"\nhostname = \"h\"\n}", "resources {\ndisk = 500\nmemory_max = -1\n}"),
 	} {
 		f.Add([]byte(s))
 	}

@@ -59,22 +59,22 @@ func (j *Job) Group(name string) *Group {
 }
 
 // NotLaunched says whether Drover stores the job without running it, and
-// why: kind is "parameterized" (Drover cannot dispatch jobs yet), and
-// reason is what a user reads ("stored, not dispatched (Drover cannot
-// dispatch jobs yet)"). Both are "" for a job that runs, and for nil. A
-// periodic job runs: the leader launches its children on schedule
-// (server/periodic.go). The server creates no evaluation for a
-// parameterized job; job status, the job list, plans and sync status say
-// so, all from this one decision.
+// why: kind is "parameterized" (the job runs only as the children that
+// `drover job dispatch` creates), and reason is what a user reads
+// ("stored; runs when dispatched (drover job dispatch)"). Both are
+// "" for a job that runs, and for nil. A periodic job runs: the leader
+// launches its children on schedule (server/periodic.go). The server
+// creates no evaluation for a parameterized job; job status, the job
+// list, plans and sync status say so, all from this one decision.
 func (j *Job) NotLaunched() (kind, reason string) {
 	if j != nil && j.Parameterized != nil {
-		return "parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)"
+		return "parameterized", "stored; runs when dispatched (drover job dispatch)"
 	}
 	return "", ""
 }
 
 // NotLaunchedNote is NotLaunched in one phrase, as plans show it next to
-// the job ("parameterized job: stored, not dispatched (...)"); "" for a
+// the job ("parameterized job: stored; runs when dispatched ..."); "" for a
 // job that runs.
 func (j *Job) NotLaunchedNote() string {
 	kind, reason := j.NotLaunched()

@@ -49,6 +49,10 @@ type VolumeRequest struct {
 	// PerAlloc appends the allocation index to Source ("data[0]"), as
 	// Nomad does.
 	PerAlloc bool `json:"per_alloc,omitempty"`
+	// Sticky asks that a replacement allocation get the same volume
+	// (Nomad 1.10, for dynamic host volumes): with a static host volume,
+	// placing the replacement on the same node.
+	Sticky bool `json:"sticky,omitempty"`
 }
 
 // VolumeMount is a task's `volume_mount { volume destination read_only }`:

@@ -23,8 +23,8 @@ func TestNotLaunched(t *testing.T) {
 		{"service", validJob(), "", "", ""},
 		// The leader launches a periodic job's children (server/periodic.go).
 		{"periodic", periodic, "", "", ""},
-		{"parameterized", parameterized, "parameterized", "stored, not dispatched (Drover cannot dispatch jobs yet)",
-			"parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"},
+		{"parameterized", parameterized, "parameterized", "stored; runs when dispatched (drover job dispatch)",
+			"parameterized job: stored; runs when dispatched (drover job dispatch)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if kind, reason := tc.job.NotLaunched(); kind != tc.kind || reason != tc.reason {

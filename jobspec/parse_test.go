@@ -641,13 +641,13 @@ func TestParseErrors(t *testing.T) {
  }
  }`, want: `Drover does not support the "connect" block`, line: 4, col: 5},
 		{name: "unsupported job argument", src: `job "j" {
-  all_at_once = true
+  vault_token = "x"
   group "g" {
     task "t" {
       driver = "exec"
     }
   }
-}`, want: `Drover does not support the "all_at_once" argument`, line: 2, col: 3},
+}`, want: `Drover does not support the "vault_token" argument`, line: 2, col: 3},
 		{name: "typo argument suggests", src: `job "j" {
  group "g" {
   coutn = 3

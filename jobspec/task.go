@@ -39,6 +39,10 @@ type Task struct {
 	Actions         []Action           `json:"actions,omitempty"`
 }
 
+// MemoryUnlimited as Resources.MemoryMaxMB (memory_max = -1) lifts the
+// task's hard memory limit, as in Nomad; MemoryMB stays its reservation.
+const MemoryUnlimited = -1
+
 // Resources a task asks for. CPU is in MHz, memory in MB.
 type Resources struct {
 	CPU         int `json:"cpu"`

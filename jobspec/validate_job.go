@@ -57,6 +57,7 @@ func ValidateJob(j *Job) []error {
 	if len(j.Groups) == 0 {
 		add("job.groups", "at least one group is required")
 	}
+	validateIssue15(j, add)
 	groups := map[string]bool{}
 	for gi, g := range j.Groups {
 		gp := elemPath("job.group", gi, "")
@@ -126,7 +127,9 @@ func ValidateJob(j *Job) []error {
 			if r.Cores < 0 {
 				add(tp+".resources.cores", "is %d; it must not be negative", r.Cores)
 			}
-			if r.MemoryMaxMB != 0 && r.MemoryMaxMB < r.MemoryMB {
+			if r.MemoryMaxMB < -1 {
+				add(tp+".resources.memory_max", "is %d; use -1 for no limit, or at least memory", r.MemoryMaxMB)
+			} else if r.MemoryMaxMB > 0 && r.MemoryMaxMB < r.MemoryMB {
 				add(tp+".resources.memory_max", "is %d MB, below memory (%d MB)", r.MemoryMaxMB, r.MemoryMB)
 			}
 		}

@@ -67,3 +67,59 @@ func TestValidateJob(t *testing.T) {
 		t.Fatalf("nil job: %v", errs)
 	}
 }
+
+// The issue 15 fields of a JSON job are checked by the parser's rules,
+// paths first: they are joined under task directories on the node.
+func TestValidateJobIssue15(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(j *jobspec.Job)
+		want string
+	}{
+		{"node pool", func(j *jobspec.Job) { j.NodePool = "a/b" }, "job.node_pool"},
+		{"payload", func(j *jobspec.Job) { j.Payload = make([]byte, 16<<10+1) }, "job.payload"},
+		{"csi volume", func(j *jobspec.Job) {
+			j.Groups[0].Volumes = map[string]*jobspec.VolumeRequest{"v": {Name: "v", Type: "csi", Source: "x"}}
+		}, `volume["v"].type`},
+		{"mount escapes", func(j *jobspec.Job) {
+			j.Groups[0].Volumes = map[string]*jobspec.VolumeRequest{"v": {Name: "v", Type: "host", Source: "x"}}
+			j.Groups[0].Tasks[0].VolumeMounts = []jobspec.VolumeMount{{Volume: "v", Destination: "../../etc"}}
+		}, "volume_mount[0].destination"},
+		{"mount of unknown volume", func(j *jobspec.Job) {
+			j.Groups[0].Tasks[0].VolumeMounts = []jobspec.VolumeMount{{Volume: "v", Destination: "/d"}}
+		}, "volume_mount[0].volume"},
+		{"payload file escapes", func(j *jobspec.Job) {
+			j.Groups[0].Tasks[0].DispatchPayload = &jobspec.DispatchPayload{File: "../secrets/x"}
+		}, "dispatch_payload.file"},
+		{"payload file absolute", func(j *jobspec.Job) {
+			j.Groups[0].Tasks[0].DispatchPayload = &jobspec.DispatchPayload{File: "/etc/passwd"}
+		}, "dispatch_payload.file"},
+		{"scaling", func(j *jobspec.Job) { j.Groups[0].Scaling = &jobspec.Scaling{Min: 3, Max: 5} }, "outside the scaling bounds"},
+		{"reconcile", func(j *jobspec.Job) { j.Groups[0].Disconnect = &jobspec.Disconnect{Reconcile: "newest"} }, "disconnect.reconcile"},
+		{"identity name", func(j *jobspec.Job) {
+			j.Groups[0].Tasks[0].Identities = []jobspec.WorkloadIdentity{{Name: "../x"}}
+		}, "identity[0].name"},
+		{"max_run_duration in service", func(j *jobspec.Job) { j.Groups[0].MaxRunDuration = 1 }, "max_run_duration"},
+		{"action without command", func(j *jobspec.Job) { j.Groups[0].Tasks[0].Actions = []jobspec.Action{{Name: "a"}} }, "action[0].command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j := validJob()
+			tc.edit(j)
+			var got []string
+			for _, e := range jobspec.ValidateJob(j) {
+				got = append(got, e.Error())
+			}
+			if !strings.Contains(strings.Join(got, "\n"), tc.want) {
+				t.Errorf("want %q in %q", tc.want, got)
+			}
+		})
+	}
+	j := validJob()
+	j.Groups[0].Volumes = map[string]*jobspec.VolumeRequest{"v": {Name: "v", Type: "host", Source: "x"}}
+	j.Groups[0].Tasks[0].VolumeMounts = []jobspec.VolumeMount{{Volume: "v", Destination: "/d"}}
+	j.Groups[0].Tasks[0].Identities = []jobspec.WorkloadIdentity{{Name: "default", Env: true}}
+	if errs := jobspec.ValidateJob(j); len(errs) != 0 {
+		t.Errorf("valid job: %v", errs)
+	}
+}

@@ -16,7 +16,8 @@ var (
 	variableSpec = newSpec("variable", specOpts{
 		attrs:  []string{"type", "default", "description"},
 		blocks: map[string]int{"validation": 0},
-		nomad:  map[string]string{"sensitive": ""},
+		nomad: map[string]string{"sensitive": "Drover does not hide variable values: they become part of the stored job and its plans. " +
+			"Keep secrets out of job files (render them in a template from the node's environment) and remove sensitive."},
 	})
 	validationSpec = newSpec("validation", specOpts{
 		required: []string{"condition", "error_message"},
@@ -91,7 +92,7 @@ func evalVariables(blocks []*hclsyntax.Block, opts *ParseOptions, m *meter) (map
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unset variable",
-				Detail:   fmt.Sprintf("Variable %q has no default and no value was given; set it with -var %s=..., a var file, or the DROVER_VAR_%s environment variable.", d.name, d.name, d.name),
+				Detail:   fmt.Sprintf("Variable %q has no default and no value was given; set it with -var '%s=...', in a file given with -var-file, or in the NOMAD_VAR_%s (or DROVER_VAR_%s) environment variable, or give it a default.", d.name, d.name, d.name, d.name),
 				Subject:  d.block.DefRange().Ptr(),
 			})
 			vals[d.name] = cty.DynamicVal

@@ -102,8 +102,12 @@ func Decide(in Input) Decision {
 	}
 	set := in.Desired.Settings
 	for _, k := range sortedKeys(in.Desired.Jobs) {
-		want := in.Desired.Jobs[k]
 		cur := live[k]
+		// Whether the commit changed the job is a question about Git's
+		// version; what is compared with the cluster and submitted keeps
+		// the counts the cluster owns (scaling.go).
+		gitHash := in.Desired.Jobs[k].Hash
+		want := effective(in.Desired.Jobs[k], cur)
 		if cur != nil && !cur.Stop && cur.Hash == want.Hash && !in.Retry[k] {
 			continue
 		}
@@ -112,7 +116,7 @@ func Decide(in Input) Decision {
 			a.CheckIndex = cur.JobModifyIndex
 		}
 		prevHash, inPrev := in.Previous[k]
-		changed := in.Previous == nil || !inPrev || prevHash != want.Hash
+		changed := in.Previous == nil || !inPrev || prevHash != gitHash
 		switch {
 		case in.Retry[k] && cur != nil && !cur.Stop && cur.Hash == want.Hash:
 			a.Reason = ReasonRetry
@@ -122,7 +126,9 @@ func Decide(in Input) Decision {
 			a.Reason = ReasonAdopt
 		case changed:
 			a.Reason = ReasonUpdate
-		case cur != nil && ours(cur, in.Source) && !cur.Stop:
+		case cur != nil && ours(cur, in.Source) && !cur.Stop && cur.SubmittedBy == "":
+			// A version of ours that someone changed by hand (a scale
+			// keeps the Source) is drift, not an unfinished pass.
 			a.Reason = ReasonResume
 		default:
 			dr := Drift{ID: a.ID, Detail: driftDetail(cur)}
@@ -180,6 +186,8 @@ func driftDetail(cur *cluster.Job) string {
 		return fmt.Sprintf("the job was stopped outside Git (version %d)", cur.Version)
 	case cur.Source == nil:
 		return fmt.Sprintf("version %d was submitted outside Git", cur.Version)
+	case cur.Scale != nil:
+		return fmt.Sprintf("version %d scaled group %q to %d outside Git (drover job scale); give the group a scaling block to keep counts set that way", cur.Version, cur.Scale.TaskGroup, derefCount(cur.Scale.Count))
 	}
 	return fmt.Sprintf("version %d came from source %q, commit %s", cur.Version, cur.Source.Name, shortSHA(cur.Source.Commit))
 }

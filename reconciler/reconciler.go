@@ -329,8 +329,9 @@ func (r *Reconciler) retrySet(ctx context.Context, desired *Desired, jobs []*clu
 		live[jobKey(j.Namespace, j.ID)] = j
 	}
 	out := map[string]bool{}
-	for k, want := range desired.Jobs {
+	for k := range desired.Jobs {
 		cur := live[k]
+		want := effective(desired.Jobs[k], cur) // scaling.go
 		if cur == nil || cur.Stop || cur.Hash != want.Hash || cur.Source == nil || cur.Source.Name != r.cfg.Name ||
 			cur.Source.Commit != sha || cur.Source.Retry >= attempt {
 			continue
@@ -365,7 +366,7 @@ func (r *Reconciler) healthyAfterAll(ctx context.Context, desired *Desired, jobs
 	var proof []string
 	for _, k := range sortedKeys(desired.Jobs) {
 		cur := live[k]
-		if cur == nil || cur.Stop || cur.Hash != desired.Jobs[k].Hash {
+		if cur == nil || cur.Stop || cur.Hash != effective(desired.Jobs[k], cur).Hash {
 			return ""
 		}
 		if cur.Source == nil || cur.Source.Name != r.cfg.Name || cur.Source.Commit != sha {

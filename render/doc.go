@@ -17,7 +17,7 @@ type Meta struct {
 	Base, Head string
 	// NotLaunched holds, by job ID, why a created or updated job will be
 	// stored but not run when the plan is applied, such as "parameterized
-	// job: stored, not dispatched (Drover cannot dispatch jobs yet)". The
+	// job: stored; runs when dispatched (drover job dispatch)". The
 	// caller decides (NotLaunchedNotes); every renderer shows it next to
 	// the job.
 	NotLaunched map[string]string

@@ -116,7 +116,7 @@ func notLaunchedPlan() *diff.Plan {
 	return diff.Compute(jobs(webOld, difftest.Job("legacy")), jobs(webNew, report), diff.Options{})
 }
 
-const parameterizedNote = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
+const parameterizedNote = "parameterized job: stored; runs when dispatched (drover job dispatch)"
 
 func notLaunchedMeta(m render.Meta) render.Meta {
 	m.NotLaunched = map[string]string{"nightly-report": parameterizedNote, "legacy": "never shown: a stopped job is not launched anyway"}

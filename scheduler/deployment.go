@@ -55,6 +55,11 @@ func newRollout(st State, job *cluster.Job, allocs []*cluster.Allocation) rollou
 			if a.DeploymentID != r.active.ID || a.JobVersion != job.Version || a.Terminal() {
 				continue
 			}
+			if a.ClientStatus == cluster.AllocClientUnknown {
+				// Its node is away: it cannot become healthy before it
+				// returns, and its replacement is counted instead.
+				continue
+			}
 			if a.DeploymentStatus == nil || a.DeploymentStatus.Healthy == nil {
 				r.inFlight[a.TaskGroup]++
 			}

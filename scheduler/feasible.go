@@ -28,7 +28,7 @@ func readyNodes(st State, spec *jobspec.Job) ([]*cluster.Node, map[string]int) {
 	out := make([]*cluster.Node, 0, len(all))
 	byDC := map[string]int{}
 	for _, n := range all {
-		if n.Ready() && inDatacenters(spec.Datacenters, n.Datacenter) {
+		if n.Ready() && inDatacenters(spec.Datacenters, n.Datacenter) && inNodePool(spec, n) {
 			out = append(out, n)
 			byDC[n.Datacenter]++
 		}
@@ -115,6 +115,9 @@ func (g *groupSel) staticCheck(n *cluster.Node) uint16 {
 		if !c.match(n) {
 			return feasFiltered + g.reasonChecks + uint16(i)
 		}
+	}
+	if !g.volumes.fixedOK(n) {
+		return feasFiltered + g.reasonVolumes
 	}
 	return feasOK
 }

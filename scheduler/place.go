@@ -25,6 +25,7 @@ func (p *placer) place(g *groupSel, req placeRequest, deploymentID string) bool 
 		penalty = reschedulePenalty(req.prev, g.penaltyBuf[:0])
 		g.penaltyBuf = penalty
 	}
+	g.allocName = req.name
 	c, ok := p.selectNode(g, penalty)
 	if !ok {
 		if req.stopPrev {
@@ -90,7 +91,7 @@ func (p *placer) updateInPlace(g *groupSel, a *cluster.Allocation, deploymentID 
 		return false
 	}
 	n := p.nodes[i]
-	if n.Status == cluster.NodeStatusDown || !inDatacenters(p.spec.Datacenters, n.Datacenter) || g.feasible(i, n) != feasOK {
+	if n.Status == cluster.NodeStatusDown || !inDatacenters(p.spec.Datacenters, n.Datacenter) || !inNodePool(p.spec, n) || g.feasible(i, n) != feasOK || !g.volumes.perAllocOK(n, a.Name) {
 		return false
 	}
 	u := p.use(i)

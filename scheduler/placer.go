@@ -290,6 +290,12 @@ type groupSel struct {
 	reasonChecks  uint16
 	reasonHosts   uint16
 	reasonProps   uint16
+	// volumes are the group's host volume requests (volumes.go), filtered
+	// as reasonVolumes; allocName is the allocation being placed, whose
+	// index names its per_alloc volumes.
+	volumes       hostVolumeReqs
+	reasonVolumes uint16
+	allocName     string
 
 	distinctHostsJob, distinctHostsGroup bool
 	distinct                             []*distinctProp
@@ -381,6 +387,7 @@ func (p *placer) newGroupSel(idx int, g *jobspec.Group) *groupSel {
 	for _, d := range gs.distinct {
 		gs.reasons = append(gs.reasons, d.text)
 	}
+	gs.compileVolumes(g)
 	gs.acc.byReason = make([]int, len(gs.reasons))
 
 	addAff := func(as []jobspec.Affinity) {

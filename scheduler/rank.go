@@ -214,6 +214,9 @@ func (p *placer) dynamicCheck(g *groupSel, i int, node *cluster.Node) (uint16, b
 			return g.reasonProps + uint16(k), false
 		}
 	}
+	if !g.volumes.perAllocOK(node, g.allocName) {
+		return g.reasonVolumes, false
+	}
 	return 0, true
 }
 

@@ -186,7 +186,14 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 			}
 		}
 	}
-	holders := classify(in, g, sortAllocs(allocs), replaced, batch)
+	// Allocations whose node came back are reconciled with their
+	// replacements first (disconnect.go).
+	rc := reconcileReconnects(g, sortAllocs(allocs), in.node)
+	for _, s := range rc.stops {
+		r.stops = append(r.stops, s)
+		r.desired.Stop++
+	}
+	holders := classify(in, g, sortAllocs(allocs), replaced, batch, rc)
 
 	// Two holders of one index: keep the first, which sorting made the
 	// running one when there is one.
@@ -195,7 +202,7 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 	for _, h := range holders {
 		if h.index >= 0 && seen[h.index] {
 			switch h.kind {
-			case holdRunning, holdMigrate:
+			case holdRunning, holdMigrate, holdUnknown:
 				r.stops = append(r.stops, stopRequest{alloc: h.alloc, desc: descDuplicate})
 				r.desired.Stop++
 			case holdLost:
@@ -219,7 +226,7 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 		for _, h := range byIndexDesc[:excess] {
 			drop[h.alloc] = true
 			switch h.kind {
-			case holdRunning, holdMigrate, holdFailed:
+			case holdRunning, holdMigrate, holdFailed, holdUnknown:
 				// A failed allocation is stopped too, so that it is not
 				// rescheduled later.
 				r.stops = append(r.stops, stopRequest{alloc: h.alloc, desc: descNotNeeded})
@@ -257,8 +264,13 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 			}
 		case holdLost:
 			r.stops = append(r.stops, stopRequest{alloc: a, desc: descLost, clientStatus: cluster.AllocClientLost})
-			r.places = append(r.places, placeRequest{name: a.Name, prev: a})
 			r.desired.Stop++
+			if at := lostReplaceAt(in, g, a); at.After(in.now) {
+				// Replaced once its agent stopped it (disconnect.go).
+				r.delayed = append(r.delayed, delayedReschedule{alloc: a, at: at})
+				continue
+			}
+			r.places = append(r.places, placeRequest{name: a.Name, prev: a})
 			r.desired.Place++
 		case holdMigrate:
 			r.stops = append(r.stops, stopRequest{alloc: a, desc: descMigrating})
@@ -283,6 +295,17 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 			}
 		case holdDone:
 			r.desired.Ignore++
+		case holdLostWait:
+			r.delayed = append(r.delayed, delayedReschedule{alloc: a, at: h.resch.at})
+			r.desired.Ignore++
+		case holdUnknown:
+			if unknownAction(in, g, a) {
+				// Next to it, not instead of it: it may come back.
+				r.places = append(r.places, placeRequest{name: a.Name, prev: a})
+				r.desired.Place++
+			} else {
+				r.desired.Ignore++
+			}
 		}
 	}
 
@@ -325,10 +348,21 @@ func reconcileGroup(in reconcileInput, g *jobspec.Group, allocs []*cluster.Alloc
 // classify sorts a group's allocations into the ones that hold an index,
 // dropping those that no longer matter: replaced, stopping, or (for a
 // service) completed.
-func classify(in reconcileInput, g *jobspec.Group, allocs []*cluster.Allocation, replaced map[string]bool, batch bool) []holder {
+func classify(in reconcileInput, g *jobspec.Group, allocs []*cluster.Allocation, replaced map[string]bool, batch bool, rc reconnects) []holder {
 	var out []holder
 	for _, a := range allocs {
-		if replaced[a.ID] || a.NextAllocation != "" || !desiredRun(a) || in.isCanary(a) {
+		if (replaced[a.ID] || a.NextAllocation != "") && !rc.keep[a.ID] {
+			continue
+		}
+		if !desiredRun(a) {
+			// A lost allocation whose replacement waits for its agent
+			// to stop it (stop_on_client_after) holds its index.
+			if h, ok := lostWaiting(in, g, a); ok {
+				out = append(out, h)
+			}
+			continue
+		}
+		if rc.stopped[a.ID] || in.isCanary(a) {
 			continue
 		}
 		h := holder{alloc: a, index: allocIndex(a.Name)}
@@ -343,6 +377,8 @@ func classify(in reconcileInput, g *jobspec.Group, allocs []*cluster.Allocation,
 			h.resch = decideReschedule(a, g.Reschedule)
 		case cluster.AllocClientLost:
 			h.kind = holdLost
+		case cluster.AllocClientUnknown:
+			h.kind = holdUnknown
 		default:
 			n := in.node(a.NodeID)
 			switch {

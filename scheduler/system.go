@@ -95,6 +95,13 @@ func (s *systemSched) group(g *groupSel, allocs []*cluster.Allocation) {
 		case cluster.AllocClientFailed, cluster.AllocClientLost:
 			prev[a.NodeID] = a
 			continue
+		case cluster.AllocClientUnknown:
+			// Its node stopped heartbeating within disconnect.lost_after:
+			// a system allocation belongs to its node, so it waits for
+			// the node (or turns lost) rather than being stopped.
+			holds[a.NodeID] = true
+			ann.Ignore++
+			continue
 		case cluster.AllocClientPending:
 			if a.JobVersion == s.job.Version {
 				inFlight++
@@ -114,7 +121,7 @@ func (s *systemSched) group(g *groupSel, allocs []*cluster.Allocation) {
 			s.stop(a, descNodeTainted, "")
 			ann.Stop++
 			continue
-		case !inDatacenters(s.job.Spec.Datacenters, n.Datacenter) || g.staticCheck(n) != feasOK:
+		case !inDatacenters(s.job.Spec.Datacenters, n.Datacenter) || !inNodePool(s.job.Spec, n) || g.staticCheck(n) != feasOK:
 			s.stop(a, descInfeasible, "")
 			ann.Stop++
 			continue
@@ -170,6 +177,7 @@ func (s *systemSched) group(g *groupSel, allocs []*cluster.Allocation) {
 func (s *systemSched) placeOn(g *groupSel, i int, req placeRequest) bool {
 	p := s.p
 	g.acc.reset()
+	g.allocName = req.name
 	c, ok := p.evaluate(g, i, nil)
 	if ok {
 		p.commit(g, c, req, "")

@@ -45,6 +45,14 @@ const (
 	CapListJobs  Capability = "namespace:list-jobs"
 	CapReadJob   Capability = "namespace:read-job"
 	CapSubmitJob Capability = "namespace:submit-job"
+	// CapDispatchJob dispatches a parameterized job (Nomad's
+	// dispatch-job; a write policy grants it, submit-job alone does not).
+	CapDispatchJob Capability = "namespace:dispatch-job"
+	// CapScaleJob is Nomad's scale-job; submit-job grants it too, as in
+	// Nomad (identity.allow).
+	CapScaleJob Capability = "namespace:scale-job"
+	// CapAllocExec runs commands inside a task (`drover action`).
+	CapAllocExec Capability = "namespace:alloc-exec"
 	CapNodeRead  Capability = "node:read"
 	CapNodeWrite Capability = "node:write"
 	// CapNodeSelfRead and CapNodeSelfWrite are a node's own routes
@@ -163,6 +171,9 @@ func (id *identity) allow(c Capability, ns string) bool {
 	scope, name, _ := strings.Cut(string(c), ":")
 	switch scope {
 	case "namespace":
+		if c == CapScaleJob && id.rules.allowNamespace(ns, "submit-job") {
+			return true
+		}
 		return id.rules.allowNamespace(ns, name)
 	case "node", "node-self":
 		return allowLevel(id.rules.node, name)

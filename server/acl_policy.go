@@ -26,14 +26,14 @@ const (
 // submit-job, the others are accepted for the routes to come).
 var namespaceCapabilities = []string{
 	"deny", "list-jobs", "read-job", "submit-job", "dispatch-job",
-	"read-logs", "read-fs", "alloc-exec", "alloc-lifecycle",
+	"read-logs", "read-fs", "alloc-exec", "alloc-lifecycle", "scale-job",
 }
 
 // namespacePolicyCaps expands a namespace policy level.
 var namespacePolicyCaps = map[string][]string{
 	policyDeny:  {"deny"},
 	policyRead:  {"list-jobs", "read-job"},
-	policyWrite: {"list-jobs", "read-job", "submit-job", "dispatch-job", "read-logs", "read-fs", "alloc-lifecycle"},
+	policyWrite: {"list-jobs", "read-job", "submit-job", "dispatch-job", "read-logs", "read-fs", "alloc-lifecycle", "scale-job"},
 }
 
 type policyFile struct {

@@ -31,7 +31,7 @@ func aclServer(t *testing.T) *servertest.Server {
 }
 
 // namespaceCaps are the namespace capabilities policies may list.
-var namespaceCaps = []string{"list-jobs", "read-job", "submit-job", "dispatch-job", "read-logs", "read-fs", "alloc-exec", "alloc-lifecycle"}
+var namespaceCaps = []string{"list-jobs", "read-job", "submit-job", "dispatch-job", "read-logs", "read-fs", "alloc-exec", "alloc-lifecycle", "scale-job"}
 
 // policyFor returns rules that grant exactly capability c (with), or
 // every route capability but c (without).
@@ -51,7 +51,8 @@ func policyFor(c server.Capability, with bool) string {
 		}
 	} else {
 		for _, nc := range namespaceCaps {
-			if scope != "namespace" || nc != name {
+			// submit-job grants scale-job too, as in Nomad.
+			if scope != "namespace" || nc != name && !(name == "scale-job" && nc == "submit-job") {
 				caps = append(caps, nc)
 			}
 		}

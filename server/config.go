@@ -118,6 +118,10 @@ type Config struct {
 	// values, since whichever leads checks Git submissions.
 	JobMaxCount  int
 	JobMaxAllocs int
+	// DispatchMaxChildren bounds the dispatched children of one
+	// parameterized job that have not finished (dispatch.go): past it a
+	// dispatch is refused with 429 until some finish.
+	DispatchMaxChildren int
 	// SnapshotRestoreMaxBytes bounds the body of a snapshot restore (PUT
 	// /v1/operator/snapshot): it holds the whole state, so it may be far
 	// larger than MaxBodyBytes (snapshot.go).
@@ -171,6 +175,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:           8 << 20,
 		JobMaxCount:            DefaultJobMaxCount,
 		JobMaxAllocs:           DefaultJobMaxAllocs,
+		DispatchMaxChildren:    DefaultDispatchMaxChildren,
 		RetryInterval:          time.Second,
 		Region:                 pki.DefaultRegion,
 		CertLifetime:           pki.DefaultCertLifetime,

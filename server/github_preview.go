@@ -19,6 +19,7 @@ import (
 	"github.com/droverhq/drover/forge/github"
 	"github.com/droverhq/drover/gitsource"
 	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/reconciler"
 	"github.com/droverhq/drover/render"
 	"github.com/droverhq/drover/repo"
 	"github.com/droverhq/drover/scheduler"
@@ -304,6 +305,14 @@ func (s *Server) planPreview(ctx context.Context, j previewJob) (github.PlanComm
 		}
 	}
 	desired := r.JobMap()
+	for id, spec := range desired {
+		// A group with a scaling block keeps its live count when the
+		// commit is applied (reconciler.OwnedCounts): no count change to
+		// preview. A group without one shows the scaled count going back.
+		if l := live[id]; l != nil {
+			desired[id], _ = reconciler.OwnedCounts(spec, l)
+		}
+	}
 	pc.Meta.NotLaunched = render.NotLaunchedNotes(desired)
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: r.Config.Sensitive})
 	r.Config.OrderPlan(pc.Plan)

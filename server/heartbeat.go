@@ -118,20 +118,23 @@ func (h *heartbeats) expire(ctx context.Context, nodeID string) bool {
 		return true
 	}
 	now := time.Now()
-	req := &state.NodeStatusRequest{
-		NodeID:      nodeID,
-		Status:      cluster.NodeStatusDown,
-		Description: "node missed its heartbeat TTL",
-		Evals:       nodeEvals(snap, nodeID, true),
-		Now:         now,
+	// Down, and the allocations whose group has disconnect.lost_after
+	// unknown, at one index (disconnect.go).
+	req := &state.AllocDisconnectRequest{
+		NodeID:          nodeID,
+		NodeStatus:      cluster.NodeStatusDown,
+		NodeDescription: "node missed its heartbeat TTL",
+		Allocs:          unknownOnDown(snap, nodeID),
+		Evals:           nodeEvals(snap, nodeID, true),
+		Now:             now,
 	}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, _, err := h.s.raft.Apply(actx, state.MsgNodeUpdateStatus, req); err != nil {
+	if _, _, err := h.s.raft.Apply(actx, state.MsgAllocDisconnect, req); err != nil {
 		h.s.logger.Warn("mark node down", "node", nodeID, "err", err)
 		return false
 	}
-	h.s.logger.Info("node missed its heartbeat TTL; marked down", "node", nodeID, "name", n.Name, "evals", len(req.Evals))
+	h.s.logger.Info("node missed its heartbeat TTL; marked down", "node", nodeID, "name", n.Name, "evals", len(req.Evals), "unknown_allocs", len(req.Allocs))
 	return true
 }
 

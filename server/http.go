@@ -47,6 +47,11 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/job/{id}/deployments", CapReadJob, s.read(s.jobDeployments))
 	mux.handle("POST /v1/job/{id}/periodic/force", CapSubmitJob, s.write(s.jobPeriodicForce))
 	mux.handle("PUT /v1/job/{id}/periodic/force", CapSubmitJob, s.write(s.jobPeriodicForce))
+	mux.handle("POST /v1/job/{id}/dispatch", CapDispatchJob, s.write(s.jobDispatch)) // dispatch.go
+	mux.handle("PUT /v1/job/{id}/dispatch", CapDispatchJob, s.write(s.jobDispatch))
+	mux.handle("POST /v1/job/{id}/scale", CapScaleJob, s.write(s.jobScale)) // job_scale.go
+	mux.handle("PUT /v1/job/{id}/scale", CapScaleJob, s.write(s.jobScale))
+	mux.handle("GET /v1/job/{id}/scale", CapReadJob, s.read(s.jobScaleStatus))
 
 	// Nodes.
 	mux.handle("GET /v1/nodes", CapNodeRead, s.read(s.nodeList))
@@ -59,10 +64,16 @@ func (s *Server) routes(mux *router) {
 	mux.handle("POST /v1/node/{id}/drain", CapNodeWrite, s.write(s.nodeDrain))
 	mux.handle("GET /v1/node/{id}/allocations", CapNodeSelfRead, s.read(s.nodeAllocs))
 	mux.handle("POST /v1/node/{id}/allocations", CapNodeSelfWrite, s.write(s.nodeUpdateAllocs))
+	s.nodePoolRoutes(mux) // node pools (node_pools.go)
 
 	// Allocations, evaluations, deployments.
 	mux.handle("GET /v1/allocations", CapReadJob, s.read(s.allocList))
 	mux.handle("GET /v1/allocation/{id}", CapReadJob, s.read(s.allocGet))
+	// Workload identities (identity.go): an agent's node secret signs
+	// for its own allocations; the key set is public, as in Nomad.
+	mux.handle("POST /v1/allocation/{id}/identity", CapNodeSelfWrite, s.write(s.allocIdentity))
+	mux.handle("GET /.well-known/jwks.json", CapPublic, s.local(s.jwks))
+	mux.handle("GET /v1/allocation/{id}/exec-check", CapAllocExec, s.read(s.allocExecCheck)) // alloc_exec.go
 	mux.handle("GET /v1/evaluations", CapReadJob, s.read(s.evalList))
 	mux.handle("GET /v1/evaluation/{id}", CapReadJob, s.read(s.evalGet))
 	mux.handle("GET /v1/deployments", CapReadJob, s.read(s.deploymentList))

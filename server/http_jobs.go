@@ -32,7 +32,9 @@ func (s *Server) jobList(w http.ResponseWriter, r *http.Request) error {
 			if allowNamespace(r, CapListJobs, j.Namespace) != nil {
 				continue
 			}
-			out = append(out, jobStub(snap, j))
+			st := jobStub(snap, j)
+			st.NextPeriodicLaunch = jobNextPeriodicLaunch(snap, j, s.now()) // periodic_status.go
+			out = append(out, st)
 		}
 		return out, nil
 	})
@@ -67,13 +69,29 @@ func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
 		g[a.ClientStatus]++
 	}
 	st.Status = jobStatus(j, allocs)
+	if st.Status == cluster.JobStatusDead && !j.Stop && batchPending(snap, j) {
+		// Every allocation is done, but an evaluation still waits (a
+		// failed allocation's reschedule): not dead yet, as in Nomad.
+		st.Status = cluster.JobStatusPending
+	}
 	return st
 }
 
 // jobStatus derives a job's status from its allocations, as Nomad does:
 // running while any allocation runs or is wanted, dead when stopped and
-// nothing runs, pending otherwise.
+// nothing runs or (batch, sysbatch) once every allocation is done,
+// pending otherwise; a periodic or parameterized job is running until
+// stopped. jobStub refines a dead batch job with an evaluation still
+// waiting to pending.
 func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
+	// A periodic or parameterized job is a template that runs only as its
+	// children: Nomad calls it running until it is stopped.
+	if j.Spec != nil && (j.Spec.Periodic != nil || j.Spec.Parameterized != nil) {
+		if j.Stop {
+			return cluster.JobStatusDead
+		}
+		return cluster.JobStatusRunning
+	}
 	for _, a := range allocs {
 		if !a.Terminal() {
 			return cluster.JobStatusRunning
@@ -82,7 +100,7 @@ func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
 	if j.Stop {
 		return cluster.JobStatusDead
 	}
-	if len(allocs) > 0 && j.Spec != nil && j.Spec.Type == jobspec.JobTypeBatch {
+	if len(allocs) > 0 && j.Spec != nil && (j.Spec.Type == jobspec.JobTypeBatch || j.Spec.Type == jobspec.JobTypeSysBatch) {
 		return cluster.JobStatusDead
 	}
 	return cluster.JobStatusPending
@@ -245,6 +263,9 @@ func (s *Server) jobRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := s.jobLimits().check(req.Job, req.Source); err != nil {
 		return err
 	}
+	if err := checkJobNodePool(s.raft.Store().Snapshot(), req.Job, req.Source); err != nil { // node_pools.go
+		return err
+	}
 	spec := req.Job
 	ns := jobNamespace(spec)
 	if err := allowNamespace(r, CapSubmitJob, ns); err != nil {
@@ -348,6 +369,9 @@ func (s *Server) jobPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The dry run schedules the whole job too: the same bound applies.
 	if err := s.jobLimits().check(req.Job, nil); err != nil {
+		return err
+	}
+	if err := checkJobNodePool(s.raft.Store().Snapshot(), req.Job, nil); err != nil { // node_pools.go
 		return err
 	}
 	spec := req.Job

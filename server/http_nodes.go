@@ -30,6 +30,7 @@ func nodeStub(snap *state.Snapshot, n *cluster.Node) *api.NodeListStub {
 		ID: n.ID, Name: n.Name, Datacenter: n.Datacenter, NodeClass: n.NodeClass, Status: n.Status,
 		SchedulingEligibility: n.SchedulingEligibility, Drain: n.Drain, Total: n.Resources, ModifyIndex: n.ModifyIndex,
 	}
+	st.NodePool = cluster.NodePoolOf(n)
 	for name, d := range n.Drivers {
 		if d.Healthy {
 			st.Drivers = append(st.Drivers, name)
@@ -112,6 +113,12 @@ func validNode(n *cluster.Node) error {
 	}
 	if n.Name == "" {
 		n.Name = n.ID
+	}
+	// Nomad's rule and words; "" is the default pool (node_pools.go).
+	if err := cluster.ValidateNodeNodePool(n.NodePool); err != nil {
+		problems = append(problems, err.Error())
+	} else if n.NodePool == "" {
+		n.NodePool = cluster.NodePoolDefault
 	}
 	if len(problems) > 0 {
 		return errorf(http.StatusBadRequest, "invalid node: %s", strings.Join(problems, "; "))
@@ -360,6 +367,10 @@ func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error 
 		}
 		if isTerminalClient(a.ClientStatus) && !isTerminalClient(cur.ClientStatus) {
 			freed = true
+		}
+		if e := reconnectEval(snap, cur, a.ClientStatus); e != nil && !evalFor[jobKey{cur.Namespace, cur.JobID}] {
+			evalFor[jobKey{cur.Namespace, cur.JobID}] = true
+			cmd.Evals = append(cmd.Evals, e)
 		}
 	}
 	if len(foreign) > 0 {

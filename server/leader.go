@@ -56,6 +56,7 @@ func (s *Server) startLeaderDuties(parent context.Context) (stop func()) {
 		duties.Go(func() { s.runAutoSnapshots(ctx) })
 		duties.Go(func() { s.runAutopilot(ctx) })
 		duties.Go(func() { s.runPeriodic(ctx) })
+		duties.Go(func() { s.runDisconnects(ctx) })
 		duties.Wait()
 	})
 	return func() {

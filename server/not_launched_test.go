@@ -20,7 +20,7 @@ const (
   parameterized {
     payload = "optional"
   }`
-	parameterizedNote = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
+	parameterizedNote = "parameterized job: stored; runs when dispatched (drover job dispatch)"
 )
 
 // TestJobPlanSaysNotLaunched: the plan endpoint's diff carries the same

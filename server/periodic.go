@@ -51,37 +51,20 @@ func planPeriodic(snap *state.Snapshot, now time.Time) (due []periodicDue, wake 
 		}
 	}
 	for _, j := range jobs {
-		if j.Stop || j.Spec == nil || j.Spec.Periodic == nil || !j.Spec.Periodic.Enabled {
-			continue
-		}
-		// Count from the later of the last launch and the current
-		// version's submission, as Nomad does (it computes the next
-		// launch from now when a job is registered or updated):
-		// registering, updating or re-running a stopped job does not
-		// launch a time already past.
-		base := j.SubmitTime
-		if rec := snap.PeriodicLaunch(j.Namespace, j.ID); rec != nil && rec.Launch.After(base) {
-			base = rec.Launch
-		}
-		next, err := j.Spec.Periodic.Next(base)
-		if err != nil {
+		// nextPeriodicLaunch is shared with the job list's
+		// next_periodic_launch, so that status shows what this does.
+		launch, isDue, err := nextPeriodicLaunch(snap, j, now)
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("periodic job %s/%s: %w", j.Namespace, j.ID, err))
 			continue
-		}
-		switch {
-		case next.IsZero():
+		case launch.IsZero():
 			continue
-		case next.After(now):
-			if wake.IsZero() || next.Before(wake) {
-				wake = next
+		case !isDue:
+			if wake.IsZero() || launch.Before(wake) {
+				wake = launch
 			}
 			continue
-		}
-		// Due. When more than one time passed unlaunched (no leader for
-		// a while), launch only once, now, as Nomad does.
-		launch := next
-		if after, err := j.Spec.Periodic.Next(next); err == nil && !after.IsZero() && !after.After(now) {
-			launch = now.Truncate(time.Second)
 		}
 		due = append(due, periodicDue{job: j, launch: launch, skip: j.Spec.Periodic.ProhibitOverlap && running[key{j.Namespace, j.ID}]})
 	}

@@ -96,6 +96,8 @@ type Server struct {
 	clientToken atomicToken
 	kek         atomic.Pointer[[32]byte]
 	openKeyring atomic.Pointer[openedKeyring]
+	// idKeys is the unsealed workload identity signing key (identity.go).
+	idKeys identityKeyCache
 	// tokenMu serialises join token rotations (tls_token.go).
 	tokenMu sync.Mutex
 

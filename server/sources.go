@@ -112,6 +112,9 @@ func (c *raftCluster) Register(ctx context.Context, spec *jobspec.Job, src *clus
 	if err := c.s.jobLimits().check(spec, src); err != nil {
 		return reconciler.Submitted{}, err
 	}
+	if err := checkJobNodePool(c.s.raft.Store().Snapshot(), spec, src); err != nil { // node_pools.go
+		return reconciler.Submitted{}, err
+	}
 	ns := jobNamespace(spec)
 	hash := spec.Hash()
 	if cur := c.s.raft.Store().Snapshot().Job(ns, spec.ID); cur != nil && !cur.Stop && cur.Hash == hash && !newAttempt(cur.Source, src) {

@@ -21,6 +21,9 @@ func (w *writer) jobRegister(req *JobRegisterRequest) (any, error) {
 	if err := checkCAS(req.CheckIndex, prev, j.Namespace, j.ID); err != nil {
 		return nil, err
 	}
+	if err := w.checkJobNodePool(j); err != nil { // node_pool.go
+		return nil, err
+	}
 
 	j.Version, j.CreateIndex = 0, w.index
 	if prev != nil {

@@ -38,6 +38,9 @@ func (w *writer) nodeRegister(req *NodeRegisterRequest) (any, error) {
 			n.SchedulingEligibility = cluster.NodeEligible
 		}
 	}
+	if err := w.ensureNodePool(n); err != nil { // node_pool.go
+		return nil, err
+	}
 	n.ModifyIndex = w.index
 	return nil, w.insert(TableNodes, n)
 }

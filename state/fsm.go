@@ -241,6 +241,12 @@ var handlers = map[MessageType]handler{
 	MsgGC:                     handle((*writer).gc),
 	MsgMemberDelete:           handle((*writer).memberDelete),
 	MsgPeriodicLaunch:         handle((*writer).periodicLaunch),
+	MsgNodePoolUpsert:         handle((*writer).nodePoolUpsert),
+	MsgNodePoolDelete:         handle((*writer).nodePoolDelete),
+	MsgJobDispatch:            handle((*writer).jobDispatch),
+	MsgAllocDisconnect:        handle((*writer).allocDisconnect),
+	MsgJobScale:               handle((*writer).jobScale),
+	MsgIdentityKeySet:         handle((*writer).identityKeySet),
 }
 
 // writer is one command's view of the FSM's write transaction.

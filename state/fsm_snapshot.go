@@ -57,6 +57,8 @@ var tableKinds = map[string]recordKind{
 	TableTLSKeyring:     kindTLSKeyring,
 	TableJobHistory:     kindJobHistory,
 	TablePeriodicLaunch: kindPeriodicLaunch,
+	TableNodePools:      kindNodePool,
+	TableIdentityKey:    kindIdentityKey,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -252,6 +254,10 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableJobHistory, new(cluster.JobVersionSummary)
 	case kindPeriodicLaunch:
 		table, obj = TablePeriodicLaunch, new(PeriodicLaunch)
+	case kindNodePool:
+		table, obj = TableNodePools, new(cluster.NodePool)
+	case kindIdentityKey:
+		table, obj = TableIdentityKey, new(cluster.IdentityKeyring)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

@@ -28,6 +28,8 @@ var dataTables = []string{
 	TableDeployments, TableSyncStatus, TableMembers, TableACLPolicies,
 	TableACLTokens, TableAudit, TableTLSKeyring, TableJobHistory,
 	TablePeriodicLaunch,
+	TableNodePools,
+	TableIdentityKey,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -121,6 +123,8 @@ func schema() *memdb.DBSchema {
 		TableTLSKeyring:     tlsKeyringTable(),
 		TableJobHistory:     jobHistoryTable(),
 		TablePeriodicLaunch: periodicLaunchTable(),
+		TableNodePools:      nodePoolsTable(),
+		TableIdentityKey:    identityKeyTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

@@ -44,6 +44,9 @@ type Config struct {
 	Restore *localstate.AllocRecord
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Identities fetches the tasks' signed workload identities
+	// (identity.go); nil when the agent cannot.
+	Identities IdentityFetcher
 }
 
 // Runner runs one allocation.
@@ -70,6 +73,10 @@ type Runner struct {
 	// healthFor, reported with the client view.
 	health    *cluster.AllocDeploymentStatus
 	healthFor string
+
+	// disconnected is why the agent stopped the allocation, cut off from
+	// the servers (disconnect.go); empty otherwise.
+	disconnected string
 }
 
 // New checks the allocation against its job and returns a runner; Run
@@ -282,6 +289,9 @@ func (r *Runner) Run(ctx context.Context) {
 		stop := r.stopRequested
 		r.mu.Unlock()
 		s := decide(views, stop)
+		if reason := r.disconnectReason(); reason != "" && s.KillReason == reasonStop {
+			s.KillReason = reason
+		}
 		for _, name := range s.Skip {
 			r.task(name).skip()
 		}
@@ -368,6 +378,7 @@ func (r *Runner) ClientAlloc() *cluster.Allocation {
 	if r.setupErr != "" {
 		desc = r.setupErr
 	}
+	status, desc = disconnectedStatus(status, desc, r.disconnected)
 	a := r.alloc
 	var health *cluster.AllocDeploymentStatus
 	if r.health != nil && r.healthFor == a.DeploymentID {

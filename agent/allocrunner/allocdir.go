@@ -54,7 +54,7 @@ func checkAllocID(id string) error {
 // before it builds anything, whatever sent them.
 func checkNames(job *jobspec.Job, g *jobspec.Group) error {
 	var errs []error
-	errs = append(errs, jobspec.CheckName(jobspec.JobIDName, job.ID), jobspec.CheckName(jobspec.GroupName, g.Name))
+	errs = append(errs, checkJobID(job.ID), jobspec.CheckName(jobspec.GroupName, g.Name))
 	for _, t := range g.Tasks {
 		errs = append(errs, checkTaskName(t.Name))
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -110,6 +109,12 @@ type checkSpec struct {
 	task     string
 	interval time.Duration
 	timeout  time.Duration
+	// onUpdate is the effective on_update (on_update.go).
+	onUpdate string
+	// addrIn is how addr was resolved; for address_mode = "driver" the
+	// task's own network is only known once it runs, so runCheck
+	// resolves again then (address_mode.go).
+	addrIn addrInput
 }
 
 // healthChecks binds the group's and tasks' service checks to the
@@ -134,6 +139,7 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 			cs := checkSpec{
 				name: c.Name, kind: c.Type, path: c.Path, method: c.Method, header: c.Header,
 				command: c.Command, args: c.Args, task: c.Task, interval: c.Interval, timeout: c.Timeout,
+				onUpdate: checkOnUpdate(sv.s.OnUpdate, c.OnUpdate),
 			}
 			if cs.name == "" {
 				cs.name = fmt.Sprintf("%s[%d]", sv.s.Name, i)
@@ -152,7 +158,10 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 				if port == "" {
 					port = sv.s.Port
 				}
-				addr, err := r.checkAddr(port)
+				// The check's own address_mode (default host): Nomad does
+				// not inherit the service's.
+				cs.addrIn = addrInput{Mode: c.AddressMode, Port: port, HostIP: r.cfg.IP, Ports: r.Alloc().Resources.Ports}
+				addr, err := resolveAddr(cs.addrIn)
 				if err != nil {
 					return nil, fmt.Errorf("check %q: %w", cs.name, err)
 				}
@@ -164,30 +173,17 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 	return out, nil
 }
 
-func (r *Runner) checkAddr(port string) (string, error) {
-	ip := r.cfg.IP
-	if ip == "" {
-		ip = "127.0.0.1"
-	}
-	if n, err := strconv.Atoi(port); err == nil {
-		return net.JoinHostPort(ip, strconv.Itoa(n)), nil
-	}
-	for _, p := range r.Alloc().Resources.Ports {
-		if p.Label == port {
-			host := ip
-			if p.HostIP != "" {
-				host = p.HostIP
-			}
-			return net.JoinHostPort(host, strconv.Itoa(p.Value)), nil
-		}
-	}
-	return "", fmt.Errorf("no port %q in the allocation", port)
-}
-
 // runCheck runs one check once.
 func (r *Runner) runCheck(ctx context.Context, c checkSpec) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if c.addrIn.Mode == addrModeDriver {
+		addr, err := r.driverCheckAddr(ctx, c)
+		if err != nil {
+			return err
+		}
+		c.addr = addr
+	}
 	switch c.kind {
 	case "http":
 		path := c.path
@@ -212,6 +208,9 @@ func (r *Runner) runCheck(ctx context.Context, c checkSpec) error {
 			return err
 		}
 		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return fmt.Errorf("%w: HTTP %d", errCheckWarning, resp.StatusCode)
+		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
@@ -269,6 +268,10 @@ func (r *Runner) runScriptCheck(ctx context.Context, c checkSpec) error {
 		if len(out) > maxCheckOutput {
 			out = out[:maxCheckOutput] + "…"
 		}
+		if res.ExitCode == 1 {
+			// Exit code 1 is a warning, as in Consul and Nomad.
+			return fmt.Errorf("script check %q: %w (exit code 1): %s", c.name, errCheckWarning, out)
+		}
 		return fmt.Errorf("script check %q: exit code %d: %s", c.name, res.ExitCode, out)
 	}
 	return nil
@@ -302,7 +305,13 @@ func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
 	}
 
 	var mu sync.Mutex
+	// results[i]: does check i let the allocation count as healthy for
+	// the deployment (its on_update applied to its last status)? An
+	// ignored check does from the start; the others once they pass.
 	results := make([]bool, len(checks))
+	for i, c := range checks {
+		results[i] = c.onUpdate == onUpdateIgnore
+	}
 	var wg sync.WaitGroup
 	cctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
@@ -312,21 +321,24 @@ func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
 				t := time.NewTicker(c.interval)
 				defer t.Stop()
 				ran := false // the first result is logged, then changes
+				var last checkStatus
 				for {
 					// Checks start once every task runs, as Consul's would
 					// once the service is registered.
 					if allOK(healthTaskStates, r.views(), nil) {
 						err := r.runCheck(cctx, c)
+						st := statusOf(err)
 						mu.Lock()
-						if (err == nil) != results[i] || !ran {
+						if st != last || !ran {
 							ran = true
 							if err != nil {
-								r.log.Warn("check failing", "check", c.name, "err", err)
+								r.log.Warn("check "+st.String(), "check", c.name, "on_update", c.onUpdate, "err", err)
 							} else {
 								r.log.Debug("check passing", "check", c.name)
 							}
 						}
-						results[i] = err == nil
+						last = st
+						results[i] = healthyForDeployment(c.onUpdate, st)
 						mu.Unlock()
 					}
 					select {

@@ -24,6 +24,9 @@ type taskView struct {
 	Running  bool
 	Dead     bool
 	Failed   bool
+	// TimedOut: the task was killed for outlasting max_run_duration;
+	// the allocation's poststop tasks then do not run.
+	TimedOut bool
 }
 
 // step is what the allocation runner does next.
@@ -92,7 +95,9 @@ func decide(tasks []taskView, stopRequested bool) step {
 			switch {
 			case t.Launched && !t.Dead:
 				s.Kill = append(s.Kill, t.Name)
-			case !t.Launched:
+			case !t.Launched && !t.Dead:
+				// Once skipped, a task is dead: naming it again would
+				// have the runner decide again at once, in a loop.
 				s.Skip = append(s.Skip, t.Name)
 			}
 		}
@@ -100,9 +105,23 @@ func decide(tasks []taskView, stopRequested bool) step {
 			s.KillReason = reason
 			return s
 		}
+		timedOut := false
+		for _, t := range tasks {
+			timedOut = timedOut || t.TimedOut
+		}
 		allDead := true
 		for _, t := range tasks {
 			if t.Hook != hookPoststop {
+				continue
+			}
+			if timedOut && !t.Launched {
+				// A run cut off by max_run_duration skips the
+				// poststop tasks, as in Nomad: the deadline is the
+				// allocation's whole time.
+				if !t.Dead {
+					s.Skip = append(s.Skip, t.Name)
+					allDead = false
+				}
 				continue
 			}
 			if !t.Launched {

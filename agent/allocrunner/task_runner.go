@@ -33,6 +33,13 @@ type taskRunner struct {
 	// last started with: where script checks run.
 	execEnv map[string]string
 	execDir string
+	// tmpl re-renders the task's templates while it runs
+	// (template_options.go).
+	tmpl templateState
+	// identities are the workload identities the task last started
+	// with, and secretsDir where their files are (identity.go).
+	identities []SignedIdentity
+	secretsDir string
 
 	killOnce   sync.Once
 	killC      chan struct{} // closed by kill
@@ -40,6 +47,9 @@ type taskRunner struct {
 	// suspending (set before killC is closed) makes a kill park the
 	// task instead of ending it: see Runner.Suspend.
 	suspending bool
+	// timedOut (set before killC is closed) makes a kill a failure: the
+	// run outlasted max_run_duration (dispatch.go).
+	timedOut bool
 }
 
 func newTaskRunner(ar *Runner, t *jobspec.Task, rec *localstate.TaskRecord) *taskRunner {
@@ -70,7 +80,7 @@ func (tr *taskRunner) view() taskView {
 	return taskView{
 		Name: tr.task.Name, Hook: hook, Sidecar: sidecar, Leader: tr.task.Leader,
 		Launched: tr.launched, Running: tr.state.State == cluster.TaskStateRunning,
-		Dead: tr.done, Failed: tr.state.Failed,
+		Dead: tr.done, Failed: tr.state.Failed, TimedOut: timedOut(tr.state),
 	}
 }
 
@@ -116,9 +126,23 @@ func (tr *taskRunner) stop(reason string, suspend bool) {
 	})
 }
 
+// timeout kills a run that outlasted max_run_duration d, for good and as
+// a failure.
+func (tr *taskRunner) timeout(d time.Duration) {
+	tr.killOnce.Do(func() {
+		tr.killReason = maxRunMessage(d)
+		tr.timedOut = true
+		close(tr.killC)
+	})
+}
+
 // killedFor ends a run that was killed: dead for good, or parked when
 // suspending. Only called after killC was closed.
 func (tr *taskRunner) killedFor(msg string) {
+	if tr.timedOut {
+		tr.finish(true, EventKilled, tr.killReason)
+		return
+	}
 	if !tr.suspending {
 		tr.finish(false, EventKilled, msg)
 		return
@@ -206,7 +230,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 		if h != nil {
 			var killed bool
 			var err error
+			stopDeadline := tr.deadline()
 			res, killed, err = tr.wait(ctx, h)
+			stopDeadline()
 			if err != nil { // the agent is shutting down
 				return
 			}
@@ -226,6 +252,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 			appendEvent(st, exitEvent(now, res))
 			st.FinishedAt = now
 		})
+		if tr.templateRestarted() { // change_mode = "restart": again at once, uncounted
+			continue
+		}
 
 		// A batch job's tasks and a non-sidecar hook run to completion:
 		// exit 0 ends them; a service's main task and sidecars restart.
@@ -266,6 +295,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 // is finished (it failed to start) or ctx ended.
 func (tr *taskRunner) start(ctx context.Context) (*drivers.TaskHandle, bool) {
 	cfg, typ, err := tr.prepare()
+	if err == nil {
+		typ, err = tr.withIdentities(ctx, cfg) // identity.go
+	}
 	if err != nil {
 		tr.log.Warn("task setup failed", "err", err)
 		tr.finish(true, typ, err.Error())
@@ -314,10 +346,13 @@ func (tr *taskRunner) prepare() (*drivers.TaskConfig, string, error) {
 	if err != nil {
 		return nil, EventSetupFailure, err
 	}
+	if err := writeDispatchPayload(t, ar.cfg.Job.Payload, dirs.Local); err != nil { // dispatch.go
+		return nil, EventSetupFailure, err
+	}
 	in := taskenv.Input{Alloc: ar.Alloc(), Job: ar.cfg.Job, Group: ar.group, Task: t, Node: ar.cfg.Node, Dirs: dirs.Dirs, IP: ar.cfg.IP}
 	env := taskenv.Build(in, nil)
 	if len(t.Templates) > 0 {
-		tenv, err := renderTemplates(t.Templates, dirs.Dirs, env, taskenv.NewResolver(in, env), ar.now())
+		tenv, err := tr.renderTemplates(dirs.Dirs, env, taskenv.NewResolver(in, env))
 		if err != nil {
 			return nil, EventTemplateFailure, err
 		}
@@ -336,6 +371,14 @@ func (tr *taskRunner) prepare() (*drivers.TaskConfig, string, error) {
 		}
 		ports = append(ports, drivers.Port{Label: p.Label, HostIP: ip, HostPort: p.Value, ContainerPort: p.To})
 	}
+	mounts, err := volumeMounts(ar.group, t, ar.cfg.Node, ar.Alloc().Name)
+	if err != nil {
+		return nil, EventSetupFailure, err
+	}
+	hostname, err := taskHostname(ar.group, r) // hostname.go
+	if err != nil {
+		return nil, EventSetupFailure, err
+	}
 	return &drivers.TaskConfig{
 		ID:         ar.id + "/" + t.Name,
 		AllocID:    ar.id,
@@ -353,6 +396,8 @@ func (tr *taskRunner) prepare() (*drivers.TaskConfig, string, error) {
 		StateDir:   dirs.State,
 		Resources:  t.Resources,
 		Ports:      ports,
+		Mounts:     mounts,
+		Hostname:   hostname,
 		Logs: drivers.LogConfig{
 			Dir: ar.dir.logs(), MaxFiles: t.Logs.MaxFiles, MaxFileSizeMB: t.Logs.MaxFileSizeMB, Disabled: t.Logs.Disabled,
 		},
@@ -376,6 +421,9 @@ func (tr *taskRunner) wait(ctx context.Context, h *drivers.TaskHandle) (drivers.
 		res, err := d.Wait(wctx, h)
 		resC <- result{res, err}
 	})
+	wg.Go(func() { tr.watchTemplates(wctx, h) }) // template_options.go
+	// identity.go
+	wg.Go(func() { tr.renewIdentities(wctx, h) })
 	defer func() {
 		cancel()
 		wg.Wait()

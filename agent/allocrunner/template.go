@@ -23,51 +23,47 @@ import (
 // variables of the env = true ones. env is the task's environment without
 // them, which the templates read through the env function; r resolves
 // ${...} references in destinations. Errors name the template by its
-// destination.
+// destination. renderAll (template_options.go) does the work and also
+// reports what the task's events should say (uid/gid not applied).
 func renderTemplates(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, now time.Time) (map[string]string, error) {
-	out := map[string]string{}
-	for i, t := range tmpls {
-		dest := r.Interpolate(t.Destination)
-		name := dest
-		if name == "" {
-			name = fmt.Sprintf("#%d", i+1)
-		}
-		text, err := renderOne(t, dirs, env, now)
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
-		}
-		if t.Env {
-			vars, err := parseEnvFile(text)
-			if err != nil {
-				return nil, fmt.Errorf("template %s (env = true): %w", name, err)
-			}
-			for k, v := range vars {
-				out[k] = v
-			}
-		}
-		if dest == "" {
-			if t.Env {
-				continue
-			}
-			return nil, fmt.Errorf("template %s: destination is required", name)
-		}
-		path, err := within(dirs.Task, dest)
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
-		}
-		perm := os.FileMode(0o644)
-		if t.Perms != "" {
-			p, err := strconv.ParseUint(t.Perms, 8, 32)
-			if err != nil {
-				return nil, fmt.Errorf("template %s: perms %q is not an octal mode", name, t.Perms)
-			}
-			perm = os.FileMode(p)
-		}
-		if err := writeFileAtomic(path, []byte(text), perm); err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
-		}
+	rs, err := renderAll(tmpls, dirs, env, r, now, os.Geteuid())
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return rs.env, nil
+}
+
+// templateName is how errors and events name template i: its
+// destination, else its position.
+func templateName(i int, dest string) string {
+	if dest == "" {
+		return fmt.Sprintf("#%d", i+1)
+	}
+	return dest
+}
+
+// writeTemplate writes template t's rendered text to dest (already
+// interpolated) in the task directory with its perms and, when the
+// agent runs as root (euid 0), its uid and gid. It returns a warning
+// for the task's events when uid or gid cannot be applied.
+func writeTemplate(t jobspec.Template, name, dest, text string, dirs taskenv.Dirs, euid int) (warning string, err error) {
+	path, err := within(dirs.Task, dest)
+	if err != nil {
+		return "", fmt.Errorf("template %s: %w", name, err)
+	}
+	perm := os.FileMode(0o644)
+	if t.Perms != "" {
+		p, err := strconv.ParseUint(t.Perms, 8, 32)
+		if err != nil {
+			return "", fmt.Errorf("template %s: perms %q is not an octal mode", name, t.Perms)
+		}
+		perm = os.FileMode(p)
+	}
+	uid, gid, warning := templateOwner(t, name, euid)
+	if err := writeFileAtomic(path, []byte(text), perm, uid, gid); err != nil {
+		return "", fmt.Errorf("template %s: %w", name, err)
+	}
+	return warning, nil
 }
 
 func renderOne(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now time.Time) (string, error) {
@@ -90,13 +86,13 @@ func renderOne(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now
 	if right == "" {
 		right = "}}"
 	}
-	tmpl, err := template.New("template").Delims(left, right).Option("missingkey=error").Funcs(templateFuncs(env, now)).Parse(src)
+	tmpl, err := template.New("template").Delims(left, right).Option(missingKeyOption(t)).Funcs(templateFuncs(env, now)).Parse(src)
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, nil); err != nil {
-		return "", err
+		return "", missingKeyHint(t, err)
 	}
 	return b.String(), nil
 }
@@ -115,6 +111,7 @@ func templateFuncs(env map[string]string, now time.Time) template.FuncMap {
 		"join":       func(sep string, l []string) string { return strings.Join(l, sep) },
 		"replaceAll": func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
 		"contains":   func(sub, s string) bool { return strings.Contains(s, sub) },
+		"parseJSON":  parseJSON,
 		"toJSON": func(v any) (string, error) {
 			b, err := json.Marshal(v)
 			return string(b), err
@@ -154,7 +151,11 @@ func within(dir, p string) (string, error) {
 	return full, nil
 }
 
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// writeFileAtomic writes data to path through a temporary file renamed
+// over it, so that a reader never sees half a file. uid and gid, unless
+// -1, are set on the temporary file first: the file never appears with
+// the wrong owner.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -170,6 +171,12 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return err
+	}
+	if uid != -1 || gid != -1 {
+		if err := tmp.Chown(uid, gid); err != nil {
+			tmp.Close()
+			return fmt.Errorf("set owner %d:%d: %w", uid, gid, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -57,6 +57,9 @@ func Builtin(in Input) map[string]string {
 	set("ALLOC_NAME", a.Name)
 	set("ALLOC_INDEX", strconv.Itoa(allocIndex(a.Name)))
 	set("JOB_ID", a.JobID)
+	if parent := ParentID(a.JobID); parent != "" {
+		set("JOB_PARENT_ID", parent) // dispatch.go
+	}
 	set("NAMESPACE", a.Namespace)
 	set("GROUP_NAME", a.TaskGroup)
 	set("ALLOC_DIR", in.Dirs.Alloc)

@@ -53,6 +53,10 @@ Examples:
   drover agent -servers 10.0.0.1:4747,10.0.0.2:4747 -data-dir /data/agent \
     -node-name web-1 -node-class web -meta rack=r1 -meta zone=a
 
+  # A host directory jobs mount with volume { type = "host" source = "data" }
+  # (host_volume "data" { path = "/srv/data" } in the config file):
+  drover agent -servers 10.0.0.1:4747 -data-dir /data/agent -host-volume data=/srv/data
+
   # Settings from a file (HCL), flags override it:
   drover agent -config /etc/drover/agent.hcl
 
@@ -68,7 +72,9 @@ type agentOptions struct {
 	nodeName   string
 	datacenter string
 	nodeClass  string
+	nodePool   string
 	meta       kvFlag
+	hostVols   hostVolumeFlag
 	token      string
 	tokenFile  string
 	joinToken  string
@@ -82,7 +88,7 @@ type agentOptions struct {
 }
 
 func runAgent(ctx context.Context, args []string, io stdio) int {
-	opts := agentOptions{meta: kvFlag{}}
+	opts := agentOptions{meta: kvFlag{}, hostVols: hostVolumeFlag{}}
 	fs := newFlagSet("agent", agentHelp, io)
 	declareDaemonFlags(fs, &opts.configFile, &opts.logLevel, &opts.logJSON)
 	fs.StringVar(&opts.servers, "servers", "", "comma-separated HTTP `addresses` of servers")
@@ -90,7 +96,9 @@ func runAgent(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.nodeName, "node-name", "", "the node's `name` (default: the hostname)")
 	fs.StringVar(&opts.datacenter, "datacenter", "dc1", "the node's `datacenter`")
 	fs.StringVar(&opts.nodeClass, "node-class", "", "the node's `class`, for constraints")
+	fs.StringVar(&opts.nodePool, "node-pool", "", "register the node in node `pool` (default \"default\"; created if new)")
 	fs.Var(opts.meta, "meta", "node metadata `key=value` (repeatable)")
+	fs.Var(opts.hostVols, "host-volume", "offer host directory `name=path[:ro]` to jobs' volume { type = \"host\" source = name } (repeatable)")
 	fs.StringVar(&opts.token, "token", "", "the API `token` (default $DROVER_TOKEN)")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "read the API token from `file`")
 	fs.StringVar(&opts.joinToken, "join-token", "", "obtain the node's client certificate with the client join `token`")
@@ -161,6 +169,7 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 	override(opts.set, "node-name", &cfg.NodeName, opts.nodeName)
 	override(opts.set, "datacenter", &cfg.Datacenter, opts.datacenter)
 	override(opts.set, "node-class", &cfg.NodeClass, opts.nodeClass)
+	override(opts.set, "node-pool", &cfg.NodePool, opts.nodePool)
 	override(opts.set, "http-addr", &cfg.HTTPAddr, opts.httpAddr)
 	override(opts.set, "network-ip", &cfg.NetworkIP, opts.networkIP)
 	if len(opts.meta) > 0 && cfg.Meta == nil {
@@ -169,6 +178,7 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 	for k, v := range opts.meta {
 		cfg.Meta[k] = v
 	}
+	opts.hostVols.mergeInto(&cfg.HostVolumes)
 	return cfg, nil
 }
 

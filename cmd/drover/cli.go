@@ -50,6 +50,7 @@ func commands() []command {
 		{"job", "Run, plan, inspect and stop jobs on a cluster", runJob},
 		{"node", "Inspect the client nodes of a cluster", runNode},
 		{"alloc", "Inspect allocations (placed task groups)", runAlloc},
+		{"action", "Run a task's declared action inside a running allocation", runAction},
 		{"deployment", "List, inspect, promote, fail, pause and resume rollouts", runDeployment},
 		{"plan", "Show what a change to the job repository would do", runPlan},
 		{"reconcile", "Make a cluster match a repository at a ref, once (for CI)", runReconcile},

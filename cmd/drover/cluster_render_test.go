@@ -140,7 +140,8 @@ func TestRenderJobStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextLaunch := time.Date(2026, 3, 15, 3, 0, 0, 0, ny)
+	// As decoded from the server's JSON: the zone's offset, not its name.
+	nextLaunch := time.Date(2026, 3, 15, 3, 0, 0, 0, ny).In(time.FixedZone("", -4*3600))
 	periodic := &jobStatusView{
 		Job: &cluster.Job{Namespace: "default", ID: "nightly-report", Spec: &jobspec.Job{ID: "nightly-report", Name: "nightly-report",
 			Type: jobspec.JobTypeBatch, Priority: 50, Datacenters: []string{"dc1"}, Groups: []*jobspec.Group{{Name: "report"}},
@@ -270,7 +271,7 @@ func TestRenderNodeStatus(t *testing.T) {
 	stubs := []*api.NodeListStub{
 		{ID: node2, Name: "worker-2", Datacenter: "dc1", NodeClass: "gpu", Status: cluster.NodeStatusDown, SchedulingEligibility: cluster.NodeIneligible},
 		{ID: node1, Name: "worker-1", Datacenter: "dc1", Status: cluster.NodeStatusReady, SchedulingEligibility: cluster.NodeEligible, RunningAllocs: 2},
-		{ID: node3, Name: "worker-3", Datacenter: "dc2", Status: cluster.NodeStatusReady, SchedulingEligibility: cluster.NodeIneligible, Drain: true},
+		{ID: node3, Name: "worker-3", Datacenter: "dc2", NodePool: "edge", Status: cluster.NodeStatusReady, SchedulingEligibility: cluster.NodeIneligible, Drain: true},
 	}
 	v := &nodeStatusView{
 		Node: &cluster.Node{

@@ -36,6 +36,9 @@ Examples:
   drover dev --repo ./deploy
   drover sync status; drover history web
 
+  # Offer a host directory to jobs' volume "x" { type = "host" source = "data" }:
+  drover dev -host-volume data=$HOME/drover-data
+
   # Somewhere else, on another port:
   drover dev -data-dir /tmp/drover-dev -http-addr 127.0.0.1:5757 -raft-addr 127.0.0.1:5657
   DROVER_ADDR=http://127.0.0.1:5757 drover job status
@@ -52,10 +55,11 @@ type devOptions struct {
 	logJSON  bool
 	repo     string
 	branch   string
+	hostVols hostVolumeFlag
 }
 
 func runDev(ctx context.Context, args []string, io stdio) int {
-	var opts devOptions
+	opts := devOptions{hostVols: hostVolumeFlag{}}
 	fs := newFlagSet("dev", devHelp, io)
 	fs.StringVar(&opts.dataDir, "data-dir", ".drover", "keep the server's and the agent's state in `dir`")
 	fs.StringVar(&opts.httpAddr, "http-addr", api.DefaultAddr, "serve the API on `host:port`")
@@ -65,6 +69,7 @@ func runDev(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&opts.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&opts.repo, "repo", "", "keep the cluster in sync with the Git repository at `path`: every commit deploys (source \"dev\")")
 	fs.StringVar(&opts.branch, "branch", "", "the `branch` of -repo to follow (default: its current branch)")
+	fs.Var(opts.hostVols, "host-volume", "offer host directory `name=path[:ro]` to jobs' volume { type = \"host\" source = name } (repeatable)")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
 		return code
@@ -115,6 +120,7 @@ func dev(ctx context.Context, opts devOptions, io stdio) int {
 	acfg.StopTasksOnShutdown = true
 	// As nomad agent -dev does: a development machine runs its own jobs.
 	acfg.RawExecEnabled = true
+	opts.hostVols.mergeInto(&acfg.HostVolumes)
 	acfg.Logger = logger.With("component", "agent")
 	a, err := agent.New(acfg)
 	if err != nil {

@@ -26,7 +26,7 @@ func configChecker() jobspec.ConfigChecker {
 			return nil
 		}
 		var out []jobspec.ConfigProblem
-		for _, e := range s.Validate(cfg) {
+		for _, e := range s.ValidateDriver(driver, cfg) {
 			out = append(out, jobspec.ConfigProblem{Path: e.Path, Msg: e.Msg})
 		}
 		return out

@@ -108,6 +108,10 @@ func jobRun(ctx context.Context, opts jobRunOptions, io stdio) int {
 		if !opts.json {
 			fmt.Fprintf(io.out, "Periodic job %q registered at version %d; the leader launches its children on schedule ('drover job status %s' shows the next launch).\n", job.ID, resp.Version, job.ID)
 		}
+	case resp.EvalID == "" && job.Parameterized != nil:
+		if !opts.json {
+			fmt.Fprintf(io.out, "Parameterized job %q registered at version %d; run it with 'drover job dispatch %s [INPUT]'.\n", job.ID, resp.Version, job.ID)
+		}
 	case resp.EvalID == "":
 		if !opts.json {
 			fmt.Fprintf(io.out, "Job %q registered at version %d; nothing was scheduled (see the warning above).\n", job.ID, resp.Version)

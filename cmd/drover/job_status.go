@@ -13,6 +13,7 @@ import (
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/jobspec"
 )
 
 const jobStatusHelp = `
@@ -22,22 +23,26 @@ Without JOB, list the cluster's jobs: type, priority, status, version, and
 where each came from (the Git commit, or "unmanaged" for jobs submitted
 with 'drover job run'). A Git-managed job stopped by hand shows
 "stopped by hand (was SOURCE@COMMIT)", SOURCE being the name of the
-server's source; a parameterized job's status says that it is not
-launched.
+server's source; a parameterized job is "running (parameterized)": it
+runs only as the jobs 'drover job dispatch' makes of it.
 
 With JOB (an ID or a unique prefix of one), show that job: its version and
 source commit, a summary of its allocations per task group, its latest
 deployment, and its allocations, newest first. A Git-managed job that was
-stopped by hand shows the commit it came from; parameterized jobs say
-that Drover stores them but does not dispatch them yet. A periodic job
-shows its next launch, in its time_zone (computed from its schedule at
-the time of the command), and its children: the jobs the leader launched
-from it, named JOB/periodic-<unix seconds>.
+stopped by hand shows the commit it came from. A batch job is dead once
+every allocation is done, as in Nomad, with how it ended: "dead
+(complete)" or "dead (failed)". A parameterized job lists its
+dispatched jobs (JOB/dispatch-..., made by 'drover job dispatch') under
+"Dispatched Jobs", newest first. A periodic job shows its next launch,
+in its time_zone and in UTC (as the leader computes it, on the server's
+clock), and lists the jobs the leader launched from it (JOB/periodic-<unix
+seconds>) under "Previously Launched Jobs", newest first.
 
 Examples:
   drover job status
   drover job status web
   drover job status nightly-report        # next launch and children
+  drover job status video-encode          # its dispatched jobs
   drover job status -json web | jq '.allocations[] | {id, node_name, client_status}'
 
 Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
@@ -75,10 +80,10 @@ type jobStatusView struct {
 	// job's latest version is such a stop: where the job came from until
 	// then (a commit, for a Git-managed job).
 	BeforeStop *cluster.Job `json:"before_stop,omitempty"`
-	// NextPeriodicLaunch is a periodic job's next launch after the
-	// command's clock, in its time zone; nil when it has none (not
-	// periodic, disabled, stopped). Children are the jobs launched from
-	// it, oldest first.
+	// NextPeriodicLaunch is a periodic job's next launch, as the server
+	// computes it (api.JobListStub.NextPeriodicLaunch); nil when it has
+	// none (not periodic, disabled, stopped, parameterized). Children are
+	// the jobs launched or dispatched from it, newest first.
 	NextPeriodicLaunch *time.Time         `json:"next_periodic_launch,omitempty"`
 	Children           []*api.JobListStub `json:"children,omitempty"`
 }
@@ -104,11 +109,9 @@ func jobStatus(ctx context.Context, opts jobStatusOptions, io stdio) int {
 	if err != nil {
 		return printAPIError(io, err, client.Address())
 	}
-	if p := v.Job.Spec.PeriodicBlock(); p != nil && !v.Job.Stop {
-		if next, err := p.Next(now); err == nil && !next.IsZero() {
-			v.NextPeriodicLaunch = &next
-		}
-	}
+	// The server computes the next launch as its leader does, on its
+	// clock, from the last launch it recorded (periodic_status.go).
+	v.NextPeriodicLaunch = stub.NextPeriodicLaunch
 	return opts.output(io, v, func() { renderJobStatus(io.out, v, now) })
 }
 
@@ -162,8 +165,8 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 			v.LatestDeployment = d
 		}
 	}
-	if job.Spec != nil && job.Spec.Periodic != nil {
-		kids, _, err := client.Jobs().List(ctx, &api.QueryOptions{Prefix: stub.ID + "/periodic-"})
+	if kind := childKind(job); kind != "" {
+		kids, _, err := client.Jobs().List(ctx, &api.QueryOptions{Prefix: stub.ID + "/" + kind + "-"})
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +175,7 @@ func fetchJobStatus(ctx context.Context, client *api.Client, stub *api.JobListSt
 				v.Children = append(v.Children, k)
 			}
 		}
-		slices.SortFunc(v.Children, func(a, b *api.JobListStub) int { return strings.Compare(a.ID, b.ID) })
+		sortChildren(v.Children) // job_status_children.go
 	}
 	if job.StoppedByHand() {
 		// A stop through the API records a version of its own with no
@@ -213,10 +216,11 @@ func renderJobList(w io.Writer, jobs []*api.JobListStub, now time.Time) {
 }
 
 // listStatus is a job's status in the list, with a word for a job that
-// Drover stores but does not launch yet (it stays pending).
+// runs only as its children: "running (parameterized)", as Nomad calls a
+// parameterized job running until it is stopped.
 func listStatus(j *api.JobListStub) string {
 	if j.NotLaunched != "" && !j.Stop {
-		return j.Status + " (" + j.NotLaunched + ": not launched)"
+		return j.Status + " (" + j.NotLaunched + ")"
 	}
 	return j.Status
 }
@@ -253,6 +257,8 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	status := j.Status
 	if j.Stop {
 		status += " (stopped)"
+	} else if outcome := batchOutcome(j, v.Allocations); outcome != "" {
+		status += " (" + outcome + ")" // job_status_children.go
 	}
 	kv = append(kv,
 		[2]string{"Namespace", j.Namespace},
@@ -269,8 +275,10 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 			next = "none (periodic is disabled: enabled = false)"
 		case j.Stop:
 			next = "none (the job is stopped)"
+		case j.Spec.Parameterized != nil:
+			next = "none (parameterized: each dispatched child runs the schedule)"
 		case v.NextPeriodicLaunch != nil:
-			next = v.NextPeriodicLaunch.Format("2006-01-02T15:04:05-07:00 MST")
+			next = periodicLaunchText(*v.NextPeriodicLaunch, p.TimeZone)
 		}
 		kv = append(kv, [2]string{"Next Periodic Launch", next})
 	}
@@ -280,9 +288,11 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 		kv = append(kv, [2]string{"Submitted By", j.SubmittedBy})
 	}
 	writeKV(w, kv)
+	renderJobUI(w, j) // job_status_ui.go
 
 	fmt.Fprintln(w, "\nSummary")
-	writeTable(w, []string{"Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"}, summaryRows(v))
+	writeTable(w, summaryHeader(v), summaryRows(v))
+	renderScaling(w, j) // job_scale.go
 
 	if d := v.LatestDeployment; d != nil {
 		fmt.Fprintln(w, "\nLatest Deployment")
@@ -296,18 +306,7 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 		writeTable(w, []string{"Task Group", "Desired", "Placed", "Healthy", "Unhealthy"}, rows)
 	}
 
-	if j.Spec.PeriodicBlock() != nil {
-		fmt.Fprintln(w, "\nChildren")
-		if len(v.Children) == 0 {
-			fmt.Fprintln(w, "No children launched yet")
-		} else {
-			rows := make([][]string, 0, len(v.Children))
-			for _, c := range v.Children {
-				rows = append(rows, []string{c.ID, c.Status, formatTime(c.SubmitTime, now)})
-			}
-			writeTable(w, []string{"ID", "Status", "Submit Date"}, rows)
-		}
-	}
+	renderChildren(w, j, v.Children, now) // job_status_children.go
 
 	fmt.Fprintln(w, "\nAllocations")
 	if len(v.Allocations) == 0 {
@@ -370,6 +369,9 @@ func summaryRows(v *jobStatusView) [][]string {
 			strconv.Itoa(c[cluster.AllocClientPending]), strconv.Itoa(c[cluster.AllocClientRunning]),
 			strconv.Itoa(c[cluster.AllocClientFailed]), strconv.Itoa(c[cluster.AllocClientComplete]),
 			strconv.Itoa(c[cluster.AllocClientLost])})
+		if hasUnknown(v) {
+			rows[len(rows)-1] = append(rows[len(rows)-1], strconv.Itoa(c[cluster.AllocClientUnknown]))
+		}
 	}
 	return rows
 }
@@ -426,4 +428,18 @@ func periodicKV(crons []string, zone string, prohibitOverlap bool) string {
 		out += ", prohibit_overlap"
 	}
 	return out
+}
+
+// periodicLaunchText is a next launch in the job's time_zone and, for
+// another zone, in UTC: the server sends it with the zone's offset but
+// not its name, which the job's time_zone gives back.
+func periodicLaunchText(t time.Time, zone string) string {
+	const layout = "2006-01-02T15:04:05-07:00 MST"
+	if loc, err := (&jobspec.Periodic{TimeZone: zone}).Location(); err == nil {
+		t = t.In(loc)
+	}
+	if _, off := t.Zone(); off == 0 && (zone == "" || zone == "UTC") {
+		return t.UTC().Format(layout)
+	}
+	return t.Format(layout) + " (" + t.UTC().Format(time.RFC3339) + ")"
 }

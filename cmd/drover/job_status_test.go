@@ -98,15 +98,15 @@ func TestJobStatusGitOps(t *testing.T) {
 	}
 
 	_, out, _ := cli("job", "status", "nightly-report")
-	wantLines(out, `(?m)^Status\s+= pending$`, `(?m)^Periodic\s+= 0 3 \* \* \* \(UTC\)$`,
-		`(?m)^Next Periodic Launch\s+= \d{4}-\d\d-\d\dT03:00:00\+00:00 UTC$`, `(?m)^Children\nNo children launched yet$`)
+	wantLines(out, `(?m)^Status\s+= running$`, `(?m)^Periodic\s+= 0 3 \* \* \* \(UTC\)$`,
+		`(?m)^Next Periodic Launch\s+= \d{4}-\d\d-\d\dT03:00:00\+00:00 UTC$`, `(?m)^Previously Launched Jobs\nNo jobs launched yet$`)
 	_, out, _ = cli("job", "status", "-json", "nightly-report")
 	var pv jobStatusView
 	if err := json.Unmarshal([]byte(out), &pv); err != nil || pv.NextPeriodicLaunch == nil || pv.NextPeriodicLaunch.Hour() != 3 {
 		t.Errorf("job status -json of a periodic job: next launch %v (%v)\n%s", pv.NextPeriodicLaunch, err, out)
 	}
 	_, out, _ = cli("job", "status", "resize")
-	wantLines(out, `(?m)^Parameterized\s+= stored, not dispatched \(Drover cannot dispatch jobs yet\)$`)
+	wantLines(out, `(?m)^Parameterized\s+= stored; runs when dispatched \(drover job dispatch\)$`)
 	_, out, _ = cli("job", "status", "web")
 	wantLines(out, `(?m)^Source\s+= `+regexp.QuoteMeta(dir+"@"+sha[:7])+`$`)
 	if strings.Contains(out, "Periodic") || strings.Contains(out, "Self Heal") {
@@ -159,7 +159,7 @@ func TestJobStatusGitOps(t *testing.T) {
 	_, out, _ = cli("job", "status")
 	wantLines(out,
 		`(?m)^web\s+service\s+50\s+\w+\s+1\s+stopped by hand \(was prod@`+sha[:7]+`\)\s`,
-		`(?m)^nightly-report\s+batch\s+50\s+pending\s+0\s+`+sha[:7]+`\s`,
-		`(?m)^resize\s+batch\s+50\s+pending \(parameterized: not launched\)\s+0\s+`+sha[:7]+`\s`,
+		`(?m)^nightly-report\s+batch\s+50\s+running\s+0\s+`+sha[:7]+`\s`,
+		`(?m)^resize\s+batch\s+50\s+running \(parameterized\)\s+0\s+`+sha[:7]+`\s`,
 		`(?m)^adhoc\s+service\s+50\s+\w+\s+1\s+unmanaged\s`)
 }

@@ -134,10 +134,10 @@ func renderNodeList(w io.Writer, nodes []*api.NodeListStub) {
 	})
 	rows := make([][]string, 0, len(nodes))
 	for _, n := range nodes {
-		rows = append(rows, []string{shortID(n.ID), n.Name, n.Datacenter, orNone(n.NodeClass),
+		rows = append(rows, []string{shortID(n.ID), n.Name, n.Datacenter, cluster.NodePoolOf(&cluster.Node{NodePool: n.NodePool}), orNone(n.NodeClass),
 			strconv.FormatBool(n.Drain), n.SchedulingEligibility, string(n.Status), strconv.Itoa(n.RunningAllocs)})
 	}
-	writeTable(w, []string{"ID", "Name", "DC", "Class", "Drain", "Eligibility", "Status", "Allocs"}, rows)
+	writeTable(w, []string{"ID", "Name", "DC", "Node Pool", "Class", "Drain", "Eligibility", "Status", "Allocs"}, rows)
 }
 
 // renderNodeStatus prints one node as `nomad node status NODE` does.
@@ -147,10 +147,11 @@ func renderNodeStatus(w io.Writer, v *nodeStatusView, now time.Time) {
 	if n.StatusDescription != "" {
 		status += " (" + n.StatusDescription + ")"
 	}
-	writeKV(w, [][2]string{
+	writeKV(w, append([][2]string{
 		{"ID", n.ID},
 		{"Name", n.Name},
 		{"Class", orNone(n.NodeClass)},
+		{"Node Pool", cluster.NodePoolOf(n)},
 		{"DC", n.Datacenter},
 		{"Drain", strconv.FormatBool(n.Drain)},
 		{"Eligibility", n.SchedulingEligibility},
@@ -159,7 +160,7 @@ func renderNodeStatus(w io.Writer, v *nodeStatusView, now time.Time) {
 		{"HTTP Addr", orNone(n.HTTPAddr)},
 		{"Drivers", driversText(n.Drivers)},
 		{"Attributes", fmt.Sprintf("%d (drover node status -json %s shows them)", len(n.Attributes), shortID(n.ID))},
-	})
+	}, hostVolumesKV(n.HostVolumes)...))
 
 	var cpu, mem int
 	for _, a := range v.Allocations {

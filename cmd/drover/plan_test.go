@@ -28,7 +28,7 @@ func TestPlanNotLaunched(t *testing.T) {
 	head := revParse(t, dir, "HEAD")
 
 	const (
-		parameterized = "parameterized job: stored, not dispatched (Drover cannot dispatch jobs yet)"
+		parameterized = "parameterized job: stored; runs when dispatched (drover job dispatch)"
 	)
 	ctx := context.Background()
 	plan := func(extra ...string) string {

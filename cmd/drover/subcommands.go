@@ -23,12 +23,15 @@ func jobCommands() []command {
 		{"status", "List jobs, or show one job's groups and allocations", runJobStatus},
 		{"stop", "Stop a running job", runJobStop},
 		{"periodic", "Act on periodic jobs: force a launch now", runJobPeriodic},
+		{"dispatch", "Dispatch a parameterized job with a payload and meta", runJobDispatch},
+		{"scale", "Set the count of a job's group", runJobScale},
 	}
 }
 
 func nodeCommands() []command {
 	return []command{
 		{"status", "List client nodes, or show one node's resources and allocations", runNodeStatus},
+		{"pool", "Manage node pools: list, info, apply, delete, nodes, jobs", runNodePool}, // node_pool.go
 	}
 }
 
@@ -44,7 +47,7 @@ func runJob(ctx context.Context, args []string, io stdio) int {
 }
 
 func runNode(ctx context.Context, args []string, io stdio) int {
-	return dispatch(ctx, "node", "Inspect the client nodes of a cluster.", nodeCommands(), args, io)
+	return dispatch(ctx, "node", "Inspect the client nodes of a cluster and their node pools.", nodeCommands(), args, io)
 }
 
 func runAlloc(ctx context.Context, args []string, io stdio) int {

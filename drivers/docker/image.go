@@ -46,9 +46,15 @@ func (d *Driver) ensureImage(ctx context.Context, taskID string, spec *container
 }
 
 func (d *Driver) pull(ctx context.Context, taskID string, spec *containerSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.PullTimeout)
+	timeout := d.cfg.PullTimeout
+	if spec.PullTimeout > 0 {
+		timeout = spec.PullTimeout // image_pull_timeout, at most maxPullTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	auth, err := d.registryAuth(spec)
+	auth, err := pullAuth(spec, d.registryAuth, func(err error) {
+		d.emit(taskID, "Registry credentials unavailable (%v); pulling without them (auth_soft_fail)", err)
+	})
 	if err != nil {
 		return err
 	}
@@ -84,6 +90,21 @@ func (d *Driver) pull(ctx context.Context, taskID string, spec *containerSpec) e
 	}
 	d.emit(taskID, "Pulled image %s in %s", spec.Image, time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// pullAuth is the credentials of a pull: what lookup finds, or, when it
+// fails and the task set auth_soft_fail, none (Nomad's "continue without
+// auth": a public image still pulls), after telling softFail why.
+func pullAuth(spec *containerSpec, lookup func(*containerSpec) (string, error), softFail func(error)) (string, error) {
+	auth, err := lookup(spec)
+	if err == nil {
+		return auth, nil
+	}
+	if !spec.AuthSoftFail {
+		return "", err
+	}
+	softFail(scrub(err, spec.Auth))
+	return "", nil
 }
 
 // registryAuth encodes the task's auth block, else the node's docker

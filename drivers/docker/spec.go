@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/registry"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/jobspec"
 )
 
 // containerSpec is everything Start sends to the daemon, computed from the
@@ -28,6 +30,11 @@ type containerSpec struct {
 	// Auth is the task's auth block; nil means the node's docker config.
 	Auth      *registry.AuthConfig
 	ForcePull bool
+	// AuthSoftFail: pull without credentials when the node's cannot be
+	// read (auth_soft_fail).
+	AuthSoftFail bool
+	// PullTimeout is the task's image_pull_timeout; 0 means the node's.
+	PullTimeout time.Duration
 }
 
 // Paths inside the container where the task's directories are bound, as
@@ -42,7 +49,7 @@ const (
 // turns it into a containerSpec. Every problem found is reported, not just
 // the first, wrapped in drivers.ErrInvalidConfig.
 func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
-	if errs := ConfigSpec().Validate(cfg.Config); len(errs) > 0 {
+	if errs := ConfigSpec().ValidateDriver("docker", cfg.Config); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
 			msgs[i] = "config." + e.Error()
@@ -78,7 +85,7 @@ func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
 		Labels:     labels,
 		User:       cfg.User,
 		WorkingDir: drivers.String(c, "work_dir"),
-		Hostname:   drivers.String(c, "hostname"),
+		Hostname:   containerHostname(c, cfg), // hostname.go
 		Entrypoint: drivers.StringList(c, "entrypoint"),
 	}
 	if cmd := drivers.String(c, "command"); cmd != "" {
@@ -104,7 +111,28 @@ func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
 		bad("%v", err)
 	}
 
-	cc.ExposedPorts, hc.PortBindings, err = portBindings(drivers.StringList(c, "ports"), cfg.Ports)
+	ports, portList, err := legacyPortMap(drivers.NumberMap(c, "port_map"), drivers.StringList(c, "ports"), cfg.Ports)
+	if err != nil {
+		bad("%v", err)
+	}
+	cc.ExposedPorts, hc.PortBindings, err = portBindings(portList, ports)
+	if err != nil {
+		bad("%v", err)
+	}
+	var errs0 []error
+	hc.IpcMode, hc.PidMode, errs0 = namespaceModes(nc, drivers.String(c, "ipc_mode"), drivers.String(c, "pid_mode"))
+	for _, e := range errs0 {
+		bad("%v", e)
+	}
+	hc.Devices, errs0 = devices(nc, drivers.Blocks(c, "devices"))
+	for _, e := range errs0 {
+		bad("%v", e)
+	}
+	for _, e := range hostOptions(nc, cfg, c, cc, hc) {
+		bad("%v", e)
+	}
+	logOptions(drivers.Blocks(c, "logging"), hc)
+	pullTimeout, err := pullTimeout(drivers.String(c, "image_pull_timeout"))
 	if err != nil {
 		bad("%v", err)
 	}
@@ -118,7 +146,12 @@ func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
 	for _, e := range errs {
 		bad("%v", e)
 	}
-	hc.Mounts, errs = mounts(nc, cfg, drivers.Blocks(c, "mount"))
+	hc.Mounts, errs = mounts(nc, cfg, append(drivers.Blocks(c, "mount"), drivers.Blocks(c, "mounts")...))
+	for _, e := range errs {
+		bad("%v", e)
+	}
+	volMounts, errs := hostVolumeMounts(cfg)
+	hc.Mounts = append(hc.Mounts, volMounts...)
 	for _, e := range errs {
 		bad("%v", e)
 	}
@@ -127,12 +160,14 @@ func buildSpec(nc Config, cfg *drivers.TaskConfig) (*containerSpec, error) {
 		return nil, fmt.Errorf("%w: %s", drivers.ErrInvalidConfig, strings.Join(problems, "; "))
 	}
 	return &containerSpec{
-		Name:      containerName(cfg),
-		Image:     image,
-		Config:    cc,
-		Host:      hc,
-		Auth:      authBlock(drivers.Blocks(c, "auth")),
-		ForcePull: drivers.Bool(c, "force_pull"),
+		Name:         containerName(cfg),
+		Image:        image,
+		Config:       cc,
+		Host:         hc,
+		Auth:         authBlock(drivers.Blocks(c, "auth")),
+		ForcePull:    drivers.Bool(c, "force_pull"),
+		AuthSoftFail: drivers.Bool(c, "auth_soft_fail"),
+		PullTimeout:  pullTimeout,
 	}, nil
 }
 
@@ -181,7 +216,12 @@ func resources(cfg *drivers.TaskConfig) container.Resources {
 	var out container.Resources
 	if r.MemoryMB > 0 {
 		out.Memory = int64(r.MemoryMB) << 20
-		if r.MemoryMaxMB > r.MemoryMB {
+		switch {
+		case r.MemoryMaxMB == jobspec.MemoryUnlimited:
+			// memory_max = -1: no hard limit, MemoryMB reserved.
+			out.MemoryReservation = out.Memory
+			out.Memory = 0
+		case r.MemoryMaxMB > r.MemoryMB:
 			out.MemoryReservation = out.Memory
 			out.Memory = int64(r.MemoryMaxMB) << 20
 		}

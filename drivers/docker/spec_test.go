@@ -94,3 +94,24 @@ func TestContainerName(t *testing.T) {
 		}
 	}
 }
+
+// memory_max = -1 (jobspec.MemoryUnlimited) lifts the hard limit and keeps
+// memory as the reservation, as Nomad's docker driver does.
+func TestResourcesMemoryMax(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		res           jobspec.Resources
+		limit, reserv int64
+	}{
+		{"limit only", jobspec.Resources{MemoryMB: 64}, 64 << 20, 0},
+		{"burst", jobspec.Resources{MemoryMB: 64, MemoryMaxMB: 128}, 128 << 20, 64 << 20},
+		{"unlimited", jobspec.Resources{MemoryMB: 64, MemoryMaxMB: jobspec.MemoryUnlimited}, 0, 64 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := resources(&drivers.TaskConfig{Resources: tc.res})
+			if got.Memory != tc.limit || got.MemoryReservation != tc.reserv {
+				t.Errorf("memory %d reservation %d, want %d %d", got.Memory, got.MemoryReservation, tc.limit, tc.reserv)
+			}
+		})
+	}
+}

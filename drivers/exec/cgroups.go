@@ -28,7 +28,7 @@ const (
 // cgroupLimits maps a task's resources to cgroup v2 interface files.
 //
 // memory.max is the hard limit: MemoryMaxMB when the job allows bursting,
-// else MemoryMB. With bursting, memory.low protects the reserved MemoryMB
+// none ("max") for memory_max = -1, else MemoryMB. With bursting, memory.low protects the reserved MemoryMB
 // from reclaim, the way Nomad treats memory_max. No memory asked is "max".
 //
 // cpu.weight is relative, like the MHz the scheduler reserves: one MHz is
@@ -38,7 +38,13 @@ const (
 func cgroupLimits(r jobspec.Resources) map[string]string {
 	limits := map[string]string{"memory.max": "max"}
 	hard := r.MemoryMB
-	if r.MemoryMaxMB > 0 {
+	if r.MemoryMaxMB == jobspec.MemoryUnlimited {
+		// memory_max = -1: no hard limit; MemoryMB stays protected.
+		hard = 0
+		if r.MemoryMB > 0 {
+			limits["memory.low"] = strconv.FormatInt(int64(r.MemoryMB)<<20, 10)
+		}
+	} else if r.MemoryMaxMB > 0 {
 		hard = r.MemoryMaxMB
 		if r.MemoryMB > 0 && r.MemoryMB < r.MemoryMaxMB {
 			limits["memory.low"] = strconv.FormatInt(int64(r.MemoryMB)<<20, 10)
@@ -63,7 +69,13 @@ func cgroupLimits(r jobspec.Resources) map[string]string {
 func cgroupLimitsV1(r jobspec.Resources) map[string][]cgroupFile {
 	var mem []cgroupFile
 	hard := r.MemoryMB
-	if r.MemoryMaxMB > 0 {
+	if r.MemoryMaxMB == jobspec.MemoryUnlimited {
+		// memory_max = -1: no hard limit (the v1 default), a soft one at MemoryMB.
+		hard = 0
+		if r.MemoryMB > 0 {
+			mem = append(mem, cgroupFile{"memory.soft_limit_in_bytes", strconv.FormatInt(int64(r.MemoryMB)<<20, 10), false})
+		}
+	} else if r.MemoryMaxMB > 0 {
 		hard = r.MemoryMaxMB
 		if r.MemoryMB > 0 && r.MemoryMB < r.MemoryMaxMB {
 			mem = append(mem, cgroupFile{"memory.soft_limit_in_bytes", strconv.FormatInt(int64(r.MemoryMB)<<20, 10), false})

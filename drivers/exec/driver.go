@@ -139,11 +139,36 @@ func New(cfg Config) (*Driver, error) {
 func (d *Driver) Name() string { return d.cfg.Name }
 
 // ConfigSpec implements drivers.Driver.
-func (d *Driver) ConfigSpec() drivers.Schema { return ConfigSpec() }
+func (d *Driver) ConfigSpec() drivers.Schema {
+	if d.cfg.Isolation == nil {
+		return BaseConfigSpec() // raw_exec: no namespaces to choose
+	}
+	return ConfigSpec()
+}
 
 // ConfigSpec is the schema of the exec driver's task config, available
 // without a driver so that `drover validate` needs no node.
 func ConfigSpec() drivers.Schema {
+	return append(BaseConfigSpec(),
+		// Nomad's exec takes pid_mode and ipc_mode = "private" | "host".
+		// Drover's isolation always starts the shim as pid 1 of new PID
+		// and IPC namespaces and mounts a /proc of its own; sharing the
+		// host's would undo the isolation the chroot relies on and need
+		// a second code path, so "private" (the default) is accepted and
+		// "host" refused with the way out: raw_exec, which the operator
+		// must enable, runs host processes.
+		drivers.Attribute{Name: "pid_mode", Type: drivers.TypeString, Values: []string{"private"}, ValuesHint: namespaceHint,
+			Description: "private (the default): the task has its own PID namespace. host is refused."},
+		drivers.Attribute{Name: "ipc_mode", Type: drivers.TypeString, Values: []string{"private"}, ValuesHint: namespaceHint,
+			Description: "private (the default): the task has its own IPC namespace. host is refused."},
+	)
+}
+
+const namespaceHint = `Drover's exec always isolates a task's processes; use the raw_exec driver (which the operator must enable) for a task that must share the host's`
+
+// BaseConfigSpec is what exec and raw_exec share: the command and its
+// arguments.
+func BaseConfigSpec() drivers.Schema {
 	return drivers.Schema{
 		{Name: "command", Type: drivers.TypeString, Required: true,
 			Description: "Program to run: a path (relative to the task directory) or a name looked up in the task's PATH."},

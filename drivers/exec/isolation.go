@@ -84,6 +84,9 @@ type chrootSpec struct {
 	Mounts []chrootMount `json:"mounts"`
 	// Dir is the task's working directory inside the root.
 	Dir string `json:"dir"`
+	// Hostname, when set, is the task's hostname in its own UTS
+	// namespace (hostname_linux.go).
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // chrootMount is one bind mount into the root. Target is inside it.
@@ -91,6 +94,9 @@ type chrootMount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	Writable bool   `json:"writable,omitempty"`
+	// Volume marks a host volume (volume_mount): its source must exist
+	// and is followed if a link (bindVolume).
+	Volume bool `json:"volume,omitempty"`
 }
 
 // taskDirs are a task's host directories and where the task sees them.

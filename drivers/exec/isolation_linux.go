@@ -58,7 +58,7 @@ func setupRoot(c *chrootSpec) error {
 	if err := unix.Mount("", root, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=1m"); err != nil {
 		return fmt.Errorf("make the root read-only: %w", err)
 	}
-	return nil
+	return setHostname(c.Hostname) // hostname_linux.go
 }
 
 // bindInto bind-mounts m.Source at m.Target inside root, read-only unless
@@ -66,6 +66,9 @@ func setupRoot(c *chrootSpec) error {
 // every host has); a symlink is recreated as the same symlink, so /bin ->
 // usr/bin costs no mount.
 func bindInto(root string, m chrootMount) error {
+	if m.Volume {
+		return bindVolume(root, m)
+	}
 	fi, err := os.Lstat(m.Source)
 	if errors.Is(err, os.ErrNotExist) && !m.Writable {
 		return nil

@@ -103,6 +103,9 @@ func (d *Driver) shimSpec(cfg *drivers.TaskConfig) (*shimSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
+	if iso == nil && len(cfg.Mounts) > 0 {
+		return nil, mountsNeedIsolation(d.cfg.Name)
+	}
 	var chroot *chrootSpec
 	toHost, workDir := func(p string) (string, bool) { return p, true }, dir
 	if iso != nil {
@@ -211,7 +214,11 @@ func (d *Driver) chroot(cfg *drivers.TaskConfig, dir string, cred *shimCredentia
 	if err := ensureTaskDirs(dirs, cred); err != nil {
 		return nil, err
 	}
-	return &chrootSpec{Mounts: chrootPlan(d.cfg.Isolation.ChrootEnv, dirs), Dir: "/"}, nil
+	mounts, err := withVolumes(chrootPlan(d.cfg.Isolation.ChrootEnv, dirs), cfg.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	return &chrootSpec{Mounts: mounts, Dir: "/", Hostname: cfg.Hostname}, nil
 }
 
 func envValue(env []string, key string) string {

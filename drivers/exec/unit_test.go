@@ -20,6 +20,8 @@ func TestCgroupLimits(t *testing.T) {
 			map[string]string{"memory.max": "536870912", "memory.low": "134217728"}},
 		{"max below reservation is just the max", jobspec.Resources{MemoryMB: 512, MemoryMaxMB: 256},
 			map[string]string{"memory.max": "268435456"}},
+		{"memory_max = -1 lifts the limit", jobspec.Resources{MemoryMB: 128, MemoryMaxMB: jobspec.MemoryUnlimited},
+			map[string]string{"memory.max": "max", "memory.low": "134217728"}},
 		{"tiny cpu clamps to weight 1", jobspec.Resources{CPU: 1}, map[string]string{"memory.max": "max", "cpu.weight": "1"}},
 		{"huge cpu clamps to 10000", jobspec.Resources{CPU: 1 << 20}, map[string]string{"memory.max": "max", "cpu.weight": "10000"}},
 	} {

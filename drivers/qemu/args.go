@@ -107,6 +107,8 @@ func buildSpec(cfg *drivers.TaskConfig, pol policy, bin string, kvm kvmSupport, 
 	if err != nil {
 		bad("%v", err)
 	}
+	virtfs, volProblems := virtfsArgs(cfg.Mounts)
+	problems = append(problems, volProblems...)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", drivers.ErrInvalidConfig, strings.Join(problems, "; "))
 	}
@@ -137,6 +139,7 @@ func buildSpec(cfg *drivers.TaskConfig, pol policy, bin string, kvm kvmSupport, 
 	if accel == accelKVM {
 		argv = append(argv, "-cpu", "host")
 	}
+	argv = append(argv, virtfs...)
 	argv = append(argv, args...)
 	return &vmSpec{Argv: argv, Accelerator: accel, Graceful: drivers.Bool(c, "graceful_shutdown")}, nil
 }

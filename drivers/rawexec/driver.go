@@ -64,8 +64,9 @@ func New(cfg Config) (*Driver, error) {
 }
 
 // ConfigSpec is the schema of the raw_exec driver's task config, available
-// without a driver so that `drover validate` needs no node: exec's.
-func ConfigSpec() drivers.Schema { return exec.ConfigSpec() }
+// without a driver so that `drover validate` needs no node: exec's
+// command and args (Nomad's raw_exec has no pid_mode or ipc_mode).
+func ConfigSpec() drivers.Schema { return exec.BaseConfigSpec() }
 
 // Fingerprint implements drivers.Driver.
 func (d *Driver) Fingerprint(ctx context.Context) drivers.Fingerprint {
