@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"hash"
+	"path"
 	"regexp"
 
 	"github.com/hashicorp/go-cty-funcs/cidr"
@@ -22,8 +23,8 @@ import (
 // The pure functions of Nomad's jobspec2 added for issue 15, from
 // hashicorp/go-cty-funcs where it has them (the implementations Nomad
 // uses) and written here where it does not. uuidv4, bcrypt, file and the
-// time functions stay out: their results change from parse to parse, and
-// a job's hash must depend on the repository only. Each is metered by the
+// time functions stay out (see leftOut): their results change from parse
+// to parse, and a job's hash must depend on the repository only. Each is metered by the
 // parse's budget like every function of the table (budget.go); the ones
 // whose output can outgrow their input have an estimate there.
 func init() {
@@ -43,9 +44,52 @@ func init() {
 		"cidrsubnets":  cidr.SubnetsFunc,
 		"uuidv5":       uuid.V5Func,
 		"convert":      typeexpr.ConvertFunc,
+		"basename":     pathFunc(path.Base),
+		"dirname":      pathFunc(path.Dir),
 	} {
 		functions[name] = f
 	}
+	for name, hint := range leftOut {
+		functions[name] = leftOutFunc(hint)
+	}
+}
+
+// leftOut are the functions of Nomad's jobspec that Drover leaves out on
+// purpose, each with why and what to write instead. They are in the table
+// so that a call is an error that says so, rather than "no function".
+var leftOut = map[string]string{
+	"uuidv4":       "its value changes at every parse, so the job would change at every sync; use uuidv5(namespace, name) for a stable ID, or ${NOMAD_ALLOC_ID} at run time",
+	"timestamp":    "its value changes at every parse, so the job would change at every sync; write the time out, or read the clock at run time",
+	"bcrypt":       "it salts at random, so the job would change at every parse; hash the value beforehand and commit the hash",
+	"rsadecrypt":   "a private key in a job file is stored with every version of the job; render the secret at run time in a template instead",
+	"file":         "Drover parses each job file on its own, without the files beside it; inline the content (a heredoc), or generate the job file before committing it",
+	"filebase64":   "Drover parses each job file on its own, without the files beside it; inline the content, or generate the job file before committing it",
+	"fileexists":   "Drover parses each job file on its own, without the files beside it",
+	"fileset":      "Drover parses each job file on its own, without the files beside it",
+	"templatefile": "Drover parses each job file on its own, without the files beside it; put the template in a template block (data = <<EOT ... EOT)",
+	"pathexpand":   "its result depends on the machine that parses the job; write the path out",
+	"abspath":      "its result depends on the machine that parses the job; write the path out",
+}
+
+// leftOutFunc fails every call with hint.
+func leftOutFunc(hint string) function.Function {
+	return function.New(&function.Spec{
+		VarParam: &function.Parameter{Name: "args", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true, AllowDynamicType: true},
+		Type: func([]cty.Value) (cty.Type, error) {
+			return cty.NilType, errors.New("Drover leaves this function out: " + hint)
+		},
+	})
+}
+
+// pathFunc is Terraform's basename / dirname on slash-separated paths.
+func pathFunc(f func(string) string) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.StringVal(f(args[0].AsString())), nil
+		},
+	})
 }
 
 // base64HashFunc is Terraform's base64sha256 / base64sha512: the hash of

@@ -69,3 +69,26 @@ func TestIssue15FunctionLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestLeftOutFunctionsSayWhy(t *testing.T) {
+	for _, tt := range []struct{ expr, want string }{
+		{`uuidv4()`, "use uuidv5"},
+		{`timestamp()`, "changes at every parse"},
+		{`file("x.tpl")`, "parses each job file on its own"},
+		{`pathexpand("~/x")`, "depends on the machine"},
+	} {
+		src := strings.Replace(minimal, `driver = "docker"`, `driver = "docker"
+      user = `+tt.expr, 1)
+		errs := mustFail(t, src, nil)
+		if !strings.Contains(diagText(errs), tt.want) {
+			t.Errorf("%s: want %q in:\n%s", tt.expr, tt.want, diagText(errs))
+		}
+	}
+	for expr, want := range map[string]string{`basename("/a/b/c.txt")`: "c.txt", `dirname("/a/b/c.txt")`: "/a/b"} {
+		src := strings.Replace(minimal, `driver = "docker"`, `driver = "docker"
+      user = `+expr, 1)
+		if got := mustParse(t, src, nil).Groups[0].Tasks[0].User; got != want {
+			t.Errorf("%s = %q, want %q", expr, got, want)
+		}
+	}
+}

@@ -919,7 +919,7 @@ func TestParseErrors(t *testing.T) {
  group "g" {
  task "t" {
   driver = "exec"
-  user = uuidv4()
+  user = nosuchfunction()
 }
 }
 }`, want: "no function named"},

@@ -62,6 +62,12 @@ const (
 	// MsgIdentityKeySet stores the servers' workload identity signing
 	// keyring, sealed (issue 15, identity).
 	MsgIdentityKeySet
+	// Issue 16, reserved: variables (upsert/delete/lock with CAS), the
+	// root keyring that encrypts them, and the native service catalog.
+	MsgVarApply
+	MsgRootKeyUpsert
+	MsgServiceRegister
+	MsgServiceDeregister
 )
 
 var messageNames = map[MessageType]string{
@@ -98,6 +104,10 @@ var messageNames = map[MessageType]string{
 	MsgJobScale:               "JobScale",
 	MsgAllocDisconnect:        "AllocDisconnect",
 	MsgIdentityKeySet:         "IdentityKeySet",
+	MsgVarApply:               "VarApply",
+	MsgRootKeyUpsert:          "RootKeyUpsert",
+	MsgServiceRegister:        "ServiceRegister",
+	MsgServiceDeregister:      "ServiceDeregister",
 }
 
 func (t MessageType) String() string {

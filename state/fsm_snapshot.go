@@ -40,6 +40,10 @@ const (
 	// identity keyring. Add the table to tableKinds with its kind.
 	kindNodePool
 	kindIdentityKey
+	// Issue 16, reserved: variables, root keys, service registrations.
+	kindVariable
+	kindRootKey
+	kindService
 )
 
 var tableKinds = map[string]recordKind{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ job "` + id + `" {
       check {
         name     = "warns"
         type     = "script"
+        task     = "app"
         command  = "/bin/busybox"
         args     = ["sh", "-c", "exit 1"]
         interval = "1s"
@@ -51,6 +53,7 @@ job "` + id + `" {
       check {
         name      = "broken"
         type      = "script"
+        task      = "app"
         command   = "/bin/busybox"
         args      = ["false"]
         interval  = "1s"
@@ -60,6 +63,7 @@ job "` + id + `" {
       check {
         name      = "passes"
         type      = "script"
+        task      = "app"
         command   = "/bin/busybox"
         args      = ["true"]
         interval  = "1s"
@@ -183,5 +187,104 @@ func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
 	r = cli("job", "status", "-json", "ready")
 	if !strings.Contains(r.stdout, `"description": "Checks that do not gate deployments."`) || !strings.Contains(r.stdout, `"url": "https://wiki.example.com/ready"`) {
 		t.Errorf("job status -json lacks the ui block")
+	}
+}
+
+// TestDockerHostnameAndDriverAddressEndToEnd: the real binary, drover
+// dev, a real Docker Engine. The container gets the network block's
+// interpolated hostname, and an http check with address_mode = "driver"
+// probes the container's own IP and the port's `to`: the port is not
+// published on the host (the task's config lists no ports), so only that
+// address answers, and the deployment succeeds only if the check used it.
+func TestDockerHostnameAndDriverAddressEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	requireDocker(t)
+	ensureBusyboxImage(t)
+	dataDir, httpAddr := t.TempDir(), freeAddr(t)
+	env := hermeticEnv()
+	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
+	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.waitHealthy(c, false)
+	waitNodes(t, c, 1)
+	jobID := fmt.Sprintf("dockhost-%d", time.Now().UnixNano()%1e6)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "dock.nomad.hcl"), `
+job "`+jobID+`" {
+  datacenters = ["dc1"]
+  group "web" {
+    network {
+      hostname = "web-${NOMAD_ALLOC_INDEX}"
+      port "http" {
+        to = 8080
+      }
+    }
+    update {
+      min_healthy_time  = "1s"
+      healthy_deadline  = "40s"
+      progress_deadline = "50s"
+    }
+    task "httpd" {
+      driver = "docker"
+      config {
+        image      = "`+e2eBusyboxImage+`"
+        entrypoint = ["/bin/busybox"]
+        args       = ["sh", "-c", "echo hostname=$(hostname); exec busybox httpd -f -p 8080 -h /www"]
+      }
+      service {
+        name = "`+jobID+`"
+        port = "http"
+        check {
+          name         = "in-container"
+          type         = "http"
+          path         = "/"
+          address_mode = "driver"
+          interval     = "1s"
+          timeout      = "2s"
+        }
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}`)
+	cli := func(args ...string) result {
+		t.Helper()
+		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
+		return r
+	}
+	t.Cleanup(func() {
+		cli("job", "stop", jobID)
+		followAllocs(t, c, jobID, "the container to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ids, _ := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
+		for _, id := range strings.Fields(ids) {
+			t.Logf("removing leftover container %s", id)
+			_, _ = dockerCLI(ctx, nil, "rm", "-f", id)
+		}
+	})
+	if r := cli("job", "run", "-detach", "dock.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run: %s", r)
+	}
+	if d := lastDeployment(t, c, jobID); d.Status != cluster.DeploymentSuccessful {
+		t.Errorf("deployment: %s (%s), want successful: the address_mode = \"driver\" check must reach the container's IP on port 8080", d.Status, d.StatusDescription)
+	}
+	allocs := followAllocs(t, c, jobID, "the container to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
+	id := running(allocs)[0].ID
+	var r result
+	waitUntil(t, "the container's hostname in its log", func() bool {
+		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", id[:8], "httpd")
+		return r.code == 0 && strings.Contains(r.stdout, "hostname=")
+	})
+	if !strings.Contains(r.stdout, "hostname=web-0\n") {
+		t.Errorf("the container printed %q, want hostname=web-0", r.stdout)
 	}
 }
