@@ -32,6 +32,11 @@ type JobDispatchRequest struct {
 	// Priority, when not 0, replaces the job's priority in the child
 	// (Nomad 1.6's dispatch -priority).
 	Priority int `json:"Priority,omitempty"`
+	// IdempotencyToken, when set, makes a retried dispatch return the
+	// child the same token made, while it has not finished, instead of
+	// making another. It travels as the idempotency_token query
+	// parameter, as Nomad's client sends it.
+	IdempotencyToken string `json:"-"`
 }
 
 // JobDispatchResponse answers a dispatch, in Nomad's shape.
@@ -50,13 +55,18 @@ type JobDispatchResponse struct {
 // ("" for the default), as `nomad job dispatch` does. A refusal is a
 // *StatusError: 400 for a payload or meta the job does not accept, 404
 // for an unknown job, 429 when the job has too many unfinished children.
+// With an idempotency token that made an unfinished child already, the
+// answer is that child, with no EvalID.
 func (j *Jobs) Dispatch(ctx context.Context, id, ns string, req *JobDispatchRequest) (*JobDispatchResponse, error) {
-	var params url.Values
-	if ns != "" {
-		params = url.Values{"namespace": {ns}}
-	}
 	if req == nil {
 		req = &JobDispatchRequest{}
+	}
+	params := url.Values{}
+	if ns != "" {
+		params.Set("namespace", ns)
+	}
+	if req.IdempotencyToken != "" {
+		params.Set("idempotency_token", req.IdempotencyToken)
 	}
 	var out JobDispatchResponse
 	if err := j.c.write(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/dispatch", params, req, &out); err != nil {

@@ -36,9 +36,14 @@ type Job struct {
 	// accessor ID, or the audit log's name for another sender); empty for
 	// versions made from a commit.
 	SubmittedBy string `json:"submitted_by,omitempty"`
-	// ParentID is the periodic job a child was launched from
-	// (`<parent>/periodic-<unix seconds>`); empty for any other job.
+	// ParentID is the periodic or parameterized job a child was launched
+	// or dispatched from (`<parent>/periodic-<unix seconds>`,
+	// `<parent>/dispatch-...`); empty for any other job.
 	ParentID string `json:"parent_id,omitempty"`
+	// DispatchIdempotencyToken is the token a dispatched child was made
+	// with: a dispatch with the same token returns this child while it
+	// has not finished, instead of making another (Nomad's field).
+	DispatchIdempotencyToken string `json:"dispatch_idempotency_token,omitempty"`
 	// Scale is set on a version made by `drover job scale`: only the
 	// group's count differs from the version before (job_scale.go).
 	Scale *ScalingEvent `json:"scale,omitempty"`

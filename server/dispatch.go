@@ -37,6 +37,7 @@ const DefaultDispatchMaxChildren = 10_000
 const (
 	dispatchMaxMetaBytes       = 64 << 10
 	dispatchMaxIDPrefixLen     = 64
+	dispatchMaxTokenLen        = 256
 	dispatchPayloadRequired    = "required"
 	dispatchPayloadForbidden   = "forbidden"
 	dispatchPayloadOptionalDef = "optional"
@@ -182,6 +183,12 @@ func (s *Server) jobDispatch(w http.ResponseWriter, r *http.Request) error {
 	if p := idPrefixProblem(req.IdPrefixTemplate); p != "" {
 		return errorf(http.StatusBadRequest, "%s", p)
 	}
+	// Nomad's client sends the token as a query parameter, not in the
+	// body.
+	token := r.URL.Query().Get("idempotency_token")
+	if len(token) > dispatchMaxTokenLen {
+		return errorf(http.StatusBadRequest, "idempotency_token is %d bytes; at most %d are accepted", len(token), dispatchMaxTokenLen)
+	}
 	parent := s.raft.Store().Snapshot().Job(ns, id)
 	switch {
 	case parent == nil:
@@ -199,6 +206,7 @@ func (s *Server) jobDispatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("derive the dispatched job of %s: %w", id, err)
 	}
+	child.DispatchIdempotencyToken = token
 	cmd := &state.JobDispatchRequest{
 		Namespace: ns, ParentID: id, Child: child, Eval: eval,
 		MaxChildren: s.cfg.DispatchMaxChildren, Now: now,
@@ -213,6 +221,12 @@ func (s *Server) jobDispatch(w http.ResponseWriter, r *http.Request) error {
 	resp := &api.JobDispatchResponse{DispatchedJobID: child.ID, JobCreateIndex: idx, Index: idx}
 	if out, ok := raw.(*state.JobDispatchResponse); ok {
 		resp.JobCreateIndex = out.JobCreateIndex
+		if out.Existing {
+			// The same token dispatched this child already: its ID, no
+			// new evaluation.
+			resp.DispatchedJobID = out.ChildID
+			return s.reply(w, idx, resp)
+		}
 	}
 	if eval != nil {
 		resp.EvalID, resp.EvalCreateIndex = eval.ID, idx

@@ -40,10 +40,13 @@ type JobDispatchRequest struct {
 	Now         time.Time `json:"now"`
 }
 
-// JobDispatchResponse is what a dispatch stored.
+// JobDispatchResponse is what a dispatch stored. Existing is set when
+// the child's idempotency token matched an unfinished child: ChildID and
+// JobCreateIndex are that child's, and nothing was written.
 type JobDispatchResponse struct {
 	ChildID        string `json:"child_id"`
 	JobCreateIndex uint64 `json:"job_create_index"`
+	Existing       bool   `json:"existing,omitempty"`
 }
 
 // DispatchedChildren returns the jobs dispatched from a parameterized job
@@ -112,6 +115,17 @@ func (w *writer) jobDispatch(req *JobDispatchRequest) (any, error) {
 		return nil, invalid("job %s/%s is not a parameterized job; only a job with a parameterized block can be dispatched", ns, req.ParentID)
 	case parent.Stop:
 		return nil, invalid("job %s/%s is stopped; run it again before dispatching it", ns, req.ParentID)
+	}
+	if tok := c.DispatchIdempotencyToken; tok != "" {
+		// A retried dispatch: the child made with the same token, while
+		// it has not finished, is the answer (Nomad's rule). Checked
+		// here, against the state written to, so that two retries at
+		// once make one child.
+		for _, k := range r.DispatchedChildren(ns, req.ParentID) {
+			if k.DispatchIdempotencyToken == tok && !k.Stop && !finishedChild(r, k) {
+				return &JobDispatchResponse{ChildID: k.ID, JobCreateIndex: k.CreateIndex, Existing: true}, nil
+			}
+		}
 	}
 	if r.Job(ns, c.ID) != nil {
 		// The random part makes this all but impossible; refusing keeps

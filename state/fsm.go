@@ -247,6 +247,7 @@ var handlers = map[MessageType]handler{
 	MsgAllocDisconnect:        handle((*writer).allocDisconnect),
 	MsgJobScale:               handle((*writer).jobScale),
 	MsgIdentityKeySet:         handle((*writer).identityKeySet),
+	MsgServiceDeregister:      handle((*writer).serviceDeregister), // service.go
 }
 
 // writer is one command's view of the FSM's write transaction.
@@ -280,8 +281,16 @@ func (w *writer) touch(table string) {
 
 func (w *writer) insert(table string, obj any) error {
 	w.touch(table)
+	// The service catalog follows allocations, nodes and deployments in
+	// the same transaction (service.go).
+	after := w.serviceHook(table, obj)
 	if err := w.txn.Insert(table, obj); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	if after != nil {
+		if err := after(); err != nil {
+			return fmt.Errorf("service catalog: %w", err)
+		}
 	}
 	return nil
 }
@@ -291,7 +300,7 @@ func (w *writer) delete(table string, obj any) error {
 	if err := w.txn.Delete(table, obj); err != nil {
 		return fmt.Errorf("delete from %s: %w", table, err)
 	}
-	return nil
+	return w.serviceDeleteHook(table, obj) // service.go
 }
 
 // read gives commands the transaction's current state, including their

@@ -63,6 +63,7 @@ var tableKinds = map[string]recordKind{
 	TablePeriodicLaunch: kindPeriodicLaunch,
 	TableNodePools:      kindNodePool,
 	TableIdentityKey:    kindIdentityKey,
+	TableServices:       kindService,
 }
 
 // Snapshot captures the store for Raft. It is O(1): the memdb read
@@ -262,6 +263,8 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableNodePools, new(cluster.NodePool)
 	case kindIdentityKey:
 		table, obj = TableIdentityKey, new(cluster.IdentityKeyring)
+	case kindService:
+		table, obj = TableServices, new(cluster.ServiceRegistration)
 	default:
 		return "", nil, errors.New("unknown record kind " + fmt.Sprint(kind))
 	}

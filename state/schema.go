@@ -30,6 +30,7 @@ var dataTables = []string{
 	TablePeriodicLaunch,
 	TableNodePools,
 	TableIdentityKey,
+	TableServices, // service.go
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -125,6 +126,7 @@ func schema() *memdb.DBSchema {
 		TablePeriodicLaunch: periodicLaunchTable(),
 		TableNodePools:      nodePoolsTable(),
 		TableIdentityKey:    identityKeyTable(),
+		TableServices:       servicesTable(),
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{

@@ -328,7 +328,9 @@ job "short" {
 	b.StopTimer()
 	slices.Sort(lat)
 	slices.Sort(placed)
-	pct := func(d []time.Duration, p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+	pct := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000
+	}
 	b.ReportMetric(pct(lat, 0.50), "p50-dispatch-to-running-ms")
 	b.ReportMetric(pct(lat, 0.99), "p99-dispatch-to-running-ms")
 	// Where the time goes: placed is the allocation's creation (the

@@ -28,6 +28,10 @@ The job's parameterized block says whether a payload is required,
 optional or forbidden, and which meta keys must (meta_required) or may
 (meta_optional) be given.
 
+With -idempotency-token TOKEN, a retry is safe: while a job dispatched
+with the same token has not finished, the command prints that job and
+dispatches nothing.
+
 Unless -detach is given, the command follows the child's evaluation
 until the scheduler is done with it. 'drover job status JOB' lists the
 dispatched jobs, newest first; 'drover alloc logs' shows their output.
@@ -36,6 +40,7 @@ Examples:
   drover job dispatch video-encode video.json
   echo '{"url": "s3://in/1.mp4"}' | drover job dispatch -meta lang=fr video-encode -
   drover job dispatch -id-prefix-template nightly -detach -json video-encode in.json | jq -r .dispatch.DispatchedJobID
+  drover job dispatch -idempotency-token order-1234 -detach video-encode in.json
 
 Exit codes: 0 dispatched (and placed, unless -detach), 2 the scheduler
 could not place every allocation of the child (as 'nomad job dispatch'),
@@ -51,6 +56,7 @@ type jobDispatchOptions struct {
 	meta     kvFlag
 	prefix   string
 	priority int
+	token    string
 	detach   bool
 	json     bool
 	clock    func() time.Time
@@ -63,6 +69,7 @@ func runJobDispatch(ctx context.Context, args []string, io stdio) int {
 	fs.Var(opts.meta, "meta", "meta for the dispatched job: `key=value` (repeatable)")
 	fs.StringVar(&opts.prefix, "id-prefix-template", "", "put `T` into the dispatched job's ID: JOB/dispatch-T-<unix>-<hex>")
 	fs.IntVar(&opts.priority, "priority", 0, "the dispatched job's priority, 1 to 100 (default: the job's)")
+	fs.StringVar(&opts.token, "idempotency-token", "", "dispatch only if no unfinished job was dispatched with `token`; else print that job")
 	fs.BoolVar(&opts.detach, "detach", false, "return once the job is dispatched, without following its evaluation")
 	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
 	pos, code, done := parseFlags(fs, args, io)
@@ -127,7 +134,7 @@ func jobDispatch(ctx context.Context, opts jobDispatchOptions, io stdio) int {
 	if stub == nil {
 		return code
 	}
-	req := &api.JobDispatchRequest{Payload: payload, IdPrefixTemplate: opts.prefix, Priority: opts.priority}
+	req := &api.JobDispatchRequest{Payload: payload, IdPrefixTemplate: opts.prefix, Priority: opts.priority, IdempotencyToken: opts.token}
 	if len(opts.meta) > 0 {
 		req.Meta = opts.meta
 	}
@@ -149,6 +156,10 @@ func jobDispatch(ctx context.Context, opts jobDispatchOptions, io stdio) int {
 	}
 	code = exitOK
 	switch {
+	case resp.EvalID == "" && opts.token != "":
+		if !opts.json {
+			fmt.Fprintf(io.out, "\nA job dispatched with this idempotency token has not finished: nothing new was dispatched ('drover job status %s').\n", resp.DispatchedJobID)
+		}
 	case resp.EvalID == "":
 		if !opts.json {
 			fmt.Fprintf(io.out, "\nThe dispatched job is periodic: the leader launches its children on schedule ('drover job status %s').\n", resp.DispatchedJobID)
