@@ -27,6 +27,7 @@ import (
 	"github.com/droverhq/drover/drivers/rawexec"
 	"github.com/droverhq/drover/httpguard"
 	"github.com/droverhq/drover/jobspec"
+	"github.com/droverhq/drover/metrics"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/tlslisten"
 )
@@ -51,6 +52,11 @@ type Agent struct {
 
 	listener net.Listener
 	httpSrv  *http.Server
+
+	// metrics is the agent's metric set, metricsLn the optional separate
+	// listener for it (metrics.go).
+	metrics   *metrics.Agent
+	metricsLn net.Listener
 
 	// registered is closed once the node is registered; reregister asks
 	// the server loop to register again (the servers forgot the node).
@@ -93,6 +99,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		reregisterC: make(chan struct{}, 1),
 		runners:     map[string]*allocrunner.Runner{},
 	}
+	a.metrics = metrics.NewAgent(a.taskViews)
 	ds := cfg.Drivers
 	if ds == nil {
 		// exec isolates its tasks; raw_exec is the same runtime without
@@ -199,6 +206,10 @@ func New(cfg Config) (_ *Agent, err error) {
 		// loopback, for a local CLI), and the CLI checks that it talks
 		// to this node.
 		a.listener = tlslisten.New(a.listener, pki.LazyHTTPSServerConfig(a.ident.Load), httpguard.IsLoopback(cfg.HTTPAddr))
+	}
+	if err := a.listenMetrics(); err != nil { // metrics.go
+		_ = a.listener.Close()
+		return nil, err
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.handler(),
@@ -350,6 +361,7 @@ func (a *Agent) run(ctx context.Context) error {
 	wg.Go(func() { a.runCertRenewal(loopCtx) })
 	wg.Go(func() { a.sync.run(loopCtx) })
 	wg.Go(func() { a.runDisconnectStops(loopCtx) })
+	wg.Go(func() { a.runMetricsListener(loopCtx) }) // metrics.go
 
 	var err error
 	select {
@@ -444,6 +456,7 @@ func (a *Agent) newRunner(alloc *cluster.Allocation, job *jobspec.Job, rec *loca
 		Alloc: alloc, Job: job, Node: a.Node(), IP: a.cfg.NetworkIP, Dir: a.allocDir(alloc.ID),
 		Drivers: a.registry, DB: a.db, Logger: a.log, OnUpdate: a.sync.enqueue, Restore: rec,
 		Identities: a.fetchIdentities, // identity.go
+		Metrics:    a.metrics,
 	})
 }
 

@@ -68,6 +68,10 @@ type Config struct {
 	// picks a free port; the address is recorded in the node's
 	// registration, which is how the CLI finds it.
 	HTTPAddr string
+	// MetricsAddr, when set, is a separate listener serving GET /metrics
+	// without a token (telemetry { prometheus_listen }, -metrics-addr);
+	// off by default.
+	MetricsAddr string
 	// NetworkIP is the address tasks' ports are reachable at
 	// (NOMAD_IP_<label>).
 	NetworkIP string

@@ -47,6 +47,11 @@ type fileConfig struct {
 	Plugins []pluginBlock     `hcl:"plugin,block"`
 	// HostVolumes are host_volume "name" { path read_only } blocks.
 	HostVolumes []hostVolumeBlock `hcl:"host_volume,block"`
+	// Telemetry is telemetry { prometheus_listen = "127.0.0.1:9465" }:
+	// a separate GET /metrics listener without a token.
+	Telemetry *struct {
+		PrometheusListen *string `hcl:"prometheus_listen,optional"`
+	} `hcl:"telemetry,block"`
 }
 
 // pluginBlock is plugin "<driver>" { config { ... } }.
@@ -285,6 +290,9 @@ func ParseConfigFile(c *Config, filename string, src []byte) (tokenFile string, 
 	set(&c.NetworkIP, fc.NetworkIP)
 	set(&c.Region, fc.Region)
 	set(&c.JoinTokenFile, fc.JoinTokenFile)
+	if fc.Telemetry != nil {
+		set(&c.MetricsAddr, fc.Telemetry.PrometheusListen)
+	}
 	if t := fc.TLS; t != nil {
 		set(&c.TLSCAFile, t.CAFile)
 		set(&c.TLSCertFile, t.CertFile)

@@ -49,6 +49,7 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("GET /v1/agent/health", a.health)
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}/{task}", a.logs)
 	mux.HandleFunc("POST /v1/client/allocation/{alloc}/action", a.action) // action.go
+	mux.HandleFunc("GET /v1/metrics", a.metricsGet)                       // metrics.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -28,6 +28,10 @@ type SyncStatus struct {
 	// a plan masks. Server-side plans of the source's jobs (POST
 	// /v1/job/ID/plan) mask by it, as `drover plan` does.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// SealedVariables are the namespace/path of the variables the
+	// source's sealed files (drover var seal) wrote, as of the last
+	// commit applied: those whose file is deleted are removed (prune).
+	SealedVariables []string `json:"sealed_variables,omitempty"`
 	// Retry, when set, asks the reconciler to apply a failed commit
 	// again (`drover sync retry`); it clears it once it has.
 	Retry *SyncRetry `json:"retry,omitempty"`
@@ -74,6 +78,9 @@ type CommitOutcome struct {
 	// Corrected says why an earlier record of this commit was wrong and
 	// what it said ("recorded failed at ...; then deployment ... succeeded").
 	Corrected string `json:"corrected,omitempty"`
+	// Sealed says which sealed variables the commit changed, as
+	// `~ Variable "app/db" (sealed: 2 items changed)`: never a value.
+	Sealed []string `json:"sealed,omitempty"`
 }
 
 // Health of an applied commit's rollout.

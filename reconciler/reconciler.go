@@ -24,6 +24,7 @@ type Reconciler struct {
 	notifier DeployNotifier
 	logger   *slog.Logger
 	clock    func() time.Time
+	observer Observer // nil: no metrics (observe.go)
 
 	loader *repo.Loader
 	hashes *HashCache
@@ -55,6 +56,9 @@ type Options struct {
 	// Notifier, when set, hears of each commit's deploy (commit
 	// statuses); it must not block.
 	Notifier DeployNotifier
+	// Observer, when set, hears step durations and commit outcomes
+	// (metrics; observe.go).
+	Observer Observer
 }
 
 // New returns a Reconciler of the source.
@@ -66,7 +70,7 @@ func New(cfg SourceConfig, o Options) *Reconciler {
 		o.Clock = time.Now
 	}
 	return &Reconciler{
-		cfg: cfg, fetcher: o.Fetcher, cluster: o.Cluster, status: o.Status, clock: o.Clock, notifier: o.Notifier,
+		cfg: cfg, fetcher: o.Fetcher, cluster: o.Cluster, status: o.Status, clock: o.Clock, notifier: o.Notifier, observer: o.Observer,
 		logger: o.Logger.With("source", cfg.Name),
 		loader: repo.NewLoader(repo.LoadOptions{}),
 		hashes: &HashCache{},
@@ -119,7 +123,15 @@ func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
 	if err != nil {
 		return PassResult{}, stepErr("resume", Waiting, err)
 	}
+	start := time.Now()
 	res, st, err := r.pass(ctx, prev)
+	if r.observer != nil {
+		outcome := res.Outcome
+		if err != nil && !IsRejected(err) {
+			outcome = ""
+		}
+		r.observer.ReconcilePass(r.cfg.Name, outcome, time.Since(start))
+	}
 	now := r.clock()
 	if err != nil && !IsRejected(err) {
 		st.Error, st.ErrorAt = gitsource.ScrubString(err.Error()), now
@@ -133,6 +145,7 @@ func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
 			// meanwhile) is Waiting too: the next pass starts from it.
 			return res, errors.Join(err, stepErr("record", Waiting, perr))
 		}
+		r.observeOutcome(prev, &st)
 	}
 	return res, err
 }
@@ -146,7 +159,10 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	f := r.lastFetch
 	if !r.reuseFetch || f == nil || now.Sub(r.lastFetchAt) >= r.cfg.PollInterval {
 		var err error
-		if f, err = r.fetcher.Fetch(ctx); err != nil {
+		fetchStart := time.Now()
+		f, err = r.fetcher.Fetch(ctx)
+		r.observeStep(stepFetch, fetchStart)
+		if err != nil {
 			r.lastFetch = nil
 			return PassResult{}, st, err
 		}
@@ -163,7 +179,9 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		st.Retry = nil // a newer commit arrived: it is applied instead
 	}
 
+	loadStart := time.Now()
 	desired, err := Load(ctx, r.loader, r.hashes, f.Files, r.cfg.Path)
+	r.observeStep(stepLoad, loadStart)
 	if err != nil {
 		if !IsRejected(err) {
 			r.fetcher.Reset()
@@ -180,6 +198,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 
 	st.NotLaunched = notLaunched(desired)
 	st.Sensitive = slices.Clone(desired.Sensitive)
+	decideStart := time.Now()
 	previous := r.previous(ctx, f.Repo, st.LastApplied, c.SHA, desired)
 	jobs, err := Observe(ctx, r.cluster)
 	if err != nil {
@@ -216,6 +235,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		return res, st, err
 	}
 	d := Decide(Input{Source: r.cfg.Name, Desired: desired, Previous: previous, Cluster: jobs, Retry: retry})
+	r.observeStep(stepDecide, decideStart)
 	res.Decision = d
 	st.Unmanaged = d.Unmanaged
 	if o := commitOutcome(st.Commits, c.SHA); o != nil && o.Outcome == cluster.CommitFailed && !retryAsked {
@@ -241,17 +261,30 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	for _, dr := range d.Drift {
 		log.Warn("drift: managed job changed outside Git", "job", dr.ID, "detail", dr.Detail, "healed", dr.Healed)
 	}
+	sealed, err := r.applySealed(ctx, desired, &st, c.SHA) // sealed.go
+	if err != nil {
+		if IsRejected(err) {
+			var se *StepError
+			errors.As(err, &se)
+			res.Outcome, res.Errors = PassRejected, se.Errors
+			st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRejected, Time: now, Errors: se.Errors})
+			log.Warn("commit rejected: sealed variables do not open", "errors", len(se.Errors), "first", se.Errors[0])
+		}
+		return res, st, err
+	}
 
 	prov := cluster.Source{
 		Name: r.cfg.Name, Repo: gitsource.RedactURL(r.cfg.URL), Ref: r.cfg.Branch, Commit: c.SHA,
 		Author: c.Author, AuthorEmail: c.AuthorEmail, CommitTime: c.Time, Subject: c.Subject, Retry: attempt,
 	}
+	submitStart := time.Now()
 	ready, holds, err := order(ctx, r.orderInput(desired, d, jobs, c.SHA, attempt))
 	if err != nil {
 		return res, st, err
 	}
 	d.Register = ready
 	done, err := Submit(ctx, r.cluster, d, prov)
+	r.observeStep(stepSubmit, submitStart)
 	res.Submitted, res.Holds = done, holds
 	r.remember(c.SHA, attempt, done)
 	st = withDrift(st, d.Drift, c.SHA, now)
@@ -284,7 +317,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	}
 	res.Outcome = PassApplied
 	st.LastApplied, st.LastAppliedAt = c.SHA, now
-	o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now, Retry: attempt}
+	o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now, Retry: attempt, Sealed: sealedStrings(sealed)}
 	if _, ok := r.cluster.(RolloutReader); ok {
 		// The track step follows these until healthy (Run): the record
 		// says progressing until then, and keeps the versions so that a

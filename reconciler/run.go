@@ -179,6 +179,7 @@ func (r *Reconciler) track(ctx context.Context, tr *tracking) *tracking {
 		return tr
 	}
 	tr.lastLook = now
+	defer r.observeStep(stepTrack, time.Now())
 	rr := r.cluster.(RolloutReader)
 	var failures, waits []string
 	for _, s := range tr.jobs {
@@ -230,6 +231,9 @@ func (r *Reconciler) updateStatus(ctx context.Context, what string, change func(
 			return
 		}
 		err = r.status.PutSyncStatus(ctx, &st)
+		if err == nil {
+			r.observeOutcome(prev, &st)
+		}
 		if err == nil || !errors.Is(err, ErrConflict) {
 			if err != nil {
 				r.logger.Warn("record "+what, "err", err)

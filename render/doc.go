@@ -21,6 +21,9 @@ type Meta struct {
 	// caller decides (NotLaunchedNotes); every renderer shows it next to
 	// the job.
 	NotLaunched map[string]string
+	// Sealed are the sealed variables the plan changes (sealed.go):
+	// paths and counts, never a value.
+	Sealed []SealedNote
 }
 
 // NotLaunchedNotes are the notes for Meta.NotLaunched of a plan's

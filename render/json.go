@@ -28,6 +28,7 @@ func ToJSON(p *diff.Plan, m Meta) JSONPlan {
 		Summary:       JSONSummary{Create: s.Create, Update: s.Update, Stop: s.Stop},
 		Jobs:          []JSONJob{},
 		Waves:         []JSONWave{},
+		Sealed:        m.Sealed,
 	}
 	if p == nil {
 		return out

@@ -35,8 +35,11 @@ func markdown(w io.Writer, p *diff.Plan, m Meta, limit int) error {
 		head.WriteString(side + "\n\n")
 	}
 	fmt.Fprintf(&head, "**%s**\n\n", summaryLine(p.Summary()))
-	if !p.HasChanges() {
+	if !p.HasChanges() && len(m.Sealed) == 0 {
 		head.WriteString("No changes. The desired state matches.\n\n")
+	}
+	if len(m.Sealed) > 0 { // sealed.go: paths and counts, never a value
+		head.WriteString("**Sealed variables:**\n\n```\n" + SealedText(m.Sealed) + "```\n\n")
 	}
 	if len(p.Waves) > 0 {
 		head.WriteString("**" + wavesTitle + ":**\n\n")

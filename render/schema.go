@@ -18,6 +18,10 @@ type JSONPlan struct {
 	// Waves is the rollout order given by depends_on; empty when every
 	// job starts at once.
 	Waves []JSONWave `json:"waves"`
+	// Sealed lists the sealed variables the plan changes: paths and
+	// counts of items, never a value (added in issue 16; omitted when
+	// none, so version 1 documents are unchanged).
+	Sealed []SealedNote `json:"sealed,omitempty"`
 }
 
 // JSONSummary counts jobs.

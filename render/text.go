@@ -45,8 +45,18 @@ func Text(w io.Writer, p *diff.Plan, m Meta, color bool) error {
 	if m.Base != "" || m.Head != "" {
 		bw.WriteByte('\n')
 	}
+	for _, n := range m.Sealed { // sealed.go: paths and counts only
+		write(line{spans: []span{{text: n.String()}}})
+	}
+	if len(m.Sealed) > 0 {
+		bw.WriteByte('\n')
+	}
 	if !p.HasChanges() {
-		write(line{spans: []span{{"No changes. The desired state matches.", green}}})
+		msg := "No changes. The desired state matches."
+		if len(m.Sealed) > 0 {
+			msg = "No job changes."
+		}
+		write(line{spans: []span{{msg, green}}})
 		return bw.Flush()
 	}
 	for _, j := range p.Jobs {

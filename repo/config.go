@@ -182,7 +182,7 @@ func (c *Config) selectsJob(p string, varFiles map[string]bool) bool {
 
 func hasJobFileName(p string) bool {
 	base := path.Base(p)
-	if strings.HasSuffix(base, ".vars.hcl") {
+	if strings.HasSuffix(base, ".vars.hcl") || strings.HasSuffix(base, SealedFileSuffix) {
 		return false
 	}
 	return strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".nomad")

@@ -200,6 +200,9 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 		}
 		r.Sources[f.Path] = data
 	}
+	if err := r.loadSealed(ctx, files, isVarFile); err != nil { // sealed.go
+		return nil, err
+	}
 	if len(r.Config.Jobs) > 0 && !r.Diagnostics.HasErrors() {
 		// Only now: with a broken job file its job is missing, and an
 		// "unknown dependency" on it would only add noise.

@@ -23,6 +23,9 @@ type Repo struct {
 	Diagnostics hcl.Diagnostics
 	// Files are the job files, sorted by path.
 	Files []File
+	// Sealed are the sealed variables of *.sealed.hcl files, by path
+	// then position, not yet decrypted (sealed.go).
+	Sealed []*SealedVariable
 	// Sources holds the bytes of every file a diagnostic points into,
 	// plus drover.hcl and the variables files, by the name diagnostics
 	// use. ReadFile reads any other file.

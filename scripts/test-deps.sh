@@ -17,6 +17,7 @@ have_busybox() {
 	[ -f /bin/busybox ] && ! grep -qaE 'ld-linux|ld-musl' <(head -c 4096 /bin/busybox)
 }
 have_qemu() { command -v qemu-system-x86_64 >/dev/null 2>&1; }
+have_promtool() { command -v promtool >/dev/null 2>&1; }
 have_kernel() {
 	local k
 	for k in /boot/vmlinuz-*; do
@@ -38,6 +39,7 @@ missing_packages() {
 	have_busybox || echo busybox-static
 	have_qemu || echo qemu-system-x86
 	have_kernel || echo "$kernel_pkg"
+	have_promtool || echo prometheus
 }
 
 mapfile -t missing < <(missing_packages)
@@ -75,6 +77,8 @@ for p in "${missing[@]}"; do
 		report+=("qemu-system-x86 (qemu-system-x86_64): the qemu driver's tests (drivers/qemu) and the qemu end-to-end test") ;;
 	"$kernel_pkg")
 		report+=("$kernel_pkg (/boot/vmlinuz-* with its /lib/modules): the kernel the qemu tests boot their guest with") ;;
+	prometheus)
+		report+=("prometheus (promtool): the metrics tests' promtool check metrics of /v1/metrics") ;;
 	esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -93,7 +97,7 @@ if ! have_shared; then
 fi
 
 if [ ${#report[@]} -eq 0 ]; then
-	echo "deps: busybox-static, QEMU, a kernel image, a Docker daemon and ../shared/testdata are all here: no test skips for want of them"
+	echo "deps: busybox-static, QEMU, a kernel image, promtool, a Docker daemon and ../shared/testdata are all here: no test skips for want of them"
 	exit 0
 fi
 {

@@ -64,6 +64,14 @@ const (
 	CapAgentRead     Capability = "agent:read"
 	CapOperatorRead  Capability = "operator:read"
 	CapOperatorWrite Capability = "operator:write"
+	// Variable capabilities (variables_acl.go): the route passes a token
+	// whose policies grant the capability on some path of the
+	// namespace (or a task's workload identity, for read and list); the
+	// handler checks the variable's own path.
+	CapVarList    Capability = "variables:list"
+	CapVarRead    Capability = "variables:read"
+	CapVarWrite   Capability = "variables:write"
+	CapVarDestroy Capability = "variables:destroy"
 )
 
 // unauthenticated reports whether a route is served without an API token.
@@ -148,6 +156,9 @@ type identity struct {
 	// set for another server's certificate (auth.go, certIdentity).
 	node   string
 	server bool
+	// workload is set for a task's workload identity JWT
+	// (variables_acl.go): it grants only its implicit variable paths.
+	workload *workloadIdentity
 }
 
 type identityKey struct{}
@@ -165,11 +176,15 @@ func (id *identity) allow(c Capability, ns string) bool {
 		return true
 	case id.management:
 		return true
+	case id.workload != nil:
+		return (c == CapVarRead || c == CapVarList) && ns == id.workload.Namespace
 	case c == CapManagement || id.rules == nil:
 		return false
 	}
 	scope, name, _ := strings.Cut(string(c), ":")
 	switch scope {
+	case "variables":
+		return id.rules.allowVariableAny(ns, name)
 	case "namespace":
 		if c == CapScaleJob && id.rules.allowNamespace(ns, "submit-job") {
 			return true
@@ -194,6 +209,9 @@ var errTokenNotFound = errorf(http.StatusForbidden, "ACL token not found (revoke
 func (s *Server) resolveToken(secret string, now time.Time) (*identity, error) {
 	if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.Token)) == 1 {
 		return &identity{management: true}, nil
+	}
+	if looksLikeJWT(secret) {
+		return s.resolveWorkloadIdentity(secret, now)
 	}
 	if !s.cfg.ACL {
 		return nil, errorf(http.StatusForbidden, "invalid token")

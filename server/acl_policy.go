@@ -47,6 +47,8 @@ type namespaceRule struct {
 	Name         string   `hcl:"name,label"`
 	Policy       string   `hcl:"policy,optional"`
 	Capabilities []string `hcl:"capabilities,optional"`
+	// Variables are per-path variable rules (variables_acl.go).
+	Variables *variablesRule `hcl:"variables,block"`
 }
 
 type levelRule struct {
@@ -60,6 +62,9 @@ type aclRules struct {
 	namespaces map[string]map[string]bool
 	// node, agent and operator are "", deny, read or write.
 	node, agent, operator string
+	// variables maps a namespace (or "*") to its variable path rules:
+	// path pattern to capabilities (variables_acl.go).
+	variables map[string]map[string]map[string]bool
 }
 
 // ParseACLPolicy parses a policy's HCL rules. Errors carry the position
@@ -115,8 +120,11 @@ func ParseACLPolicy(filename string, src []byte) (*aclRules, error) {
 			}
 			caps[c] = true
 		}
-		if ns.Policy == "" && len(ns.Capabilities) == 0 {
-			return nil, fmt.Errorf("%s: namespace %q: set policy or capabilities", pos("namespace", i), ns.Name)
+		if ns.Policy == "" && len(ns.Capabilities) == 0 && ns.Variables == nil {
+			return nil, fmt.Errorf("%s: namespace %q: set policy, capabilities or variables", pos("namespace", i), ns.Name)
+		}
+		if err := rules.addVariables(ns.Name, ns.Variables); err != nil {
+			return nil, fmt.Errorf("%s: namespace %q: %w", pos("namespace", i), ns.Name, err)
 		}
 		rules.namespaces[ns.Name] = caps
 	}
@@ -150,6 +158,7 @@ func (r *aclRules) merge(o *aclRules) {
 			dst[c] = true
 		}
 	}
+	r.mergeVariables(o)
 	r.node = mergeLevel(r.node, o.node)
 	r.agent = mergeLevel(r.agent, o.agent)
 	r.operator = mergeLevel(r.operator, o.operator)

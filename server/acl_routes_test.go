@@ -61,6 +61,24 @@ func policyFor(c server.Capability, with bool) string {
 		}
 	}
 	var b strings.Builder
+	if scope == "variables" { // variables_acl.go: per-path rules
+		others := []string{}
+		for _, vc := range []string{"list", "read", "write", "destroy"} {
+			// read implies list, as in Nomad.
+			if vc != name && !(name == "list" && vc == "read") {
+				others = append(others, fmt.Sprintf("%q", vc))
+			}
+		}
+		grant := fmt.Sprintf("%q", name)
+		if !with {
+			grant = strings.Join(others, ", ")
+		}
+		fmt.Fprintf(&b, "namespace \"default\" {\n  variables {\n    path \"*\" {\n      capabilities = [%s]\n    }\n  }\n}\n", grant)
+		for _, s := range []string{"node", "agent", "operator"} {
+			fmt.Fprintf(&b, "%s {\n  policy = \"write\"\n}\n", s)
+		}
+		return b.String()
+	}
 	if len(caps) > 0 {
 		fmt.Fprintf(&b, "namespace \"default\" {\n  capabilities = [%q", caps[0])
 		for _, c := range caps[1:] {
@@ -90,7 +108,7 @@ func mustToken(t *testing.T, mgmt *api.Client, name, rules string) string {
 func routeRequest(t *testing.T, addr string, rt server.Route, token string) (int, string) {
 	t.Helper()
 	path := rt.Pattern
-	for _, p := range []string{"{id}", "{source}", "{name}", "{accessor}"} {
+	for _, p := range []string{"{id}", "{source}", "{name}", "{accessor}", "{path...}"} {
 		path = strings.ReplaceAll(path, p, "no-such-thing")
 	}
 	var body io.Reader
@@ -112,6 +130,9 @@ func routeRequest(t *testing.T, addr string, rt server.Route, token string) (int
 		t.Fatalf("%s %s: %v", rt.Method, path, err)
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "application/x-ndjson" {
+		return resp.StatusCode, "" // a stream that does not end (event_stream.go)
+	}
 	var e api.Error
 	data, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(data, &e)

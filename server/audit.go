@@ -209,6 +209,9 @@ func (id *identity) who() string {
 	if id.token != nil {
 		return id.token.AccessorID
 	}
+	if id.workload != nil { // variables_acl.go
+		return "workload " + id.workload.Namespace + "/" + id.workload.JobID + "/" + id.workload.AllocID
+	}
 	return auditTokenFile
 }
 

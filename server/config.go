@@ -34,6 +34,10 @@ type Config struct {
 	// reach this one at, when the bound ones are not reachable (0.0.0.0).
 	AdvertiseHTTP string
 	AdvertiseRaft string
+	// MetricsAddr, when set, is a separate listener serving GET /metrics
+	// without a token (telemetry { prometheus_listen }, -metrics-addr);
+	// off by default. The API's GET /v1/metrics needs agent:read.
+	MetricsAddr string
 	// HTTPAllowedHosts are names (or IPs) a request's Host may carry
 	// besides localhost, the loopback IPs and the bound and advertised
 	// addresses; "*" allows any. Empty allows only those on a loopback
@@ -363,6 +367,9 @@ type fileConfig struct {
 		ExternalURL  *string           `hcl:"external_url,optional"`
 		Repositories map[string]string `hcl:"repositories,optional"`
 	} `hcl:"github,block"`
+	Telemetry *struct {
+		PrometheusListen *string `hcl:"prometheus_listen,optional"`
+	} `hcl:"telemetry,block"`
 }
 
 // ParseConfigFile applies an HCL configuration file on top of c:
@@ -410,6 +417,9 @@ type fileConfig struct {
 //	  external_url = "https://drover.example.com"
 //	  repositories = { apps = "acme/deploy" }          # when a source URL does not say
 //	}
+//	telemetry {
+//	  prometheus_listen = "127.0.0.1:9464"   # GET /metrics without a token (-metrics-addr); off by default
+//	}
 //
 // Errors carry the file's line and column.
 func ParseConfigFile(c *Config, filename string, src []byte) error {
@@ -446,6 +456,9 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	}
 	set(&c.Region, fc.Region)
 	set(&c.JoinTokenFile, fc.JoinTokenFile)
+	if fc.Telemetry != nil {
+		set(&c.MetricsAddr, fc.Telemetry.PrometheusListen)
+	}
 	if fc.JobTrackedVersions != nil {
 		c.GC.JobTrackedVersions = *fc.JobTrackedVersions
 	}

@@ -107,6 +107,23 @@ func TestDispatch(t *testing.T) {
 	if !strings.HasPrefix(d.DispatchedJobID, "encode/dispatch-") || d.EvalID == "" || d.JobCreateIndex == 0 || d.EvalCreateIndex != d.Index {
 		t.Errorf("client dispatch: %+v", d)
 	}
+
+	// An idempotency token: the retry gets the same child, no evaluation.
+	req := &api.JobDispatchRequest{Payload: []byte("3"), Meta: map[string]string{"input": "c"}, IdempotencyToken: "order-1"}
+	d1, err := s.Client.Jobs().Dispatch(ctxT(t), "encode", "", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := s.Client.Jobs().Dispatch(ctxT(t), "encode", "", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.DispatchedJobID != d1.DispatchedJobID || d2.EvalID != "" || d2.JobCreateIndex != d1.JobCreateIndex {
+		t.Errorf("retry with the token: %+v, want child %s without an evaluation", d2, d1.DispatchedJobID)
+	}
+	if c, _, err := s.Client.Jobs().Info(ctxT(t), d1.DispatchedJobID, nil); err != nil || c.DispatchIdempotencyToken != "order-1" {
+		t.Errorf("child's token: %v, %v", c, err)
+	}
 }
 
 // TestDispatchRefusals: each refused dispatch answers its code and a
@@ -144,6 +161,7 @@ func TestDispatchRefusals(t *testing.T) {
 		{"bad prefix template", "encode", `{` + ok + `,"IdPrefixTemplate":"a/b"}`, 400, "IdPrefixTemplate"},
 		{"JobID of another job", "encode", `{` + ok + `,"JobID":"web"}`, 400, `JobID "web" in the body is not the job "encode"`},
 		{"priority out of range", "encode", `{` + ok + `,"Priority":101}`, 400, "Priority 101"},
+		{"token in the body", "encode", `{` + ok + `,"IdempotencyToken":"x"}`, 400, `unknown field "IdempotencyToken"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.State().Store().Snapshot().Index(state.TableJobs)

@@ -314,6 +314,9 @@ func (s *Server) planPreview(ctx context.Context, j previewJob) (github.PlanComm
 		}
 	}
 	pc.Meta.NotLaunched = render.NotLaunchedNotes(desired)
+	sealed, sealedDiags := s.previewSealed(ctx, cfg.Name, r) // seal_key.go
+	pc.Meta.Sealed = sealed
+	pc.Diagnostics = append(pc.Diagnostics, render.DiagnosticsJSON(sealedDiags)...)
 	pc.Plan = diff.Compute(live, desired, diff.Options{Sensitive: r.Config.Sensitive})
 	r.Config.OrderPlan(pc.Plan)
 	now := time.Now()

@@ -25,7 +25,7 @@ func (s *Server) handler() http.Handler {
 	// The TLS join route sits inside the browser guard and panic
 	// recovery but ahead of the token check: a joining server has no API
 	// token; its join token authenticates it (http_tls.go).
-	return s.withRecover(s.withHalt(s.withBrowserGuard(s.withPeer(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux))))))))
+	return s.withMetrics(rt, s.withRecover(s.withHalt(s.withBrowserGuard(s.withPeer(s.withTLSJoin(s.withAudit(rt, s.withAuth(rt, s.withBodyLimit(rt.mux)))))))))
 }
 
 // A route is served locally (local), by the leader with followers
@@ -78,6 +78,10 @@ func (s *Server) routes(mux *router) {
 	mux.handle("GET /v1/evaluation/{id}", CapReadJob, s.read(s.evalGet))
 	mux.handle("GET /v1/deployments", CapReadJob, s.read(s.deploymentList))
 	mux.handle("GET /v1/deployment/{id}", CapReadJob, s.read(s.deploymentGet))
+	s.serviceRoutes(mux) // the native service catalog (services.go)
+	// Every server streams its own events; the handler checks each event
+	// against the token (event_stream.go).
+	mux.handle("GET /v1/event/stream", CapAnyToken, s.local(s.eventStream))
 
 	// The servers themselves.
 	mux.handle("GET /v1/status/leader", CapAgentRead, s.local(s.statusLeader))
@@ -91,6 +95,7 @@ func (s *Server) routes(mux *router) {
 	mux.handle("PUT /v1/operator/raft/join", CapServerProof, s.write(s.operatorRaftJoin))
 	s.operatorRaftRoutes(mux) // raft configuration and remove-peer (operator_raft.go)
 	s.snapshotRoutes(mux)     // snapshot save and restore (snapshot.go)
+	s.sealRoutes(mux)         // sealed variables' age keys (seal_key.go)
 
 	// Git sources: sync status and webhooks (http_sync.go, http_webhooks.go).
 	s.sourceRoutes(mux)
@@ -100,7 +105,11 @@ func (s *Server) routes(mux *router) {
 
 	// ACL policies and tokens (acl_http.go).
 	s.aclRoutes(mux)
-	s.auditRoutes(mux) // audit_http.go
+	s.auditRoutes(mux)   // audit_http.go
+	s.metricsRoutes(mux) // GET /v1/metrics (metrics.go)
+
+	// Variables and the root keyring (variables.go, keyring.go).
+	s.variableRoutes(mux)
 
 	// Served ahead of the mux, by join token (http_tls.go).
 	mux.declare(http.MethodPost, tlsJoinPath, CapJoinToken)

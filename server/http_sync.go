@@ -19,8 +19,8 @@ func (s *Server) sourceRoutes(mux *router) {
 	mux.handle("POST /v1/job/{id}/deregister", CapSubmitJob, s.write(s.jobStopWithSource))
 	// Webhooks are served by the leader, whose reconcilers they kick;
 	// followers forward them with the body and signature untouched.
-	mux.handle("POST /v1/webhooks/github", CapWebhook, s.write(s.webhookGitHub))
-	mux.handle("POST /v1/webhooks/{source}", CapWebhook, s.write(s.webhookSource))
+	mux.handle("POST /v1/webhooks/github", CapWebhook, s.write(s.countWebhook(s.webhookGitHub)))
+	mux.handle("POST /v1/webhooks/{source}", CapWebhook, s.write(s.countWebhook(s.webhookSource)))
 }
 
 // syncList is GET /v1/sync: every source's status, including configured

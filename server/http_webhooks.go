@@ -140,6 +140,7 @@ func pushIgnoredReason(p *gitsource.PushEvent) string {
 }
 
 func (s *Server) webhookReply(w http.ResponseWriter, code int, v api.WebhookResponse) error {
+	s.metrics.WebhookDelivery(v.Status) // metrics.go
 	s.setMeta(w, s.raft.Store().Snapshot().Index())
 	writeJSON(w, code, v)
 	return nil

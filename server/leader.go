@@ -24,9 +24,11 @@ func (s *Server) runLeadership(ctx context.Context) {
 		switch {
 		case leading && stop == nil:
 			s.logger.Info("became leader; establishing leadership")
+			s.metrics.LeaderChanged()
 			stop = s.startLeaderDuties(ctx)
 		case !leading && stop != nil:
 			s.logger.Info("lost leadership; stopping leader duties")
+			s.metrics.LeaderChanged()
 			stop()
 			stop = nil
 		}
@@ -57,6 +59,7 @@ func (s *Server) startLeaderDuties(parent context.Context) (stop func()) {
 		duties.Go(func() { s.runAutopilot(ctx) })
 		duties.Go(func() { s.runPeriodic(ctx) })
 		duties.Go(func() { s.runDisconnects(ctx) })
+		duties.Go(func() { s.runRekey(ctx) }) // keyring.go
 		duties.Wait()
 	})
 	return func() {

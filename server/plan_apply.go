@@ -34,7 +34,9 @@ func (s *Server) runEval(ctx context.Context, b evalBatch) bool {
 	logger := s.logger.With("eval", eval.ID, "job", eval.JobID, "triggered_by", eval.TriggeredBy)
 	for attempt := 1; ; attempt++ {
 		opts := schedulerOptions(time.Now())
+		schedStart := time.Now()
 		plan, err := scheduler.Process(s.raft.Store().Snapshot(), eval, opts)
+		schedTook := time.Since(schedStart)
 		if err != nil {
 			logger.Error("scheduler failed", "err", err)
 			return s.finishEval(ctx, b, failedEval(eval, fmt.Sprintf("scheduler error: %v", err)), nil)
@@ -51,6 +53,7 @@ func (s *Server) runEval(ctx context.Context, b evalBatch) bool {
 				logger.Warn("commit plan", "err", err)
 				return false
 			}
+			s.observeEval(eval, plan, schedTook, true) // metrics.go
 			logger.Debug("evaluation done", "status", final.Status, "placed", len(req.Allocs), "stopped", len(req.Stop), "chunks", chunks)
 			if len(req.Stop) > 0 {
 				s.kickUnblock()

@@ -43,6 +43,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/droverhq/drover/metrics"
 	"github.com/droverhq/drover/pki"
 	"github.com/droverhq/drover/state"
 	"github.com/droverhq/drover/tlslisten"
@@ -98,6 +99,11 @@ type Server struct {
 	openKeyring atomic.Pointer[openedKeyring]
 	// idKeys is the unsealed workload identity signing key (identity.go).
 	idKeys identityKeyCache
+	// rootKeys is the unsealed root keyring of variables (keyring.go).
+	rootKeys rootKeyring
+	// ageKeys is the unsealed age identities of sealed variable files
+	// (seal_key.go).
+	ageKeys sealKeyCache
 	// tokenMu serialises join token rotations (tls_token.go).
 	tokenMu sync.Mutex
 
@@ -112,6 +118,11 @@ type Server struct {
 	// now is the clock of periodic launches (periodic.go): time.Now,
 	// replaced by tests.
 	now func() time.Time
+
+	// metrics is this server's metric set, metricsLn the optional
+	// separate listener for it (metrics.go).
+	metrics   *metrics.Server
+	metricsLn net.Listener
 }
 
 // atomicToken holds a join token that rotations replace.
@@ -190,6 +201,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 		},
 	}
 	s.proxy.TLSClientConfig = s.peerTLSConfig()
+	s.metrics = newServerMetrics(s)
 	s.hb = newHeartbeats(s)
 	if s.sources, err = newSourceSet(cfg.Sources); err != nil {
 		return nil, err
@@ -217,6 +229,7 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	rc.AdvertiseAddr = cfg.AdvertiseRaft
 	rc.Bootstrap = cfg.BootstrapExpect == 1
 	rc.TLS = s.raftTLS
+	rc.Observer = s.metrics
 	s.raft, err = state.Open(rc, logger)
 	if err != nil {
 		return nil, err
@@ -238,6 +251,10 @@ func New(cfg Config, logger *slog.Logger) (_ *Server, err error) {
 			_ = s.raft.Shutdown()
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
+	}
+	if err := s.listenMetrics(); err != nil { // metrics.go
+		_ = s.raft.Shutdown()
+		return nil, err
 	}
 	s.httpSrv = &http.Server{
 		Handler:           s.handler(),
@@ -305,6 +322,7 @@ func (s *Server) run(ctx context.Context) error {
 	wg.Go(func() { s.runMemberRegistration(runCtx) })
 	wg.Go(func() { s.runCertRenewal(runCtx) })
 	wg.Go(func() { s.runAudit(runCtx) })
+	wg.Go(func() { s.runMetricsListener(runCtx) })
 
 	var err error
 	select {

@@ -72,7 +72,7 @@ func (s *Server) runSources(ctx context.Context) {
 			continue
 		}
 		rc := &raftCluster{s: s}
-		r := reconciler.New(src.cfg, reconciler.Options{Fetcher: f, Cluster: rc, Status: rc, Logger: s.logger, Notifier: notifier})
+		r := reconciler.New(src.cfg, reconciler.Options{Fetcher: f, Cluster: rc, Status: rc, Logger: s.logger, Notifier: notifier, Observer: s.metrics})
 		if src.cfg.Local() {
 			w, err := gitsource.NewRefWatcher(src.cfg.URL)
 			if err != nil {

@@ -68,6 +68,10 @@ const (
 	MsgRootKeyUpsert
 	MsgServiceRegister
 	MsgServiceDeregister
+	// MsgSealApply is sealed secrets' command (issue 16, seal_key.go):
+	// it sets the age keyring that opens sealed variable files, or
+	// writes and prunes one commit's sealed variables in one index.
+	MsgSealApply
 )
 
 var messageNames = map[MessageType]string{
@@ -108,6 +112,7 @@ var messageNames = map[MessageType]string{
 	MsgRootKeyUpsert:          "RootKeyUpsert",
 	MsgServiceRegister:        "ServiceRegister",
 	MsgServiceDeregister:      "ServiceDeregister",
+	MsgSealApply:              "SealApply",
 }
 
 func (t MessageType) String() string {

@@ -191,3 +191,42 @@ func TestDispatchedChildSurvivesSnapshot(t *testing.T) {
 		t.Errorf("after restore, a dispatch over the bound of 1: %v, want refused", err)
 	}
 }
+
+// TestJobDispatchIdempotencyToken: a dispatch with the token of an
+// unfinished child returns that child and writes nothing; once the child
+// finished, the token dispatches anew; another token is another child.
+func TestJobDispatchIdempotencyToken(t *testing.T) {
+	h := newFSM(t)
+	h.must(state.MsgNodeRegister, &state.NodeRegisterRequest{Node: testNode("n1"), Now: t0})
+	h.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: parameterizedParent("encode"), Now: t0})
+	dispatch := func(n int, token string) *state.JobDispatchResponse {
+		t.Helper()
+		kid := dispatchedChild("encode", n)
+		kid.DispatchIdempotencyToken = token
+		return h.must(state.MsgJobDispatch, &state.JobDispatchRequest{ParentID: "encode", Child: kid, Eval: dispatchEval(fmt.Sprintf("e%d", n)), Now: t0}).(*state.JobDispatchResponse)
+	}
+	first := dispatch(1, "order-1")
+	if first.Existing {
+		t.Fatalf("first dispatch: %+v", first)
+	}
+	before := dump(t, h.snap())
+	again := dispatch(2, "order-1")
+	if !again.Existing || again.ChildID != first.ChildID || again.JobCreateIndex != first.JobCreateIndex {
+		t.Fatalf("retry with the same token: %+v, want child %s", again, first.ChildID)
+	}
+	if after := dump(t, h.snap()); after != before {
+		t.Error("a retried dispatch wrote to the state")
+	}
+	if other := dispatch(3, "order-2"); other.Existing || other.ChildID == first.ChildID {
+		t.Errorf("another token: %+v, want a new child", other)
+	}
+
+	// The first child finishes: the token dispatches a new one.
+	a := testAlloc("a1", first.ChildID, "n1", "e1")
+	h.must(state.MsgPlanApply, &state.PlanApplyRequest{Allocs: []*cluster.Allocation{a}, Now: t0})
+	h.must(state.MsgAllocClientUpdate, &state.AllocClientUpdateRequest{Allocs: []state.AllocClientState{{ID: "a1", ClientStatus: cluster.AllocClientComplete}}, Now: t0})
+	h.must(state.MsgEvalUpdateStatus, &state.EvalStatusRequest{Updates: []state.EvalStatus{{ID: "e1", Status: cluster.EvalStatusComplete}}, Now: t0})
+	if later := dispatch(4, "order-1"); later.Existing || later.ChildID == first.ChildID {
+		t.Errorf("the token after its child finished: %+v, want a new child", later)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -34,13 +35,19 @@ type FSM struct {
 	halt     atomic.Pointer[CorruptEntryError]
 	haltC    chan struct{}
 	haltOnce sync.Once
+
+	// observer, when set (before Raft starts), hears each command's
+	// apply time (observe.go).
+	observer Observer
+
+	events eventBroker // the event stream (events.go)
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 // NewFSM returns an FSM writing to store.
 func NewFSM(store *Store, logger *slog.Logger) *FSM {
-	return &FSM{store: store, logger: logger, haltC: make(chan struct{})}
+	return &FSM{store: store, logger: logger, haltC: make(chan struct{}), events: newEventBroker()}
 }
 
 // Halted is closed when the FSM stopped at a corrupt log entry; HaltErr
@@ -110,6 +117,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			// The entries before it are good and go in; it and every
 			// later one are refused (a corrupt entry writes nothing).
 			w.txn.Commit()
+			f.publish(w.changes) // events.go
 			f.applied.Store(l.Index - 1)
 			f.stop(corrupt)
 			for j := i; j < len(logs); j++ {
@@ -125,6 +133,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	if clean {
 		w.txn.Commit()
+		f.publish(w.changes) // events.go
 		f.markApplied(logs)
 		return resps
 	}
@@ -147,6 +156,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		if ok {
 			w.txn.Commit()
+			f.publish(w.changes) // events.go
 		} else {
 			w.txn.Abort()
 		}
@@ -180,6 +190,11 @@ func (f *FSM) applyOne(w *writer, l *raft.Log) (resp any, ok bool) {
 		return &CorruptEntryError{Index: l.Index, Reason: fmt.Sprintf("unknown message type %d (written by a newer Drover? upgrade this server)", uint8(t))}, true
 	}
 	w.begin(l.Index)
+	w.msg = t // events.go
+	if f.observer != nil {
+		start := time.Now()
+		defer func() { f.observer.FSMApply(t.String(), time.Since(start)) }()
+	}
 	resp, err = h(w, body)
 	if errors.Is(err, ErrCorrupt) {
 		return &CorruptEntryError{Index: l.Index, Reason: fmt.Sprintf("%s: %v", t, err)}, len(w.touched) == 0
@@ -247,6 +262,9 @@ var handlers = map[MessageType]handler{
 	MsgAllocDisconnect:        handle((*writer).allocDisconnect),
 	MsgJobScale:               handle((*writer).jobScale),
 	MsgIdentityKeySet:         handle((*writer).identityKeySet),
+	MsgSealApply:              handle((*writer).sealApply), // seal_key.go
+	MsgVarApply:               handle((*writer).varApply),
+	MsgRootKeyUpsert:          handle((*writer).rootKeyUpsert),
 	MsgServiceDeregister:      handle((*writer).serviceDeregister), // service.go
 }
 
@@ -255,6 +273,8 @@ type writer struct {
 	txn     *memdb.Txn
 	index   uint64
 	touched []string
+	msg     MessageType
+	changes []change // for the event stream (events.go)
 }
 
 func (w *writer) begin(index uint64) {
@@ -281,6 +301,7 @@ func (w *writer) touch(table string) {
 
 func (w *writer) insert(table string, obj any) error {
 	w.touch(table)
+	w.record(table, obj, false) // events.go
 	// The service catalog follows allocations, nodes and deployments in
 	// the same transaction (service.go).
 	after := w.serviceHook(table, obj)
@@ -297,6 +318,7 @@ func (w *writer) insert(table string, obj any) error {
 
 func (w *writer) delete(table string, obj any) error {
 	w.touch(table)
+	w.record(table, obj, true) // events.go
 	if err := w.txn.Delete(table, obj); err != nil {
 		return fmt.Errorf("delete from %s: %w", table, err)
 	}

@@ -44,6 +44,7 @@ const (
 	kindVariable
 	kindRootKey
 	kindService
+	kindSealKey // seal_key.go
 )
 
 var tableKinds = map[string]recordKind{
@@ -63,6 +64,9 @@ var tableKinds = map[string]recordKind{
 	TablePeriodicLaunch: kindPeriodicLaunch,
 	TableNodePools:      kindNodePool,
 	TableIdentityKey:    kindIdentityKey,
+	TableSealKey:        kindSealKey,
+	TableVariables:      kindVariable,
+	TableRootKeys:       kindRootKey,
 	TableServices:       kindService,
 }
 
@@ -155,6 +159,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.store.replace(g)
 	f.applied.Store(f.store.Snapshot().Index())
+	f.eventsRestored() // events.go
 	return nil
 }
 
@@ -263,6 +268,12 @@ func decodeRecord(kind recordKind, body []byte) (string, any, error) {
 		table, obj = TableNodePools, new(cluster.NodePool)
 	case kindIdentityKey:
 		table, obj = TableIdentityKey, new(cluster.IdentityKeyring)
+	case kindSealKey:
+		table, obj = TableSealKey, new(cluster.SealKeyring)
+	case kindVariable:
+		table, obj = TableVariables, new(cluster.VariableEncrypted)
+	case kindRootKey:
+		table, obj = TableRootKeys, new(cluster.RootKey)
 	case kindService:
 		table, obj = TableServices, new(cluster.ServiceRegistration)
 	default:

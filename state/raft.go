@@ -97,6 +97,7 @@ func open(cfg Config, logger *slog.Logger, newStream streamLayerFunc) (_ *Replic
 		encode:  Encode,
 	}
 	r.fsm = NewFSM(r.store, logger)
+	r.fsm.observer = cfg.Observer
 	hlog := newHCLog(logger, "raft")
 
 	// closers undoes what was opened if a later step fails.
@@ -284,6 +285,10 @@ func (r *Replicated) Apply(ctx context.Context, t MessageType, req any) (uint64,
 	timeout, err := enqueueTimeout(ctx)
 	if err != nil {
 		return 0, nil, err
+	}
+	if o := r.cfg.Observer; o != nil {
+		start := time.Now()
+		defer func() { o.RaftApply(t.String(), time.Since(start)) }()
 	}
 	f := r.raft.Apply(data, timeout)
 	if err := r.wait(ctx, f); err != nil {

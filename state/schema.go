@@ -30,7 +30,9 @@ var dataTables = []string{
 	TablePeriodicLaunch,
 	TableNodePools,
 	TableIdentityKey,
+	TableVariables, TableRootKeys, // variables.go, root_key.go
 	TableServices, // service.go
+	TableSealKey,
 }
 
 // indexEntry is the Raft index of the last write to one table.
@@ -126,6 +128,9 @@ func schema() *memdb.DBSchema {
 		TablePeriodicLaunch: periodicLaunchTable(),
 		TableNodePools:      nodePoolsTable(),
 		TableIdentityKey:    identityKeyTable(),
+		TableSealKey:        sealKeyTable(),
+		TableVariables:      variablesTable(),
+		TableRootKeys:       rootKeysTable(),
 		TableServices:       servicesTable(),
 		tableIndex: {
 			Name: tableIndex,

@@ -391,7 +391,7 @@ func (r *Replicated) RestoreSnapshot(ctx context.Context, rd io.ReadSeeker) (*Sn
 func adoptCluster(g *generation, keep *Snapshot, floor uint64) error {
 	txn := g.db.Txn(true)
 	defer txn.Abort()
-	for _, table := range []string{TableMembers, TableTLSKeyring, TableIdentityKey} {
+	for _, table := range []string{TableMembers, TableTLSKeyring, TableIdentityKey, TableSealKey} {
 		if _, err := txn.DeleteAll(table, "id"); err != nil {
 			return fmt.Errorf("restore: clear %s: %w", table, err)
 		}

@@ -47,6 +47,9 @@ type Config struct {
 	// Identities fetches the tasks' signed workload identities
 	// (identity.go); nil when the agent cannot.
 	Identities IdentityFetcher
+	// Metrics, when set, hears restarts and driver start times
+	// (metrics.go).
+	Metrics TaskObserver
 }
 
 // Runner runs one allocation.

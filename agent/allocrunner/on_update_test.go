@@ -3,7 +3,12 @@ package allocrunner
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckOnUpdate(t *testing.T) {
@@ -48,5 +53,23 @@ func TestHealthyForDeployment(t *testing.T) {
 	}
 	if statusOf(warn) != checkWarning || statusOf(crit) != checkCritical || statusOf(nil) != checkPassing {
 		t.Error("statusOf misclassifies")
+	}
+}
+
+// TestHTTPCheckStatus: a real HTTP server's answers, classified as
+// Consul does: 2xx passing, 429 warning, anything else critical.
+func TestHTTPCheckStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/"))
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	r := &Runner{}
+	for code, want := range map[int]checkStatus{200: checkPassing, 204: checkPassing, 429: checkWarning, 500: checkCritical, 404: checkCritical} {
+		c := checkSpec{name: "c", kind: "http", addr: addr, path: "/" + strconv.Itoa(code), timeout: 5 * time.Second}
+		if got := statusOf(r.runCheck(t.Context(), c)); got != want {
+			t.Errorf("HTTP %d: %s, want %s", code, got, want)
+		}
 	}
 }

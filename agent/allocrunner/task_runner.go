@@ -277,6 +277,7 @@ func (tr *taskRunner) run(ctx context.Context) {
 			st.State = cluster.TaskStatePending
 			st.Restarts++
 		})
+		tr.ar.observer().TaskRestarted(tr.task.Driver)
 		timer := time.NewTimer(dec.Delay)
 		select {
 		case <-timer.C:
@@ -308,7 +309,9 @@ func (tr *taskRunner) start(ctx context.Context) (*drivers.TaskHandle, bool) {
 		tr.finish(true, EventDriverFailure, fmt.Sprintf("driver %q is not available on this node", tr.task.Driver))
 		return nil, false
 	}
+	startedAt := time.Now()
 	h, err := d.Start(ctx, cfg)
+	tr.ar.observer().DriverStarted(tr.task.Driver, time.Since(startedAt), err) // metrics.go
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false

@@ -82,6 +82,7 @@ type agentOptions struct {
 	region     string
 	httpAddr   string
 	networkIP  string
+	metrics    string
 	logLevel   string
 	logJSON    bool
 	set        map[string]bool
@@ -106,6 +107,7 @@ func runAgent(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&opts.region, "region", "", "the cluster's `region`, named in its certificates (default \"global\")")
 	fs.StringVar(&opts.httpAddr, "http-addr", "", "serve task logs on `host:port` (default 127.0.0.1 and a free port)")
 	fs.StringVar(&opts.networkIP, "network-ip", "", "the `IP` tasks' ports are reachable at (default 127.0.0.1)")
+	fs.StringVar(&opts.metrics, "metrics-addr", "", "also serve Prometheus metrics at GET /metrics on `host:port`, without a token (telemetry { prometheus_listen }; off by default)")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
@@ -172,6 +174,7 @@ func agentConfig(opts agentOptions, io stdio) (agent.Config, error) {
 	override(opts.set, "node-pool", &cfg.NodePool, opts.nodePool)
 	override(opts.set, "http-addr", &cfg.HTTPAddr, opts.httpAddr)
 	override(opts.set, "network-ip", &cfg.NetworkIP, opts.networkIP)
+	override(opts.set, "metrics-addr", &cfg.MetricsAddr, opts.metrics)
 	if len(opts.meta) > 0 && cfg.Meta == nil {
 		cfg.Meta = map[string]string{}
 	}
@@ -196,6 +199,9 @@ func runAgentWith(ctx context.Context, cfg agent.Config, logLevel string, logJSO
 	}
 	fmt.Fprintf(io.out, "==> Drover agent started: node ID %s, logs API on http://%s, data in %s\n", a.NodeID(), a.HTTPAddr(), cfg.DataDir)
 	fmt.Fprintf(io.out, "    servers %s\n", strings.Join(cfg.Servers, ", "))
+	if m := a.MetricsAddr(); m != "" {
+		fmt.Fprintf(io.out, "    Prometheus metrics on http://%s/metrics (no token)\n", m)
+	}
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(io.err, "drover agent: %v\n", err)
 		return exitError

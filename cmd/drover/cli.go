@@ -50,6 +50,8 @@ func commands() []command {
 		{"job", "Run, plan, inspect and stop jobs on a cluster", runJob},
 		{"node", "Inspect the client nodes of a cluster", runNode},
 		{"alloc", "Inspect allocations (placed task groups)", runAlloc},
+		{"service", "Inspect the native service catalog: list, info, delete", runService}, // service.go
+		{"var", "Read and write encrypted variables: list, get, put, purge, seal", runVarWithSeal},
 		{"action", "Run a task's declared action inside a running allocation", runAction},
 		{"deployment", "List, inspect, promote, fail, pause and resume rollouts", runDeployment},
 		{"plan", "Show what a change to the job repository would do", runPlan},

@@ -154,6 +154,25 @@ func TestDispatchEndToEnd(t *testing.T) {
 	if r.code != 0 || !regexp.MustCompile(`"DispatchedJobID": "encode/dispatch-batch7-[0-9]+-[0-9a-f]{8}"`).MatchString(r.stdout) {
 		t.Errorf("job dispatch -detach -json: %s", r)
 	}
+
+	// A retry with the same idempotency token, while the first one's job
+	// has not finished (it just started, and prints): the same job.
+	first := d.cli(t, dir, "job", "dispatch", "-detach", "-idempotency-token", "order-1", "-meta", "greeting=x", "encode", "payload.txt")
+	second := d.cli(t, dir, "job", "dispatch", "-detach", "-idempotency-token", "order-1", "-meta", "greeting=x", "encode", "payload.txt")
+	m1, m2 := dispatchedIDRe.FindStringSubmatch(first.stdout), dispatchedIDRe.FindStringSubmatch(second.stdout)
+	switch {
+	case first.code != 0 || second.code != 0 || m1 == nil || m2 == nil:
+		t.Errorf("dispatches with a token: %s\n%s", first, second)
+	case m1[1] != m2[1]:
+		// Right only if the first finished in between (its task is
+		// short): then the token dispatches anew.
+		stubs, _, err := d.client.Jobs().List(context.Background(), &api.QueryOptions{Prefix: m1[1]})
+		if err != nil || len(stubs) != 1 || stubs[0].Status != cluster.JobStatusDead {
+			t.Errorf("the retry made a second job while the first runs: %s\n%s\n%v %v", first, second, stubs, err)
+		}
+	case !strings.Contains(second.stdout, "nothing new was dispatched"):
+		t.Errorf("the retry does not say it dispatched nothing: %s", second)
+	}
 }
 
 // TestMaxRunDurationEndToEnd: a batch job whose group has max_run_duration

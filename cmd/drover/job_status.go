@@ -267,6 +267,9 @@ func renderJobStatus(w io.Writer, v *jobStatusView, now time.Time) {
 	if kind, reason := j.Spec.NotLaunched(); kind != "" {
 		kv = append(kv, [2]string{strings.ToUpper(kind[:1]) + kind[1:], reason})
 	}
+	if j.ParentID != "" {
+		kv = append(kv, [2]string{"Parent ID", j.ParentID}) // a periodic or dispatched child
+	}
 	if p := j.Spec.PeriodicBlock(); p != nil {
 		kv = append(kv, [2]string{"Periodic", periodicKV(p.Crons, p.TimeZone, p.ProhibitOverlap)})
 		next := "none"
@@ -329,6 +332,9 @@ func sourceKV(j *cluster.Job, before *cluster.Job) [][2]string {
 			j.Version, before.Version, s.Repo, shortSHA(s.Commit)), s)
 		return append(kv, [2]string{"Self Heal", fmt.Sprintf("with self_heal on (the default in drover.hcl), source %q starts it again "+
 			"at its next pass (every poll_interval, 30s by default); delete its file in Git to stop it for good", s.Name)})
+	}
+	if src := childSource(j); src != "" { // job_status_children.go
+		return [][2]string{{"Source", src}}
 	}
 	return [][2]string{{"Source", "unmanaged (submitted with 'drover job run', not from Git)"}}
 }

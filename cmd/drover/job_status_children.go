@@ -88,3 +88,17 @@ func batchOutcome(j *cluster.Job, allocs []*cluster.Allocation) string {
 	}
 	return "complete"
 }
+
+// childSource says where a periodic or dispatched child came from: its
+// parent, not a file; "" for any other job.
+func childSource(j *cluster.Job) string {
+	switch {
+	case j.ParentID == "":
+		return ""
+	case strings.HasPrefix(j.ID, j.ParentID+"/dispatch-"):
+		return fmt.Sprintf("dispatched from %s ('drover job dispatch'), not from Git", j.ParentID)
+	case strings.HasPrefix(j.ID, j.ParentID+"/periodic-"):
+		return fmt.Sprintf("launched on the schedule of %s, not from Git", j.ParentID)
+	}
+	return "a child of " + j.ParentID + ", not from Git"
+}

@@ -15,6 +15,8 @@ func operatorCommands() []command {
 		{"audit", "List who wrote what through the API", runOperatorAudit},
 		{"snapshot", "Save, restore and inspect snapshots of the cluster state", runOperatorSnapshot},
 		{"raft", "List the Raft peers with the quorum math; remove a dead one", runOperatorRaft},
+		{"root", "List or rotate the root keyring that encrypts variables", runOperatorRoot}, // operator_keyring.go
+		{"seal", "Print, rotate or remove the age keys of sealed variable files", runOperatorSeal},
 	}
 }
 

@@ -176,6 +176,11 @@ func plan(ctx context.Context, opts planOptions, io stdio) int {
 	p := diff.Compute(old, head.repo.JobMap(), diff.Options{Sensitive: head.repo.Config.Sensitive})
 	head.repo.Config.OrderPlan(p)
 	meta := render.Meta{Base: base.label, Head: head.label, NotLaunched: render.NotLaunchedNotes(head.repo.JobMap())}
+	if base.repo != nil {
+		meta.Sealed = sealedPlanNotes(base.repo.Sealed, head.repo.Sealed, head.repo.Config.Prune) // var_seal.go
+	} else {
+		meta.Sealed = sealedPlanNotes(nil, head.repo.Sealed, head.repo.Config.Prune)
+	}
 	switch {
 	case opts.json:
 		err = render.JSON(io.out, p, meta)
@@ -188,7 +193,7 @@ func plan(ctx context.Context, opts planOptions, io stdio) int {
 		fmt.Fprintf(io.err, "Error: write plan: %v\n", err)
 		return exitError
 	}
-	if p.HasChanges() {
+	if p.HasChanges() || len(meta.Sealed) > 0 {
 		return exitChanges
 	}
 	return exitOK

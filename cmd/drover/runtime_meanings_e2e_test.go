@@ -242,7 +242,7 @@ job "`+jobID+`" {
           name         = "in-container"
           type         = "http"
           path         = "/"
-          address_mode = "host"
+          address_mode = "driver"
           interval     = "1s"
           timeout      = "2s"
         }

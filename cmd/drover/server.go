@@ -93,6 +93,7 @@ type serverOptions struct {
 	certLifetime    time.Duration
 	jobMaxCount     int
 	jobMaxAllocs    int
+	metricsAddr     string
 	logLevel        string
 	logJSON         bool
 	recover         bool
@@ -122,6 +123,7 @@ func runServer(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&opts.recover, "recover", false, "when the data dir lost or damaged its raft.db, rebuild the Raft state from the newest local snapshot (the damaged file is moved aside); a no-op otherwise")
 	fs.IntVar(&opts.jobMaxCount, "job-max-count", 0, "refuse a job with a group whose count is over `N` (default 10000)")
 	fs.IntVar(&opts.jobMaxAllocs, "job-max-allocs", 0, "refuse a job whose groups' counts add up to over `N` (default 100000)")
+	fs.StringVar(&opts.metricsAddr, "metrics-addr", "", "also serve Prometheus metrics at GET /metrics on `host:port`, without a token (telemetry { prometheus_listen }; off by default; the API's GET /v1/metrics?format=prometheus needs agent:read)")
 	set, code, done := parseDaemonFlags(fs, args, io)
 	if done {
 		return code
@@ -156,6 +158,7 @@ func serverConfig(opts serverOptions, io stdio) (server.Config, error) {
 	override(opts.set, "node-name", &cfg.Name, opts.nodeName)
 	override(opts.set, "region", &cfg.Region, opts.region)
 	override(opts.set, "join-token-file", &cfg.JoinTokenFile, opts.joinTokenFile)
+	override(opts.set, "metrics-addr", &cfg.MetricsAddr, opts.metricsAddr)
 	if opts.set["join-token"] {
 		cfg.JoinToken, cfg.JoinTokenFile = opts.joinToken, ""
 	}
@@ -221,6 +224,9 @@ func serve(ctx context.Context, opts serverOptions, io stdio) int {
 	}
 	fmt.Fprintf(io.out, "==> Drover server started: API on %s://%s, Raft (mutual TLS) on %s, data in %s\n", scheme, s.HTTPAddr(), s.RaftAddr(), s.DataDir())
 	fmt.Fprintf(io.out, "    name %s, server ID %s\n", s.Name(), s.ID())
+	if a := s.MetricsAddr(); a != "" {
+		fmt.Fprintf(io.out, "    Prometheus metrics on http://%s/metrics (no token)\n", a)
+	}
 	if !cfg.ACL {
 		fmt.Fprintln(io.err, "==> WARNING: ACLs are off (-acl=false): anyone who can reach the API controls the cluster and runs code on its nodes")
 	}

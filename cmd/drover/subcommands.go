@@ -35,6 +35,14 @@ func nodeCommands() []command {
 	}
 }
 
+func serviceCommands() []command { // service.go
+	return []command{
+		{"list", "List the services in the native catalog", runServiceList},
+		{"info", "Show the instances of a service", runServiceInfo},
+		{"delete", "Remove one instance from the catalog", runServiceDelete},
+	}
+}
+
 func allocCommands() []command {
 	return []command{
 		{"status", "Show an allocation's tasks, resources and recent events", runAllocStatus},

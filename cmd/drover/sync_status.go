@@ -331,6 +331,9 @@ func writeSyncStatus(w io.Writer, st *cluster.SyncStatus, now time.Time) {
 			if c.Corrected != "" {
 				fmt.Fprintf(w, "\n%s corrected:\n  %s\n", shortSHA(c.Commit), c.Corrected)
 			}
+			if len(c.Sealed) > 0 { // sealed variables (issue 16): paths and counts, never a value
+				fmt.Fprintf(w, "\n%s sealed variables:\n  %s\n", shortSHA(c.Commit), strings.Join(c.Sealed, "\n  "))
+			}
 			if len(c.Errors) == 0 || c.Outcome == cluster.CommitApplied {
 				continue
 			}

@@ -1,0 +1,297 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+	"github.com/droverhq/drover/state"
+)
+
+// Nomad Variables over HTTP (Nomad's paths and shapes):
+//
+//	GET    /v1/vars?prefix=&namespace=   metadata only, never items
+//	GET    /v1/var/{path}                one variable with its items
+//	PUT    /v1/var/{path}?cas=N          create or replace (cas=0: create only)
+//	PUT    /v1/var/{path}?lock-acquire   / ?lock-release
+//	DELETE /v1/var/{path}?cas=N
+//
+// Items are encrypted on the leader before the Raft apply (keyring.go).
+// No value ever reaches a log line or an error message.
+
+// maxVariableList bounds one list answer.
+const maxVariableList = 10000
+
+func (s *Server) variableRoutes(mux *router) {
+	mux.handle("GET /v1/vars", CapVarList, s.read(s.varList))
+	mux.handle("GET /v1/var/{path...}", CapVarRead, s.read(s.varGet))
+	mux.handle("PUT /v1/var/{path...}", CapVarWrite, s.write(s.varPut))
+	mux.handle("DELETE /v1/var/{path...}", CapVarDestroy, s.write(s.varDelete))
+	mux.handle("GET /v1/operator/keyring/keys", CapOperatorRead, s.read(s.keyringList))
+	mux.handle("PUT /v1/operator/keyring/rotate", CapOperatorWrite, s.write(s.keyringRotate))
+}
+
+func varMeta(m cluster.VariableMetadata, withLockID bool) api.VariableMetadata {
+	if !withLockID {
+		m = m.Redacted()
+	}
+	out := api.VariableMetadata{Namespace: m.Namespace, Path: m.Path, CreateIndex: m.CreateIndex, ModifyIndex: m.ModifyIndex,
+		CreateTime: m.CreateTime, ModifyTime: m.ModifyTime}
+	if m.Lock != nil {
+		out.Lock = &api.VariableLock{ID: m.Lock.ID, TTL: m.Lock.TTL.String(), LockDelay: m.Lock.LockDelay.String()}
+	}
+	return out
+}
+
+func apiVariable(v *cluster.VariableDecrypted, withLockID bool) *api.Variable {
+	m := varMeta(v.VariableMetadata, withLockID)
+	return &api.Variable{Namespace: m.Namespace, Path: m.Path, CreateIndex: m.CreateIndex, ModifyIndex: m.ModifyIndex,
+		CreateTime: m.CreateTime, ModifyTime: m.ModifyTime, Lock: m.Lock, Items: v.Items}
+}
+
+// varRequestPath returns the {path} of a request, validated.
+func varRequestPath(r *http.Request) (string, error) {
+	p := r.PathValue("path")
+	if err := cluster.ValidateVariablePath(p); err != nil {
+		return "", errorf(http.StatusBadRequest, "%v", err)
+	}
+	return p, nil
+}
+
+func denyVariable(r *http.Request, c, ns, path string) error {
+	if identityFrom(r.Context()).allowVariable(ns, path, c) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "permission denied: variables %s on %s in namespace %s is not granted to this token (add a variables { path ... } rule)", c, path, ns)
+}
+
+// varList answers GET /v1/vars: the metadata of the variables under
+// ?prefix the token may list.
+func (s *Server) varList(w http.ResponseWriter, r *http.Request) error {
+	ns := namespace(r)
+	prefix := r.URL.Query().Get("prefix")
+	if len(prefix) > cluster.MaxVariablePathLen {
+		return errorf(http.StatusBadRequest, "prefix is longer than %d characters", cluster.MaxVariablePathLen)
+	}
+	id := identityFrom(r.Context())
+	return s.blocking(w, r, []string{state.TableVariables}, func(snap *state.Snapshot) (any, error) {
+		out := []api.VariableMetadata{}
+		for _, v := range snap.Variables(ns, prefix, 0) {
+			if !id.allowVariable(v.Namespace, v.Path, varCapList) {
+				continue
+			}
+			if len(out) >= maxVariableList {
+				break
+			}
+			out = append(out, varMeta(v.VariableMetadata, false))
+		}
+		return out, nil
+	})
+}
+
+// varGet answers GET /v1/var/{path}.
+func (s *Server) varGet(w http.ResponseWriter, r *http.Request) error {
+	path, err := varRequestPath(r)
+	if err != nil {
+		return err
+	}
+	ns := namespace(r)
+	if err := denyVariable(r, varCapRead, ns, path); err != nil {
+		return err
+	}
+	// A blocking query (?index=N) wakes on any variable write; the
+	// template runner compares what it gets.
+	return s.blocking(w, r, []string{state.TableVariables}, func(snap *state.Snapshot) (any, error) {
+		v := snap.Variable(ns, path)
+		if v == nil {
+			return nil, errorf(http.StatusNotFound, "variable not found: %s in namespace %s", path, ns)
+		}
+		dv, err := s.openVariable(snap, v)
+		if err != nil {
+			return nil, err
+		}
+		return apiVariable(dv, false), nil
+	})
+}
+
+// casParam reads ?cas=N.
+func casParam(r *http.Request) (*uint64, error) {
+	q := r.URL.Query()
+	if !q.Has("cas") {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(q.Get("cas"), 10, 64)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "cas=%q: want the variable's modify index (0: it must not exist)", q.Get("cas"))
+	}
+	return &n, nil
+}
+
+// varPut answers PUT /v1/var/{path}: a write, or a lock operation.
+func (s *Server) varPut(w http.ResponseWriter, r *http.Request) error {
+	path, err := varRequestPath(r)
+	if err != nil {
+		return err
+	}
+	var body api.Variable
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	ns := namespace(r)
+	if !r.URL.Query().Has("namespace") && body.Namespace != "" {
+		ns = body.Namespace
+	}
+	switch {
+	case body.Path != "" && body.Path != path:
+		return errorf(http.StatusBadRequest, "the body's Path %q is not the URL's %q", body.Path, path)
+	case body.Namespace != "" && body.Namespace != ns:
+		return errorf(http.StatusBadRequest, "the body's Namespace %q is not the request's %q", body.Namespace, ns)
+	}
+	if err := denyVariable(r, varCapWrite, ns, path); err != nil {
+		return err
+	}
+	cas, err := casParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	op := state.VarOpSet
+	switch {
+	case q.Has("lock-acquire") && q.Has("lock-release"):
+		return errorf(http.StatusBadRequest, "lock-acquire and lock-release are exclusive")
+	case q.Has("lock-acquire"):
+		op = state.VarOpLockAcquire
+	case q.Has("lock-release"):
+		op = state.VarOpLockRelease
+	}
+	ev := &cluster.VariableEncrypted{VariableMetadata: cluster.VariableMetadata{Namespace: ns, Path: path}}
+	if body.Lock != nil {
+		l, err := parseVarLock(body.Lock)
+		if err != nil {
+			return err
+		}
+		ev.Lock = l
+	}
+	if op == state.VarOpLockAcquire {
+		if ev.Lock == nil {
+			ev.Lock = &cluster.VariableLock{}
+		}
+		ev.Lock.ID = newID()
+		if ev.Lock.TTL == 0 {
+			ev.Lock.TTL = cluster.DefaultVariableLockTTL
+		}
+	}
+	items := body.Items
+	if op == state.VarOpSet || len(items) > 0 {
+		if err := cluster.ValidateVariableItems(items); err != nil {
+			var tl *cluster.VariableTooLargeError
+			if errors.As(err, &tl) {
+				return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+			}
+			return errorf(http.StatusBadRequest, "%v", err)
+		}
+	}
+	if op != state.VarOpLockRelease {
+		snap := s.raft.Store().Snapshot()
+		if cur := snap.Variable(ns, path); op == state.VarOpLockAcquire && len(items) == 0 && cur != nil {
+			// Acquiring a lock keeps the items unless new ones are given.
+			ev.Data, ev.KeyID, ev.Nonce = cur.Data, cur.KeyID, cur.Nonce
+		} else {
+			if items == nil {
+				items = map[string]string{}
+			}
+			rk, a, err := s.activeRootKey(r.Context())
+			if err != nil {
+				return err
+			}
+			if ev.Data, ev.Nonce, err = sealItems(rk, a, ns, path, items); err != nil {
+				return err
+			}
+			ev.KeyID = rk.KeyID
+		}
+	}
+	_, resp, err := s.raft.VarApply(r.Context(), &state.VarApplyRequest{Op: op, Var: ev, CheckIndex: cas, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	if resp.Result == state.VarResultConflict {
+		return s.varConflict(w, resp)
+	}
+	out := &api.Variable{Namespace: ns, Path: path, Items: items}
+	if resp.Written != nil {
+		m := varMeta(resp.Written.VariableMetadata, true)
+		out.CreateIndex, out.ModifyIndex, out.CreateTime, out.ModifyTime, out.Lock = m.CreateIndex, m.ModifyIndex, m.CreateTime, m.ModifyTime, m.Lock
+		if op == state.VarOpLockRelease {
+			out.Items = nil
+		}
+	}
+	return s.reply(w, out.ModifyIndex, out)
+}
+
+func parseVarLock(l *api.VariableLock) (*cluster.VariableLock, error) {
+	out := &cluster.VariableLock{ID: l.ID}
+	for _, f := range []struct {
+		name string
+		in   string
+		dst  *time.Duration
+	}{{"TTL", l.TTL, &out.TTL}, {"LockDelay", l.LockDelay, &out.LockDelay}} {
+		if f.in == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.in)
+		if err != nil || d < 0 {
+			return nil, errorf(http.StatusBadRequest, "Lock.%s %q: want a duration such as \"15s\"", f.name, f.in)
+		}
+		*f.dst = d
+	}
+	if out.TTL != 0 && (out.TTL < cluster.MinVariableLockTTL || out.TTL > cluster.MaxVariableLockTTL) {
+		return nil, errorf(http.StatusBadRequest, "Lock.TTL %s: want between %s and %s", out.TTL, cluster.MinVariableLockTTL, cluster.MaxVariableLockTTL)
+	}
+	return out, nil
+}
+
+// varConflict answers 409 with the current variable's metadata
+// (Nomad's shape; never its items), or an empty one if there is none.
+func (s *Server) varConflict(w http.ResponseWriter, resp *state.VarApplyResponse) error {
+	m := api.VariableMetadata{}
+	if resp.Conflict != nil {
+		m = varMeta(resp.Conflict.VariableMetadata, false)
+	}
+	s.setMeta(w, m.ModifyIndex)
+	writeJSON(w, http.StatusConflict, m)
+	return nil
+}
+
+// varDelete answers DELETE /v1/var/{path}?cas=N.
+func (s *Server) varDelete(w http.ResponseWriter, r *http.Request) error {
+	path, err := varRequestPath(r)
+	if err != nil {
+		return err
+	}
+	ns := namespace(r)
+	if err := denyVariable(r, varCapDestroy, ns, path); err != nil {
+		return err
+	}
+	cas, err := casParam(r)
+	if err != nil {
+		return err
+	}
+	ev := &cluster.VariableEncrypted{VariableMetadata: cluster.VariableMetadata{Namespace: ns, Path: path}}
+	if id := strings.TrimSpace(r.URL.Query().Get("lock-id")); id != "" {
+		ev.Lock = &cluster.VariableLock{ID: id}
+	}
+	idx, resp, err := s.raft.VarApply(r.Context(), &state.VarApplyRequest{Op: state.VarOpDelete, Var: ev, CheckIndex: cas, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	if resp.Result == state.VarResultConflict {
+		return s.varConflict(w, resp)
+	}
+	s.setMeta(w, idx)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
