@@ -179,6 +179,13 @@ func (v *Variables) AcquireLock(ctx context.Context, vr *Variable) (*Variable, e
 	return v.put(ctx, vr, params)
 }
 
+// RenewLock extends the lock vr.Lock.ID holds by its TTL.
+func (v *Variables) RenewLock(ctx context.Context, vr *Variable) (*Variable, error) {
+	params := nsParams(vr.Namespace)
+	params.Set("lock-renew", "")
+	return v.put(ctx, vr, params)
+}
+
 // ReleaseLock releases the lock vr.Lock.ID holds.
 func (v *Variables) ReleaseLock(ctx context.Context, vr *Variable) (*Variable, error) {
 	params := nsParams(vr.Namespace)

@@ -53,6 +53,19 @@ type VariableLock struct {
 	ID        string        `json:"ID,omitempty"`
 	TTL       time.Duration `json:"TTL,omitempty"`
 	LockDelay time.Duration `json:"LockDelay,omitempty"`
+	// Expires is when the lock lapses unless renewed (Unix nanoseconds,
+	// from the leader's clock in the Raft entry); after Expires +
+	// LockDelay another holder may acquire it.
+	Expires int64 `json:"Expires,omitempty"`
+}
+
+// Held reports whether the lock still binds at now: it has a holder and
+// has not lapsed (plus its delay).
+func (l *VariableLock) Held(now time.Time) bool {
+	if l == nil || l.ID == "" {
+		return false
+	}
+	return l.Expires == 0 || now.UnixNano() < l.Expires+int64(l.LockDelay)
 }
 
 // VariableEncrypted is a variable as the state store keeps it.

@@ -44,15 +44,27 @@ func (r *Reconciler) observeStep(step string, start time.Time) {
 // already recorded count nothing, so a rejected commit polled for an hour
 // counts once.
 func (r *Reconciler) observeOutcome(prev *cluster.SyncStatus, st *cluster.SyncStatus) {
-	if r.observer == nil || st == nil || len(st.Commits) == 0 {
+	if r.observer == nil {
 		return
+	}
+	if o := NewOutcome(prev, st); o != "" {
+		r.observer.CommitOutcome(r.cfg.Name, o)
+	}
+}
+
+// NewOutcome returns the newest commit outcome st records that prev did
+// not (a new commit's, a new attempt's, or a commit's new outcome), ""
+// when there is none: what a commit counter counts once.
+func NewOutcome(prev, st *cluster.SyncStatus) string {
+	if st == nil || len(st.Commits) == 0 {
+		return ""
 	}
 	o := st.Commits[0]
 	if prev != nil && len(prev.Commits) > 0 {
 		p := prev.Commits[0]
 		if p.Commit == o.Commit && p.Outcome == o.Outcome && p.Retry == o.Retry {
-			return
+			return ""
 		}
 	}
-	r.observer.CommitOutcome(r.cfg.Name, o.Outcome)
+	return o.Outcome
 }

@@ -195,6 +195,9 @@ func (s *Server) recordFailedCommit(ctx context.Context, snap *state.Snapshot, d
 		check := prev.ModifyIndex
 		_, _, err := s.raft.Apply(ctx, state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: &st, Now: time.Now(), CheckIndex: &check})
 		if err == nil {
+			if o := reconciler.NewOutcome(prev, &st); o != "" {
+				s.metrics.CommitOutcome(v.Source.Name, o) // metrics.go
+			}
 			break
 		}
 		if !errors.Is(err, state.ErrCASConflict) || attempt == 4 {

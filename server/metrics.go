@@ -68,7 +68,7 @@ func (s *Server) metricsGet(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) withMetrics(rt *router, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusRecorder{ResponseWriter: w}
+		sw := &metricsWriter{statusRecorder{ResponseWriter: w}}
 		defer func() {
 			route := rt.pattern(r)
 			if route == "" {
@@ -82,6 +82,21 @@ func (s *Server) withMetrics(rt *router, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// metricsWriter keeps the status for withMetrics and stays a Flusher:
+// streaming handlers (blocking queries, event streams) may assert
+// http.Flusher on the writer they get rather than use a
+// ResponseController.
+type metricsWriter struct{ statusRecorder }
+
+var _ http.Flusher = (*metricsWriter)(nil)
+
+func (w *metricsWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // countWebhook counts a webhook delivery the handler refused; the

@@ -161,8 +161,10 @@ func (s *Server) varPut(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	op := state.VarOpSet
 	switch {
-	case q.Has("lock-acquire") && q.Has("lock-release"):
-		return errorf(http.StatusBadRequest, "lock-acquire and lock-release are exclusive")
+	case btoi(q.Has("lock-acquire"))+btoi(q.Has("lock-release"))+btoi(q.Has("lock-renew")) > 1:
+		return errorf(http.StatusBadRequest, "lock-acquire, lock-renew and lock-release are exclusive")
+	case q.Has("lock-renew"):
+		op = state.VarOpLockRenew
 	case q.Has("lock-acquire"):
 		op = state.VarOpLockAcquire
 	case q.Has("lock-release"):
@@ -195,7 +197,7 @@ func (s *Server) varPut(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, "%v", err)
 		}
 	}
-	if op != state.VarOpLockRelease {
+	if op != state.VarOpLockRelease && op != state.VarOpLockRenew {
 		snap := s.raft.Store().Snapshot()
 		if cur := snap.Variable(ns, path); op == state.VarOpLockAcquire && len(items) == 0 && cur != nil {
 			// Acquiring a lock keeps the items unless new ones are given.
@@ -225,11 +227,18 @@ func (s *Server) varPut(w http.ResponseWriter, r *http.Request) error {
 	if resp.Written != nil {
 		m := varMeta(resp.Written.VariableMetadata, true)
 		out.CreateIndex, out.ModifyIndex, out.CreateTime, out.ModifyTime, out.Lock = m.CreateIndex, m.ModifyIndex, m.CreateTime, m.ModifyTime, m.Lock
-		if op == state.VarOpLockRelease {
+		if op == state.VarOpLockRelease || op == state.VarOpLockRenew {
 			out.Items = nil
 		}
 	}
 	return s.reply(w, out.ModifyIndex, out)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func parseVarLock(l *api.VariableLock) (*cluster.VariableLock, error) {

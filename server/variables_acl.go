@@ -118,6 +118,13 @@ func (r *aclRules) variablePaths(ns string) map[string]map[string]bool {
 // allowVariableAny reports whether some path of ns grants capability c:
 // the route-level check; the handler checks the path itself.
 func (r *aclRules) allowVariableAny(ns, c string) bool {
+	if ns == "*" && r != nil { // a list across namespaces, filtered per variable
+		for n := range r.variables {
+			if n != "*" && r.allowVariableAny(n, c) {
+				return true
+			}
+		}
+	}
 	for _, caps := range r.variablePaths(ns) {
 		if caps[c] && !caps[varCapDeny] {
 			return true

@@ -22,6 +22,8 @@ const (
 	VarOpDelete      VarOp = "delete"
 	VarOpLockAcquire VarOp = "lock-acquire"
 	VarOpLockRelease VarOp = "lock-release"
+	// VarOpLockRenew extends a held lock by its TTL (Nomad's lock-renew).
+	VarOpLockRenew VarOp = "lock-renew"
 	// VarOpRekey replaces the ciphertext of variables re-encrypted with
 	// the active key (rotate -full), each only if it is unchanged since
 	// it was read; it keeps their ModifyIndex, so users' check-and-set
@@ -94,7 +96,7 @@ func (r *VarApplyRequest) Validate() error {
 	switch r.Op {
 	case VarOpSet, VarOpLockAcquire:
 		return validateStoredVar(r.Var)
-	case VarOpDelete, VarOpLockRelease:
+	case VarOpDelete, VarOpLockRelease, VarOpLockRenew:
 		return nil
 	}
 	return invalid("unknown variable operation %q", r.Op)
@@ -182,7 +184,7 @@ func (w *writer) varApply(req *VarApplyRequest) (any, error) {
 		}
 	}
 	// A held lock guards every change but by its holder.
-	held := cur != nil && cur.Lock != nil && cur.Lock.ID != ""
+	held := cur != nil && cur.Lock.Held(req.Now)
 	reqLock := ""
 	if req.Var.Lock != nil {
 		reqLock = req.Var.Lock.ID
@@ -195,8 +197,8 @@ func (w *writer) varApply(req *VarApplyRequest) (any, error) {
 		if reqLock == "" {
 			return nil, invalid("lock-acquire needs a lock ID")
 		}
-	case VarOpSet, VarOpDelete, VarOpLockRelease:
-		if req.Op == VarOpLockRelease && !held {
+	case VarOpSet, VarOpDelete, VarOpLockRelease, VarOpLockRenew:
+		if (req.Op == VarOpLockRelease || req.Op == VarOpLockRenew) && !held {
 			return conflict("the variable is not locked")
 		}
 		if held && reqLock != cur.Lock.ID {
@@ -213,16 +215,31 @@ func (w *writer) varApply(req *VarApplyRequest) (any, error) {
 		return &VarApplyResponse{Result: VarResultOK}, nil
 	}
 	var v *cluster.VariableEncrypted
-	if req.Op == VarOpLockRelease {
+	switch req.Op {
+	case VarOpLockRelease:
 		v = cur.Copy()
 		v.Lock = nil
-	} else {
+	case VarOpLockRenew:
+		// Only the lease moves: the variable is unchanged, so its
+		// ModifyIndex (users' check-and-set index) stays.
+		v = cur.Copy()
+		v.Lock.Expires = req.Now.Add(v.Lock.TTL).UnixNano()
+		if err := w.insert(TableVariables, v); err != nil {
+			return nil, err
+		}
+		return &VarApplyResponse{Result: VarResultOK, Written: v.Copy()}, nil
+	default:
 		if snap.RootKey(req.Var.KeyID) == nil {
 			return nil, invalid("variable %s is encrypted with root key %s, which the keyring does not hold", req.Var.Path, req.Var.KeyID)
 		}
 		v = req.Var.Copy()
-		if req.Op == VarOpSet && cur != nil && cur.Lock != nil {
+		switch {
+		case req.Op == VarOpSet && held:
 			v.Lock = cur.Lock // a write by the holder keeps the lock
+		case req.Op == VarOpSet:
+			v.Lock = nil // a lapsed lock goes with the write
+		case req.Op == VarOpLockAcquire:
+			v.Lock.Expires = req.Now.Add(v.Lock.TTL).UnixNano()
 		}
 	}
 	v.Namespace = ns

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/state"
@@ -148,5 +149,45 @@ func TestVarRekeyAndSnapshot(t *testing.T) {
 	}
 	if !dst.snap().VariableUsesKey("a") {
 		t.Fatal("the key index was not rebuilt on restore")
+	}
+}
+
+// TestVarLockLease: a lock binds until its TTL (renewable) plus its
+// delay runs out, by the leader's clock in each entry.
+func TestVarLockLease(t *testing.T) {
+	h := newFSM(t)
+	h.must(state.MsgRootKeyUpsert, &state.RootKeyUpsertRequest{Keys: []*cluster.RootKey{rootKey("a", "active")}, Now: t0})
+	acquire := func(id string, at time.Duration) *state.VarApplyResponse {
+		v := encVar("l", "a", 1)
+		v.Lock = &cluster.VariableLock{ID: id, TTL: 10 * time.Second, LockDelay: 2 * time.Second}
+		return h.must(state.MsgVarApply, &state.VarApplyRequest{Op: state.VarOpLockAcquire, Var: v, Now: t0.Add(at)}).(*state.VarApplyResponse)
+	}
+	renew := func(id string, at time.Duration) *state.VarApplyResponse {
+		v := encVar("l", "", 0)
+		v.Lock = &cluster.VariableLock{ID: id}
+		return h.must(state.MsgVarApply, &state.VarApplyRequest{Op: state.VarOpLockRenew, Var: v, Now: t0.Add(at)}).(*state.VarApplyResponse)
+	}
+	if r := acquire("one", 0); r.Result != state.VarResultOK {
+		t.Fatalf("acquire: %+v", r)
+	}
+	if r := acquire("two", 5*time.Second); r.Result != state.VarResultConflict {
+		t.Fatalf("acquire while held: %+v", r)
+	}
+	if r := renew("two", 8*time.Second); r.Result != state.VarResultConflict {
+		t.Fatalf("renew by another: %+v", r)
+	}
+	before := h.snap().Variable("default", "l").ModifyIndex
+	if r := renew("one", 8*time.Second); r.Result != state.VarResultOK || r.Written.ModifyIndex != before {
+		t.Fatalf("renew: %+v (the modify index must not move)", r)
+	}
+	// Held until 8s+10s+2s delay.
+	if r := acquire("two", 19*time.Second); r.Result != state.VarResultConflict {
+		t.Fatalf("acquire inside the renewed lease: %+v", r)
+	}
+	if r := acquire("two", 21*time.Second); r.Result != state.VarResultOK {
+		t.Fatalf("acquire after the lease lapsed: %+v", r)
+	}
+	if r := renew("one", 22*time.Second); r.Result != state.VarResultConflict {
+		t.Fatalf("the old holder renews a lock it lost: %+v", r)
 	}
 }
