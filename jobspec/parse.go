@@ -63,14 +63,25 @@ type File struct {
 // concurrent use. Evaluation runs under opts.Budget (DefaultBudget when
 // unset), whose Timeout bounds it in time.
 func Parse(filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
-	return parse(newMeter(budgetOf(opts)), filename, src, opts)
+	return inFile(filename, src)(parse(newMeter(budgetOf(opts)), filename, src, opts))
 }
 
 // ParseContext is Parse that also stops, with an error diagnostic, when
 // ctx is done. A caller that caches outcomes should not cache one made
 // after ctx ended.
 func ParseContext(ctx context.Context, filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
-	return parse(newMeter(budgetOf(opts)).withContext(ctx), filename, src, opts)
+	return inFile(filename, src)(parse(newMeter(budgetOf(opts)).withContext(ctx), filename, src, opts))
+}
+
+// inFile returns a function that puts diagnostics at their line and
+// column in the file as written (see jsonPositions).
+func inFile(filename string, src []byte) func(*File, hcl.Diagnostics) (*File, hcl.Diagnostics) {
+	return func(f *File, diags hcl.Diagnostics) (*File, hcl.Diagnostics) {
+		if IsHCLJSON(filename) {
+			jsonPositions(src, diags)
+		}
+		return f, diags
+	}
 }
 
 func budgetOf(opts *ParseOptions) *Budget {
@@ -81,16 +92,19 @@ func budgetOf(opts *ParseOptions) *Budget {
 }
 
 func parse(m *meter, filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
+	if IsAPIJob(filename) {
+		// Nomad's API format has no variables or expressions to evaluate.
+		return ParseAPIJob(filename, src)
+	}
 	if diags := checkInput(filename, src); diags.HasErrors() {
 		return nil, diags
 	}
-	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	body, src, diags := parseBody(filename, src)
 	if diags.HasErrors() {
 		// A broken file yields a partial tree; decoding it would only add
 		// errors that follow from the syntax error.
 		return nil, finishDiags(diags)
 	}
-	body := f.Body.(*hclsyntax.Body)
 	diags = append(diags, topSpec.check(body, hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos})...)
 
 	var jobs, variables, locals []*hclsyntax.Block
@@ -154,6 +168,20 @@ func parse(m *meter, filename string, src []byte, opts *ParseOptions) (*File, hc
 		return nil, diags
 	}
 	return &File{Path: filename, Job: job, JobRange: jobs[0].DefRange()}, diags
+}
+
+// parseBody parses src in the syntax its name says: HCL's JSON syntax
+// (hcljson.go) or native HCL. It also returns the text the tree's byte
+// ranges index, which for JSON holds each string's decoded value in place.
+func parseBody(filename string, src []byte) (*hclsyntax.Body, []byte, hcl.Diagnostics) {
+	if IsHCLJSON(filename) {
+		return parseHCLJSON(filename, src)
+	}
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, src, diags
+	}
+	return f.Body.(*hclsyntax.Body), src, diags
 }
 
 // finishDiags makes the output deterministic and readable: follow-on

@@ -211,7 +211,9 @@ func TestPromtoolChecksEveryMetric(t *testing.T) {
 			Deployments: []*cluster.Deployment{{Status: "running"}},
 			Sync:        []*cluster.SyncStatus{{Source: "apps", LastAppliedAt: time.Now(), Commits: []cluster.CommitOutcome{{Outcome: "applied"}}}},
 		}
-	}, func() metrics.RaftView { return metrics.RaftView{CommitIndex: 10, AppliedIndex: 10, LastIndex: 10, Leader: true} })
+	}, func() metrics.RaftView {
+		return metrics.RaftView{CommitIndex: 10, AppliedIndex: 10, LastIndex: 10, Leader: true}
+	})
 	s.ReconcileStep("apps", metrics.StepFetch, time.Millisecond)
 	s.ReconcilePass("apps", "applied", time.Millisecond)
 	s.CommitOutcome("apps", metrics.OutcomeApplied)

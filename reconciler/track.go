@@ -87,8 +87,12 @@ func Assess(r Rollout) Health {
 		// The job itself is a template: its children, launched on
 		// schedule by the leader, are jobs of their own.
 		return Health{State: RolloutHealthy, Reason: "periodic; launched on schedule"}
-	case j.Spec == nil || j.Spec.Parameterized != nil:
+	case j.Spec == nil:
 		return Health{State: RolloutHealthy, Reason: "stored; not launched"}
+	case j.Spec.Parameterized != nil:
+		// Like a periodic job: a template whose dispatched children are
+		// the jobs that run.
+		return Health{State: RolloutHealthy, Reason: "parameterized; runs when dispatched"}
 	}
 	var deploying *cluster.Deployment
 	if d := r.Deployment; d != nil && d.JobVersion == r.Version {

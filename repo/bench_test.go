@@ -76,6 +76,7 @@ func BenchmarkLoadRepo(b *testing.B) {
 		}
 		reportCPU(b, cpu0, n)
 	})
+	benchLoadFormats(b)
 	for _, packed := range []bool{false, true} {
 		name := map[bool]string{false: "git-loose", true: "git-packed"}[packed]
 		b.Run(name, func(b *testing.B) {

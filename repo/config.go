@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/droverhq/drover/jobspec"
 )
 
 // ConfigFile is the name of the repository settings file at the root.
@@ -73,8 +75,18 @@ var configSchema = &hcl.BodySchema{
 // ParseConfig parses drover.hcl. filename is used in diagnostics. The
 // returned Config is valid when the diagnostics hold no error.
 func ParseConfig(filename string, src []byte) (*Config, hcl.Diagnostics) {
-	cfg := DefaultConfig()
+	if IsYAMLConfig(filename) {
+		return parseYAMLConfig(filename, src)
+	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return DefaultConfig(), diags
+	}
+	return parseConfigBody(f, diags)
+}
+
+func parseConfigBody(f *hcl.File, diags hcl.Diagnostics) (*Config, hcl.Diagnostics) {
+	cfg := DefaultConfig()
 	if diags.HasErrors() {
 		return cfg, diags
 	}
@@ -185,7 +197,8 @@ func hasJobFileName(p string) bool {
 	if strings.HasSuffix(base, ".vars.hcl") || strings.HasSuffix(base, SealedFileSuffix) {
 		return false
 	}
-	return strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".nomad")
+	return strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".nomad") ||
+		jobspec.IsHCLJSON(base) || jobspec.IsAPIJob(base)
 }
 
 func isHiddenPath(p string) bool {

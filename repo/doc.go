@@ -14,6 +14,9 @@
 //     covers *.auto.vars.hcl, and every file listed in var_files): a
 //     variables file holds name = value pairs and no job, so parsing it as
 //     a job would only produce noise;
+//   - not a sealed variable file (*.sealed.hcl, written by drover var
+//     seal): those are parsed into Repo.Sealed (sealed.go), selected by
+//     the same paths and exclude globs;
 //   - no path element starts with a dot: hidden folders (.git, .github)
 //     and editor files (.#web.hcl) are not jobs;
 //   - matching one of drover.hcl's paths globs (all files when unset) and

@@ -136,7 +136,12 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 		src:     src,
 	}
 	_, explicit := src.(explicitSource)
-	if cf, ok := findFile(files, ConfigFile); ok && !explicit {
+	cf, ok, dup := findConfig(files)
+	if dup != nil && !explicit {
+		r.Diagnostics = append(r.Diagnostics, dup)
+		return r.finish(), nil
+	}
+	if ok && !explicit {
 		stop, err := r.loadConfig(ctx, cf)
 		if err != nil {
 			return nil, err

@@ -236,3 +236,25 @@ func TestLoadSealedFiles(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseSealed: any input parses or fails with diagnostics, never a
+// panic; what parses opens or fails with diagnostics.
+func FuzzParseSealed(f *testing.F) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	src, err := SealVariable("default", "app/db", map[string]string{"K": "v", "L": "w"}, []string{id.Recipient().String()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(src)
+	f.Add([]byte("sealed_variable \"a\" {\n  recipients = []\n  items = {}\n}\n"))
+	keys := SealKeys{Identities: []age.Identity{id}, Fingerprints: []string{"age:x"}}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		vars, _ := ParseSealed("f.sealed.hcl", src)
+		for _, v := range vars {
+			_, _ = v.Open(keys)
+		}
+	})
+}

@@ -192,6 +192,12 @@ func TestGitHubWebhook(t *testing.T) {
 	if code, out, _ := post(t, endpoint, signed("push", "d1", body), body); code != http.StatusOK || out.Status != "duplicate" {
 		t.Errorf("redelivery: %d %+v", code, out)
 	}
+	// Every delivery is counted by its result (metrics.go).
+	for result, want := range map[string]float64{"unauthorized": 5, "pong": 1, "ignored": 4, "accepted": 1, "duplicate": 1} {
+		if got := metricValue(t, f.srv.Server, "drover_webhook_deliveries_total", map[string]string{"result": result}); got != want {
+			t.Errorf("drover_webhook_deliveries_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
 	// Webhooks need no bearer token: covered by TestWebhookExemptFromToken.
 }
 

@@ -69,7 +69,7 @@ func (k *rootKeyring) kickC() chan struct{} {
 	return k.kick
 }
 
-// aead returns the cipher of root key rk, unsealing it once.
+// rootAEAD returns the cipher of root key rk, unsealing it once.
 func (s *Server) rootAEAD(rk *cluster.RootKey) (cipher.AEAD, error) {
 	if a, ok := s.rootKeys.cache.Load(rk.KeyID); ok {
 		return a.(cipher.AEAD), nil
@@ -151,8 +151,9 @@ func variableAAD(ns, path string) []byte {
 	return []byte("drover-variable:" + ns + "\x00" + path)
 }
 
-// sealItems encrypts items for ns/path with root key rk.
-func sealItems(rk *cluster.RootKey, a cipher.AEAD, ns, path string, items map[string]string) (data, nonce []byte, err error) {
+// sealItems encrypts items for ns/path with root key rk's cipher a
+// (rk names the key; the sealed-secrets reconciler calls this too).
+func sealItems(_ *cluster.RootKey, a cipher.AEAD, ns, path string, items map[string]string) (data, nonce []byte, err error) {
 	plain, err := json.Marshal(items)
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -174,4 +175,21 @@ func (s *Server) serviceDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.reply(w, idx, &api.WriteResponse{Index: idx})
+}
+
+// resyncServices runs once per leadership term: it brings the catalog in
+// line with the allocations wherever they differ (allocations that have
+// not changed since an upgrade from a version without the catalog), by
+// Raft command, so that every replica derives the same entries. The FSM
+// keeps the catalog in step from then on.
+func (s *Server) resyncServices(ctx context.Context) {
+	stale := s.raft.Store().Snapshot().AllocsWithStaleServices()[:0]
+	for len(stale) > 0 && ctx.Err() == nil {
+		n := min(len(stale), state.MaxServiceResync)
+		if _, _, err := s.raft.Apply(ctx, state.MsgServiceRegister, &state.ServiceResyncRequest{AllocIDs: stale[:n]}); err != nil {
+			s.logger.Warn("service catalog resync", "err", err, "allocs", n)
+			return // the next leadership term tries again
+		}
+		stale = stale[n:]
+	}
 }

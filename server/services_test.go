@@ -207,3 +207,36 @@ func asJSONT(t *testing.T, v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestServiceCatalogResyncOnLeadership: an instance whose allocation
+// still runs but that is missing from the catalog (deleted by hand here;
+// after an upgrade, never derived) is put back by the next leader, with
+// no update from the allocation's node.
+func TestServiceCatalogResyncOnLeadership(t *testing.T) {
+	s := servertest.Single(t, noHeartbeats)
+	ctx := ctxT(t)
+	node := serviceNode(t, s.Client)
+	if _, err := s.Client.Jobs().Register(ctx, &api.JobRegisterRequest{Job: parseJob(t, apiJob(1))}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvals(t, s.Client, "api")
+	runAllocs(t, s.Client, node, "api", cluster.AllocClientRunning)
+	regs, _, err := s.Client.Services().Get(ctx, "api", nil)
+	if err != nil || len(regs) != 1 {
+		t.Fatalf("instances %v %v", regs, err)
+	}
+	if _, err := s.Client.Services().Delete(ctx, "default", "api", regs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Client.Services().Get(ctx, "api", nil); len(got) != 0 {
+		t.Fatalf("after delete: %v", got)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := servertest.Start(t, s.Config)
+	servertest.WaitFor(t, "the instance to be registered again", func() bool {
+		got, _, err := s2.Client.Services().Get(ctx, "api", nil)
+		return err == nil && len(got) == 1 && got[0].ID == regs[0].ID
+	})
+}

@@ -132,24 +132,33 @@ func TestFSMEventsHideNodeSecretHash(t *testing.T) {
 
 func TestFSMRestoreResetsEvents(t *testing.T) {
 	h := newFSM(t)
-	h.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: testJob("web", "c1", 1), Now: t0})
+	for i := range 3 {
+		h.must(state.MsgJobRegister, &state.JobRegisterRequest{Job: testJob("web", fmt.Sprint("c", i), 1), Now: t0})
+	}
 	var buf bytes.Buffer
 	persist(t, h.fsm, &buf)
+
+	// A follower that applied index 1, then installs the leader's
+	// snapshot at index 3.
 	other := newFSM(t)
-	other.must(state.MsgNodeRegister, &state.NodeRegisterRequest{Node: testNode("n1"), Now: t0})
 	sub, _ := other.fsm.Events().Subscribe(0)
 	defer sub.Close()
-	other.must(state.MsgNodeRegister, &state.NodeRegisterRequest{Node: testNode("n2"), Now: t0})
+	other.must(state.MsgNodeRegister, &state.NodeRegisterRequest{Node: testNode("n1"), Now: t0})
+	if got := drain(t, sub); len(got) != 1 {
+		t.Fatalf("before restore: %s", summary(got))
+	}
 	if err := other.fsm.Restore(readCloser(&buf)); err != nil {
 		t.Fatal(err)
 	}
-	// Restored at index 1: nothing before it can be resumed from.
-	if floor, _ := other.fsm.Events().Bounds(); floor != 1 {
-		t.Fatalf("floor after restore %d, want 1", floor)
+	if floor, _ := other.fsm.Events().Bounds(); floor != 3 {
+		t.Fatalf("floor after restore %d, want 3", floor)
 	}
-	// A stream that had read only index 1 of the old state is over.
-	drain(t, sub)
+	// The stream had read only index 1: indexes 2 and 3 never reached
+	// this server's buffer, so it must end rather than skip them.
 	if _, err := sub.Next(context.Background()); !errors.Is(err, events.ErrFellBehind) {
 		t.Fatalf("stream across a restore: %v, want ErrFellBehind", err)
+	}
+	if _, err := other.fsm.Events().Subscribe(1); !errors.Is(err, events.ErrIndexTooOld) {
+		t.Fatalf("resume from before the restore: %v, want ErrIndexTooOld", err)
 	}
 }

@@ -265,6 +265,7 @@ var handlers = map[MessageType]handler{
 	MsgSealApply:              handle((*writer).sealApply), // seal_key.go
 	MsgVarApply:               handle((*writer).varApply),
 	MsgRootKeyUpsert:          handle((*writer).rootKeyUpsert),
+	MsgServiceRegister:        handle((*writer).serviceResync),     // service.go
 	MsgServiceDeregister:      handle((*writer).serviceDeregister), // service.go
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/state"
@@ -56,5 +57,52 @@ func TestSealKeySet(t *testing.T) {
 	}
 	if got := dst.snap().SealKeyring(); got == nil || asJSON(t, got) != asJSON(t, kr) {
 		t.Fatalf("restored keyring %+v, want %+v", got, kr)
+	}
+}
+
+// TestSealedVarsApply: a commit's sealed variables are written and
+// deleted in one index, or not at all: one refused write (a key the
+// keyring lacks, a variable locked by someone) leaves every variable as
+// it was.
+func TestSealedVarsApply(t *testing.T) {
+	h := newFSM(t)
+	h.must(state.MsgRootKeyUpsert, &state.RootKeyUpsertRequest{Keys: []*cluster.RootKey{rootKey("k1", cluster.RootKeyActive)}, Now: t0})
+	varSet(h, encVar("old", "k1", 1), nil)
+	vars := func(set []*cluster.VariableEncrypted, del ...string) *state.SealApplyRequest {
+		req := &state.SealedVarsRequest{Source: "apps", Commit: "abc", Set: set, Now: t0}
+		for _, p := range del {
+			req.Delete = append(req.Delete, &cluster.VariableEncrypted{VariableMetadata: cluster.VariableMetadata{Namespace: "default", Path: p}})
+		}
+		return &state.SealApplyRequest{Vars: req}
+	}
+
+	err, _ := h.apply(state.MsgSealApply, vars([]*cluster.VariableEncrypted{encVar("a", "k1", 2), encVar("b", "nope", 3)}, "old")).(error)
+	if !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("a write with an unknown key: %v", err)
+	}
+	if h.snap().Variable("default", "a") != nil || h.snap().Variable("default", "old") == nil {
+		t.Fatal("a refused command wrote part of its variables")
+	}
+
+	lock := &cluster.VariableEncrypted{VariableMetadata: cluster.VariableMetadata{Namespace: "default", Path: "old", Lock: &cluster.VariableLock{ID: "holder", TTL: time.Hour}}, Data: bytes.Repeat([]byte{1}, 32), KeyID: "k1", Nonce: make([]byte, 12)}
+	if r := h.must(state.MsgVarApply, &state.VarApplyRequest{Op: state.VarOpLockAcquire, Var: lock, Now: t0}).(*state.VarApplyResponse); r.Result != state.VarResultOK {
+		t.Fatalf("lock: %+v", r)
+	}
+	err, _ = h.apply(state.MsgSealApply, vars([]*cluster.VariableEncrypted{encVar("a", "k1", 2)}, "old")).(error)
+	if !errors.Is(err, state.ErrCASConflict) || !strings.Contains(err.Error(), "default/old of apps at abc") {
+		t.Fatalf("deleting a locked variable: %v", err)
+	}
+	if h.snap().Variable("default", "a") != nil {
+		t.Fatal("a refused command wrote part of its variables")
+	}
+
+	h.must(state.MsgSealApply, vars([]*cluster.VariableEncrypted{encVar("a", "k1", 2), encVar("b", "k1", 3)}))
+	if a, b := h.snap().Variable("default", "a"), h.snap().Variable("default", "b"); a == nil || b == nil || a.ModifyIndex != h.index || b.ModifyIndex != h.index {
+		t.Fatalf("a %+v b %+v at %d", a, b, h.index)
+	}
+	for _, bad := range []*state.SealApplyRequest{{}, {Keyring: &state.SealKeySetRequest{}, Vars: &state.SealedVarsRequest{}}, vars(nil)} {
+		if err, _ := h.apply(state.MsgSealApply, bad).(error); !errors.Is(err, state.ErrInvalid) {
+			t.Errorf("%+v: %v", bad, err)
+		}
 	}
 }

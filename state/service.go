@@ -143,27 +143,99 @@ func promotedGroups(d *cluster.Deployment) []string {
 	return out
 }
 
+// wantServices is what the catalog should hold for one allocation.
+func (s *Snapshot) wantServices(a *cluster.Allocation) []*cluster.ServiceRegistration {
+	if a.Terminal() || a.ClientStatus != cluster.AllocClientRunning {
+		return nil
+	}
+	job := s.JobVersion(a.Namespace, a.JobID, a.JobVersion)
+	if job == nil {
+		job = s.Job(a.Namespace, a.JobID)
+	}
+	if job == nil {
+		return nil
+	}
+	var promoted bool
+	if a.DeploymentID != "" {
+		if d := s.Deployment(a.DeploymentID); d != nil && d.TaskGroups[a.TaskGroup] != nil {
+			promoted = d.TaskGroups[a.TaskGroup].Promoted
+		}
+	}
+	return cluster.AllocServices(job.Spec, a, s.Node(a.NodeID), promoted)
+}
+
+// ServiceResyncRequest re-derives the registrations of allocations
+// (MsgServiceRegister). The leader sends it once per term for any
+// allocation whose registrations differ from what it derives: after an
+// upgrade from a version without the catalog, or a restore of a snapshot
+// taken before it, allocations that have not changed since still get
+// their entries, through the log, alike on every replica.
+type ServiceResyncRequest struct {
+	AllocIDs []string `json:"alloc_ids"`
+}
+
+// MaxServiceResync bounds one resync command; the leader sends more.
+const MaxServiceResync = 1000
+
+func (w *writer) serviceResync(req *ServiceResyncRequest) (any, error) {
+	if len(req.AllocIDs) > MaxServiceResync {
+		return nil, invalid("service resync: %d allocations, at most %d per command", len(req.AllocIDs), MaxServiceResync)
+	}
+	for _, id := range req.AllocIDs {
+		if a := w.read().Alloc(id); a != nil {
+			if err := w.syncAllocServices(a); err != nil {
+				return nil, err
+			}
+		} else if err := w.serviceDeleteHook(TableAllocs, &cluster.Allocation{ID: id}); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// AllocsWithStaleServices lists the allocations whose stored
+// registrations differ from what they derive, registrations of
+// allocations that no longer exist included (by their alloc ID).
+func (s *Snapshot) AllocsWithStaleServices() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range s.Allocs() {
+		seen[a.ID] = true
+		if !sameServices(s.ServicesByAlloc(a.ID), s.wantServices(a)) {
+			out = append(out, a.ID)
+		}
+	}
+	for _, r := range s.Services() {
+		if !seen[r.AllocID] {
+			seen[r.AllocID] = true
+			out = append(out, r.AllocID)
+		}
+	}
+	return out
+}
+
+func sameServices(have, want []*cluster.ServiceRegistration) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	byID := make(map[string]*cluster.ServiceRegistration, len(have))
+	for _, h := range have {
+		byID[h.ID] = h
+	}
+	for _, w := range want {
+		if h := byID[w.ID]; h == nil || !h.SameAs(w) {
+			return false
+		}
+	}
+	return true
+}
+
 // syncAllocServices rewrites the registrations of one allocation to what
 // cluster.AllocServices derives, writing only those that changed.
 func (w *writer) syncAllocServices(a *cluster.Allocation) error {
 	r := w.read()
 	have := r.ServicesByAlloc(a.ID)
-	var want []*cluster.ServiceRegistration
-	if !a.Terminal() && a.ClientStatus == cluster.AllocClientRunning {
-		job := r.JobVersion(a.Namespace, a.JobID, a.JobVersion)
-		if job == nil {
-			job = r.Job(a.Namespace, a.JobID)
-		}
-		var promoted bool
-		if a.DeploymentID != "" {
-			if d := r.Deployment(a.DeploymentID); d != nil && d.TaskGroups[a.TaskGroup] != nil {
-				promoted = d.TaskGroups[a.TaskGroup].Promoted
-			}
-		}
-		if job != nil {
-			want = cluster.AllocServices(job.Spec, a, r.Node(a.NodeID), promoted)
-		}
-	}
+	want := r.wantServices(a)
 	if len(have) == 0 && len(want) == 0 {
 		return nil
 	}

@@ -56,7 +56,6 @@ func addrs(s *state.Snapshot) []string {
 	return out
 }
 
-
 func TestServicesFollowAllocations(t *testing.T) {
 	h := serviceHarness(t)
 	placeAlloc(h, "a1", "n1", 23001)
@@ -187,5 +186,33 @@ func TestServicesSurviveSnapshotRestore(t *testing.T) {
 	dst.must(state.MsgAllocUpdateDesired, &state.AllocDesiredRequest{Updates: []state.AllocDesired{{AllocID: "a1", DesiredStatus: cluster.AllocDesiredStop}}, Now: t0})
 	if got := addrs(dst.snap()); !slices.Equal(got, []string{"a2@192.0.2.2:23002/passing"}) {
 		t.Fatalf("after restore and stop: %v", got)
+	}
+}
+
+// TestServiceResync: registrations missing for an allocation that has not
+// changed (a store from before the catalog, or a deleted instance) are
+// found and put back by the leader's resync command.
+func TestServiceResync(t *testing.T) {
+	h := serviceHarness(t)
+	placeAlloc(h, "a1", "n1", 23001)
+	placeAlloc(h, "a2", "n2", 23002)
+	reportRunning(h, "a1", "a2")
+	if stale := h.snap().AllocsWithStaleServices(); len(stale) != 0 {
+		t.Fatalf("fresh catalog stale for %v", stale)
+	}
+	id := h.snap().ServicesByAlloc("a2")[0].ID
+	h.must(state.MsgServiceDeregister, &state.ServiceDeregisterRequest{ServiceName: "api", ID: id})
+	stale := h.snap().AllocsWithStaleServices()
+	if !slices.Equal(stale, []string{"a2"}) {
+		t.Fatalf("stale = %v, want [a2]", stale)
+	}
+	h.must(state.MsgServiceRegister, &state.ServiceResyncRequest{AllocIDs: stale})
+	want := []string{"a1@192.0.2.1:23001/passing", "a2@192.0.2.2:23002/passing"}
+	if got := addrs(h.snap()); !slices.Equal(got, want) {
+		t.Fatalf("after resync: %v, want %v", got, want)
+	}
+	big := make([]string, state.MaxServiceResync+1)
+	if err, _ := h.apply(state.MsgServiceRegister, &state.ServiceResyncRequest{AllocIDs: big}).(error); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("oversized resync: %v", err)
 	}
 }

@@ -54,6 +54,7 @@ func commands() []command {
 		{"var", "Read and write encrypted variables: list, get, put, purge, seal", runVarWithSeal},
 		{"action", "Run a task's declared action inside a running allocation", runAction},
 		{"deployment", "List, inspect, promote, fail, pause and resume rollouts", runDeployment},
+		{"event", "Follow the cluster's events as they happen: drover event stream", runEvent}, // event.go
 		{"plan", "Show what a change to the job repository would do", runPlan},
 		{"reconcile", "Make a cluster match a repository at a ref, once (for CI)", runReconcile},
 		{"history", "List job versions with the Git commit that produced each", runHistory},

@@ -113,17 +113,34 @@ whether it reverts on failure and by when it must make progress, then
 the deployment's allocations with their health, oldest first, so that
 the batches of a rolling update read top to bottom.
 
+With -monitor it follows the deployment until it ends instead, showing
+per task group the allocations desired, placed, running and healthy and
+where canaries stand: a block redrawn in place on a terminal (coloured
+unless NO_COLOR is set), one timestamped line per change otherwise, so
+that CI logs stay readable. It waits on blocking queries, at most -wait
+between refreshes.
+
+Options:
+  -monitor   follow the deployment until it ends
+  -wait D    with -monitor, the longest wait between refreshes (default 2s)
+  -json      print the deployment and its allocations as JSON (not with -monitor)
+
 Examples:
   drover deployment status 8e2b1c4d
   drover deployment status -json 8e2b | jq '.deployment.task_groups'
+  drover deployment status -monitor 8e2b
 
-Exit codes: 0 success, 1 an error (an unknown or ambiguous ID, an
-unreachable server).
+Exit codes: 0 success (with -monitor: the deployment succeeded), 1 an
+error (an unknown or ambiguous ID, an unreachable server; with -monitor:
+the deployment failed or was cancelled).
 `
 
 type deploymentStatusOptions struct {
 	queryOptions
 	deployment string
+	monitor    bool
+	wait       time.Duration
+	clock      func() time.Time // stamps -monitor's plain lines
 }
 
 // deploymentStatusView is what `deployment status` shows, and its -json.
@@ -134,13 +151,18 @@ type deploymentStatusView struct {
 
 func runDeploymentStatus(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("deployment status", deploymentStatusHelp, io)
-	var opts deploymentStatusOptions
+	opts := deploymentStatusOptions{clock: time.Now}
 	opts.register(fs, "print the deployment and its allocations as JSON")
+	fs.BoolVar(&opts.monitor, "monitor", false, "follow the deployment until it ends, showing its progress")
+	fs.DurationVar(&opts.wait, "wait", 2*time.Second, "with -monitor, the longest `duration` between refreshes")
 	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one deployment ID or prefix: drover deployment status DEPLOYMENT")
 	if done {
 		return code
 	}
 	opts.deployment = pos[0]
+	if opts.monitor {
+		return deploymentStatusMonitor(ctx, opts, io)
+	}
 	return deploymentStatus(ctx, opts, io)
 }
 

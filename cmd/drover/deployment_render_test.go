@@ -81,13 +81,21 @@ func TestRenderDeploymentList(t *testing.T) {
 	}
 }
 
-func TestRolloutLineShowsDeploymentProgress(t *testing.T) {
-	s := reconciler.Submitted{ID: "web", Version: 5}
-	d := fixtureRollout(cluster.DeploymentRunning, "Deployment is running", 1, 0).Deployment
-	h := reconciler.Assess(reconciler.Rollout{Version: 5, Deployment: d, Latest: &cluster.Job{ID: "web", Version: 5,
-		Spec: &jobspec.Job{ID: "web", Type: jobspec.JobTypeService, Groups: []*jobspec.Group{{Name: "frontend", Count: 3}}}}})
-	want := "web version 5: 0/3 ready; deployment 8e2b1c4d running: frontend 1/3 healthy (2 placed)"
-	if got := rolloutLine(s, h); got != want {
-		t.Errorf("got  %q\nwant %q", got, want)
+func TestProgressLinesShowDeploymentProgress(t *testing.T) {
+	v := fixtureRollout(cluster.DeploymentRunning, "Deployment is running", 1, 0)
+	ro := reconciler.Rollout{Version: 5, Deployment: v.Deployment, Allocs: v.Allocations, Latest: &cluster.Job{ID: "web", Version: 5,
+		Spec: &jobspec.Job{ID: "web", Type: jobspec.JobTypeService, Groups: []*jobspec.Group{{Name: "frontend", Count: 3}}}}}
+	got := progressLines([]progressWave{{Jobs: []progressJob{{ID: "web", Version: 5, Rollout: &ro, Health: reconciler.Assess(ro)}}}})
+	want := []string{
+		"web version 5: deployment 8e2b1c4d running (Deployment is running)",
+		"web/frontend: 2/3 running, 2 placed, 1/3 healthy",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines %+v, want %q", len(got), got, want)
+	}
+	for i := range want {
+		if got[i].Text != want[i] {
+			t.Errorf("line %d:\ngot  %q\nwant %q", i, got[i].Text, want[i])
+		}
 	}
 }

@@ -20,8 +20,14 @@ first: a mistake is reported with its file:line:col and nothing is sent.
 Unless -detach is given, the command follows the evaluation the submit
 created until the scheduler is done with it, printing every allocation it
 places and, when placements fail, why ("Constraint ... 3 nodes excluded
-by filter"). Submitting a job identical to the running version does
-nothing.
+by filter"). When the version is rolled out by a deployment (a group
+with an update block), it then follows the deployment to its end,
+showing per task group the allocations desired, placed, running and
+healthy and where canaries stand: a block redrawn in place on a
+terminal, one timestamped line per change otherwise (CI logs). It stops
+early when canaries wait for 'drover deployment promote'. -json prints
+the evaluation's outcome and does not follow the deployment. Submitting
+a job identical to the running version does nothing.
 
 With -check-index N the submit only succeeds if the job's modify index is
 still N (0: the job must not exist yet), the index 'drover job plan'
@@ -34,9 +40,10 @@ Examples:
   drover job run -var image=nginx:1.27 -check-index 42 web.nomad.hcl
   DROVER_ADDR=http://10.0.0.1:4747 drover job run -detach web.nomad.hcl
 
-Exit codes: 0 the job was placed (or was unchanged), 2 the scheduler
-could not place every allocation (as 'nomad job run'), 1 an error: an
-invalid file, an unreachable server, a check-index conflict.
+Exit codes: 0 the job was placed (or was unchanged) and its deployment,
+if any, succeeded or waits for promotion, 2 the scheduler could not
+place every allocation (as 'nomad job run'), 1 an error: an invalid
+file, an unreachable server, a check-index conflict, a failed deployment.
 `
 
 type jobRunOptions struct {
@@ -125,6 +132,11 @@ func jobRun(ctx context.Context, opts jobRunOptions, io stdio) int {
 		res, code = followEval(ctx, client, resp.EvalID, job.ID, opts.json, opts.clock, io)
 		if res.Evaluation != nil {
 			out.monitorResult = &res
+		}
+		if code == exitOK && !opts.json {
+			// Like Nomad, follow the version's deployment (a group with
+			// an update block) to its end; -json keeps its one answer.
+			code = followJobDeployment(ctx, client, res.Evaluation.Namespace, job.ID, resp.Version, opts.clock, io)
 		}
 	}
 	if opts.json {

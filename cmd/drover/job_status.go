@@ -44,6 +44,7 @@ Examples:
   drover job status nightly-report        # next launch and children
   drover job status video-encode          # its dispatched jobs
   drover job status -json web | jq '.allocations[] | {id, node_name, client_status}'
+  drover job status -o yaml web
 
 Exit codes: 0 success, 1 an error (an unknown job, an unreachable server).
 `

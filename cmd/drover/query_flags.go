@@ -13,7 +13,8 @@ import (
 type queryOptions struct {
 	client clientOptions
 	json   bool
-	now    time.Time // zero: the current time
+	format outputFormat // -o json|yaml (output_format.go)
+	now    time.Time    // zero: the current time
 }
 
 // register declares the server flags and -json, whose usage says what
@@ -21,6 +22,7 @@ type queryOptions struct {
 func (q *queryOptions) register(fs *flag.FlagSet, jsonUsage string) {
 	q.client.register(fs)
 	fs.BoolVar(&q.json, "json", false, jsonUsage)
+	fs.Var(&q.format, "o", "output format: `json` (as -json) or yaml")
 }
 
 // connect makes the API client, or prints why it cannot, and returns the
@@ -40,8 +42,8 @@ func (q queryOptions) connect(io stdio) (*api.Client, time.Time, bool) {
 // output prints v, the API objects, with -json; else human prints them
 // for people. Stdout with -json is for the JSON document alone.
 func (q queryOptions) output(io stdio, v any, human func()) int {
-	if q.json {
-		return jsonExit(writeJSON(io.out, v))
+	if q.json || q.format.value != "" {
+		return jsonExit(writeAs(io.out, q.format.value, v))
 	}
 	human()
 	return exitOK

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +26,10 @@ Make a cluster match a job repository at one ref, once, as a CI pipeline
 step: load the repository at --ref, compute the plan against the cluster
 (the jobs this --source manages versus the repository's), print it, and
 unless --dry-run, apply it and wait until every rollout is healthy, with
-a progress line per job (redrawn on a terminal, plain lines in CI logs).
+progress per wave, job and task group (allocations desired, placed,
+running and healthy; canaries): a block redrawn in place on a terminal
+(TERM=dumb turns that off, NO_COLOR the colours), one timestamped line
+per change otherwise, so CI logs stay readable.
 
 The rules are the servers' reconciler's: an invalid job file rejects the
 whole ref (nothing is applied); jobs whose spec equals the running
@@ -169,16 +171,26 @@ func reconcileOnce(ctx context.Context, opts reconcileOptions, io stdio) int {
 	// depends_on in drover.hcl: each wave is submitted once the previous
 	// one's rollouts are healthy; a failure stops the waves after it.
 	waves := reconciler.Waves(desired.Deps, d)
+	shown := make([]progressWave, len(waves))
 	for i, w := range waves {
 		if len(waves) > 1 {
-			fmt.Fprintf(progress, "Wave %d/%d: %s\n", i+1, len(waves), waveText(w, desired.Deps, waveIDs(waves[:i])))
+			shown[i].Title = fmt.Sprintf("Wave %d/%d: %s", i+1, len(waves), waveText(w, desired.Deps, waveIDs(waves[:i])))
 		}
+		for _, a := range w.Register {
+			shown[i].Jobs = append(shown[i].Jobs, progressJob{ID: a.ID})
+		}
+		for _, a := range w.Stop {
+			shown[i].Jobs = append(shown[i].Jobs, progressJob{ID: a.ID, Stop: true})
+		}
+	}
+	r := newProgressRenderer(progress, io, opts.clock)
+	for i, w := range waves {
 		submitted, err := reconciler.Submit(ctx, cl, w, prov)
 		if err != nil {
 			fmt.Fprintf(io.err, "Error: %v (%d of %d submitted)\n", errors.Unwrap(err), len(submitted), len(w.Register)+len(w.Stop))
 			return exitError
 		}
-		if code := waitRollouts(wctx, client, cl, submitted, opts, isTerminal(progress, io), progress); code != exitOK {
+		if code := waitRollouts(wctx, client, cl, submitted, opts, r, shown, i); code != exitOK {
 			if rest := waveIDs(waves[i+1:]); len(rest) > 0 {
 				fmt.Fprintf(progress, "Not started: %s (they depend on the rollout that failed).\n", strings.Join(rest, ", "))
 			}
@@ -296,41 +308,42 @@ func openRef(ctx context.Context, opts reconcileOptions, io stdio) (*gitsource.R
 	return nil, nil, "", nop, err
 }
 
-// waitRollouts follows every submitted job until all are healthy for
-// minHealthy, one fails, or ctx ends. Each round waits on a blocking
-// query of the allocations, so it wakes when an agent reports.
-func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APICluster, subs []reconciler.Submitted, opts reconcileOptions, tty bool, w io.Writer) int {
+// waitRollouts follows every submitted job of wave wi until all are
+// healthy for minHealthy, one fails, or ctx ends, drawing the progress
+// of every wave. Each round waits on a blocking query of the
+// allocations, so it wakes when an agent reports.
+func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APICluster, subs []reconciler.Submitted, opts reconcileOptions, r *progressRenderer, waves []progressWave, wi int) int {
 	var jobs []reconciler.Submitted
+	waves[wi].Jobs = waves[wi].Jobs[:0]
 	for _, s := range subs {
 		if !s.Unchanged {
 			jobs = append(jobs, s)
+			waves[wi].Jobs = append(waves[wi].Jobs, progressJob{ID: s.ID, Version: s.Version, Stop: s.Stop})
 		}
 	}
-	pr := &progressPrinter{w: w, tty: tty, last: map[string]string{}}
 	var healthySince time.Time
 	var index uint64
 	for {
-		states := make([]string, len(jobs))
 		all := true
 		for i, s := range jobs {
 			ro, err := cl.Rollout(ctx, s.Namespace, s.ID, s.Version)
 			if err != nil {
 				if ctx.Err() != nil {
-					return rolloutTimeout(w, opts)
+					return rolloutTimeout(r, opts)
 				}
-				fmt.Fprintf(w, "Error: %s\n", apiErrorText(err, client.Address()))
+				r.println("Error: " + apiErrorText(err, client.Address()))
 				return exitError
 			}
 			h := reconciler.Assess(ro)
-			states[i] = rolloutLine(s, h)
+			waves[wi].Jobs[i].Rollout, waves[wi].Jobs[i].Health = &ro, h
 			if h.State == reconciler.RolloutFailed {
-				pr.print(jobs, states, i)
-				fmt.Fprintf(w, "Rollout failed: job %s: %s\n", s.ID, h.Reason)
+				r.draw(progressLines(waves))
+				r.println(fmt.Sprintf("Rollout failed: job %s: %s", s.ID, h.Reason))
 				return exitRolloutFailed
 			}
 			all = all && h.State == reconciler.RolloutHealthy
 		}
-		pr.print(jobs, states, len(jobs))
+		r.draw(progressLines(waves))
 		now := opts.clock()
 		switch {
 		case !all:
@@ -338,10 +351,17 @@ func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APIClus
 		case healthySince.IsZero():
 			healthySince = now
 		case now.Sub(healthySince) >= opts.minHealthy:
-			if len(jobs) == 1 {
-				fmt.Fprintln(w, "The rollout is healthy.")
+			if wi < len(waves)-1 {
+				return exitOK // the block shows it; the next wave starts
+			}
+			n := 0
+			for _, w := range waves {
+				n += len(w.Jobs)
+			}
+			if n == 1 {
+				r.println("The rollout is healthy.")
 			} else {
-				fmt.Fprintf(w, "All %d rollouts healthy.\n", len(jobs))
+				r.println(fmt.Sprintf("All %d rollouts healthy.", n))
 			}
 			return exitOK
 		}
@@ -351,7 +371,7 @@ func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APIClus
 		}
 		_, meta, err := client.Allocations().List(ctx, &api.QueryOptions{WaitIndex: index, WaitTime: wait})
 		if ctx.Err() != nil {
-			return rolloutTimeout(w, opts)
+			return rolloutTimeout(r, opts)
 		}
 		if err == nil {
 			index = meta.LastIndex
@@ -359,54 +379,7 @@ func waitRollouts(ctx context.Context, client *api.Client, cl reconciler.APIClus
 	}
 }
 
-func rolloutTimeout(w io.Writer, opts reconcileOptions) int {
-	fmt.Fprintf(w, "Rollout failed: not healthy within --timeout %v\n", opts.timeout)
+func rolloutTimeout(r *progressRenderer, opts reconcileOptions) int {
+	r.println(fmt.Sprintf("Rollout failed: not healthy within --timeout %v", opts.timeout))
 	return exitRolloutFailed
-}
-
-func rolloutLine(s reconciler.Submitted, h reconciler.Health) string {
-	what := fmt.Sprintf("version %d", s.Version)
-	if s.Stop {
-		what = "stop"
-	}
-	switch h.State {
-	case reconciler.RolloutFailed:
-		return fmt.Sprintf("%s %s: failed: %s", s.ID, what, h.Reason)
-	case reconciler.RolloutHealthy:
-		return fmt.Sprintf("%s %s: healthy (%d/%d)", s.ID, what, h.Ready, h.Desired)
-	}
-	line := fmt.Sprintf("%s %s: %d/%d ready", s.ID, what, h.Ready, h.Desired)
-	if h.Reason != "" {
-		// A deployment's batches, canaries and health.
-		line += "; " + h.Reason
-	}
-	return line
-}
-
-// progressPrinter shows a line per job: redrawn in place on a terminal,
-// printed when it changes otherwise.
-type progressPrinter struct {
-	w     io.Writer
-	tty   bool
-	drawn int
-	last  map[string]string
-}
-
-func (p *progressPrinter) print(jobs []reconciler.Submitted, states []string, upto int) {
-	if p.tty {
-		if p.drawn > 0 {
-			fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
-		}
-		for i := range jobs {
-			fmt.Fprintf(p.w, "\x1b[2K%s\n", orNone(states[i]))
-		}
-		p.drawn = len(jobs)
-		return
-	}
-	for i := 0; i < len(jobs) && i <= upto && i < len(states); i++ {
-		if states[i] != "" && p.last[jobs[i].ID] != states[i] {
-			p.last[jobs[i].ID] = states[i]
-			fmt.Fprintln(p.w, states[i])
-		}
-	}
 }

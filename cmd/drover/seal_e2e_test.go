@@ -60,6 +60,13 @@ func TestSealedVariableEndToEnd(t *testing.T) {
 	if st.Commits[0].Outcome != "applied" || len(st.Commits[0].Sealed) != 1 || !strings.Contains(st.Commits[0].Sealed[0], `"app/db" (sealed: 2 items)`) {
 		t.Fatalf("the commit's record: %+v", st.Commits[0])
 	}
+	// The offline plan of the commit: path and count, no value.
+	if res := cli(r.Dir, "plan", "--repo", ".", "--base", "HEAD~1", "--head", "HEAD"); res.code != 2 || !strings.Contains(res.stdout, `+ Variable "app/db" (sealed: 2 items)`) {
+		t.Errorf("plan of the sealing commit:\n%s", res)
+	}
+	if res := cli(r.Dir, "plan", "--repo", ".", "--base", "HEAD~1", "--head", "HEAD", "-json"); !strings.Contains(res.stdout, `"path": "app/db"`) {
+		t.Errorf("plan -json of the sealing commit:\n%s", res)
+	}
 	if res := cli(r.Dir, "var", "get", "app/db"); res.code != 0 || !strings.Contains(res.stdout, secret) {
 		t.Fatalf("var get app/db does not show the value:\n%s", res)
 	}

@@ -18,8 +18,8 @@ Show where the servers stand with each Git source: the tracked branch, the
 last commit seen on it, the last commit applied to the cluster and
 whether its rollout is healthy, recent commits that were rejected (with
 the file:line:col of every error) or whose rollout failed, retries and
-corrected records, jobs found changed outside Git (drift), jobs stored
-but not launched (periodic and parameterized jobs), and jobs submitted by
+corrected records, jobs found changed outside Git (drift), periodic and
+parameterized jobs (templates whose children run), and jobs submitted by
 hand that no source manages (never touched).
 
 A commit's rollout fails only when the cluster gives up on it: a
@@ -80,6 +80,7 @@ type syncStatusOptions struct {
 	client clientOptions
 	source string
 	json   bool
+	format outputFormat // -o json|yaml
 	clock  func() time.Time
 }
 
@@ -106,6 +107,7 @@ func runSyncStatus(ctx context.Context, args []string, io stdio) int {
 	opts := syncStatusOptions{clock: time.Now}
 	opts.client.register(fs)
 	fs.BoolVar(&opts.json, "json", false, "print the statuses as JSON")
+	fs.Var(&opts.format, "o", "output format: `json` (as -json) or yaml")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
 		return code
@@ -155,8 +157,8 @@ func syncStatus(ctx context.Context, opts syncStatusOptions, io stdio) int {
 	for _, st := range list {
 		code = worseSync(code, judgeSync(st, "").code)
 	}
-	if opts.json {
-		if err := writeJSON(io.out, list); err != nil {
+	if opts.json || opts.format.value != "" {
+		if err := writeAs(io.out, opts.format.value, list); err != nil {
 			return exitError
 		}
 		return code

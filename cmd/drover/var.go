@@ -24,6 +24,7 @@ func varCommands() []command {
 		{"get", "Print a variable and its items", runVarGet},
 		{"put", "Create or update a variable", runVarPut}, // var_put.go
 		{"purge", "Delete a variable", runVarPurge},
+		{"lock", "Hold a lock on a variable while a command runs", runVarLock}, // var_lock.go
 	}
 }
 

@@ -63,6 +63,18 @@ func TestVariablesEndToEnd(t *testing.T) {
 		t.Fatalf("a 64 KiB+ variable:\n%s", r)
 	}
 
+	// var lock: while it holds the lock, a plain write conflicts; the
+	// command's exit code comes back; the lock is released after.
+	if r := cli("var", "lock", "-shell=false", "locks/a", "--", "/bin/sh", "-c", "exit 7"); r.code != 7 {
+		t.Fatalf("var lock passes the exit code:\n%s", r)
+	}
+	if r := cli("var", "lock", "-shell=false", "locks/a", "--", droverBin, "var", "put", "locks/a", "k=v"); r.code != 1 || !strings.Contains(r.stderr, "check-and-set conflict") {
+		t.Fatalf("a write inside var lock:\n%s", r)
+	}
+	if r := cli("var", "put", "locks/a", "k=v"); r.code != 0 {
+		t.Fatalf("a write after var lock released:\n%s", r)
+	}
+
 	// 1,000 variables; a full rotation while a reader reads.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

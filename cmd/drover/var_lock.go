@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,9 +39,27 @@ func runVarLock(ctx context.Context, args []string, io stdio) int {
 	ttl := fs.Duration("ttl", 15*time.Second, "lock TTL: it lapses unless renewed within it (10s to 24h)")
 	delay := fs.Duration("delay", 15*time.Second, "after a lapse, how long before another may acquire")
 	shell := fs.Bool("shell", true, "run the command in $SHELL -c")
-	pos, code, done := parseArgs(fs, args, io, 2, 1<<16, "Error: give a variable path and a command: drover var lock PATH -- COMMAND")
+	// The command is everything after "--", taken aside so that its own
+	// flags are not parsed as ours.
+	var child []string
+	for i, a := range args {
+		if a == "--" {
+			args, child = args[:i], args[i+1:]
+			break
+		}
+	}
+	pos, code, done := parseArgs(fs, args, io, 1, 1<<16, "Error: give a variable path and a command: drover var lock PATH -- COMMAND")
 	if done {
 		return code
+	}
+	pos = append(pos, child...)
+	if len(pos) < 2 {
+		fmt.Fprintln(io.err, "Error: give a command to run under the lock: drover var lock PATH -- COMMAND")
+		return exitError
+	}
+	if *ttl < 10*time.Second || *ttl > 24*time.Hour {
+		fmt.Fprintf(io.err, "Error: -ttl %s: want between 10s and 24h\n", *ttl)
+		return exitError
 	}
 	client, _, ok := opts.connect(io)
 	if !ok {
@@ -85,7 +103,7 @@ func runVarLock(ctx context.Context, args []string, io stdio) int {
 		argv = []string{sh, "-c", joinArgs(argv)}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = io.in, io.out, io.err, append(os.Environ(), io.env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = io.in, io.out, io.err, io.env
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(io.err, "Error: start %s: %v\n", argv[0], err)
 		return exitError
@@ -121,38 +139,14 @@ func runVarLock(ctx context.Context, args []string, io stdio) int {
 	}
 }
 
-// joinArgs quotes args for sh -c.
+// joinArgs quotes args for sh -c; a single argument is a script.
 func joinArgs(args []string) string {
 	if len(args) == 1 {
 		return args[0]
 	}
-	out := ""
+	q := make([]string, len(args))
 	for i, a := range args {
-		if i > 0 {
-			out += " "
-		}
-		out += "'" + replaceAll(a, "'", `'\''`) + "'"
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	return out
-}
-
-func replaceAll(s, old, new string) string {
-	r := ""
-	for {
-		i := indexOf(s, old)
-		if i < 0 {
-			return r + s
-		}
-		r += s[:i] + new
-		s = s[i+len(old):]
-	}
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
+	return strings.Join(q, " ")
 }
