@@ -107,8 +107,39 @@ type apiField struct {
 	omitEmpty bool
 }
 
+// apiFieldTable holds apiFields of every struct type of the model,
+// computed once: reflection per object would dominate a load.
+var apiFieldTable = func() map[reflect.Type][]apiField {
+	m := map[reflect.Type][]apiField{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map:
+			walk(t.Elem())
+		case reflect.Struct:
+			if _, done := m[t]; done {
+				return
+			}
+			fs := computeAPIFields(t)
+			m[t] = fs
+			for _, f := range fs {
+				walk(t.Field(f.index).Type)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Job{}))
+	return m
+}()
+
 // apiFields lists a model struct's fields under their API names.
 func apiFields(t reflect.Type) []apiField {
+	if fs, ok := apiFieldTable[t]; ok {
+		return fs
+	}
+	return computeAPIFields(t)
+}
+
+func computeAPIFields(t reflect.Type) []apiField {
 	var out []apiField
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -515,7 +546,9 @@ func (c *jsonTreeConv) node(e hcl.Expression) *apiNode {
 	switch raw[0] {
 	case '"':
 		n.kind = 's'
-		if err := json.Unmarshal(raw, &n.str); err != nil {
+		if bytes.IndexByte(raw, '\\') < 0 && len(raw) >= 2 {
+			n.str = string(raw[1 : len(raw)-1]) // no escapes: the common case
+		} else if err := json.Unmarshal(raw, &n.str); err != nil {
 			c.diags = append(c.diags, apiDiag(rng, "Invalid JSON string", err.Error()))
 		}
 	case '[':

@@ -182,3 +182,27 @@ func TestHCLRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParseAPIJob parses one realistic job in each API syntax.
+func BenchmarkParseAPIJob(b *testing.B) {
+	src, err := os.ReadFile(filepath.Join(corpusDir, "command__asset__example.hcl"))
+	if err != nil {
+		b.Skip("needs the corpus")
+	}
+	f, diags := Parse("x.hcl", src, nil)
+	if f == nil {
+		b.Fatal(diags)
+	}
+	js, _ := MarshalAPIJSON(f.Job)
+	ys, _ := MarshalAPIYAML(f.Job)
+	for name, in := range map[string][]byte{"x.job.json": js, "x.job.yaml": ys, "x.nomad.hcl": src} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if f, diags := Parse(name, in, nil); f == nil {
+					b.Fatal(diags)
+				}
+			}
+		})
+	}
+}

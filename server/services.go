@@ -183,7 +183,7 @@ func (s *Server) serviceDelete(w http.ResponseWriter, r *http.Request) error {
 // Raft command, so that every replica derives the same entries. The FSM
 // keeps the catalog in step from then on.
 func (s *Server) resyncServices(ctx context.Context) {
-	stale := s.raft.Store().Snapshot().AllocsWithStaleServices()[:0]
+	stale := s.raft.Store().Snapshot().AllocsWithStaleServices()
 	for len(stale) > 0 && ctx.Err() == nil {
 		n := min(len(stale), state.MaxServiceResync)
 		if _, _, err := s.raft.Apply(ctx, state.MsgServiceRegister, &state.ServiceResyncRequest{AllocIDs: stale[:n]}); err != nil {

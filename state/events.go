@@ -100,6 +100,9 @@ func eventsOf(changes []change) []events.Event {
 const (
 	TypeJobRegistered                 = "JobRegistered"
 	TypeJobDeregistered               = "JobDeregistered"
+	// TypeJobStable is Drover's: a version was marked stable (its
+	// deployment succeeded); Nomad streams nothing for it.
+	TypeJobStable = "JobStable"
 	TypePlanResult                    = "PlanResult"
 	TypeAllocationUpdated             = "AllocationUpdated"
 	TypeAllocationUpdateDesiredStatus = "AllocationUpdateDesiredStatus"
@@ -135,9 +138,13 @@ func eventOf(c *change) (events.Event, bool) {
 			return ev, false
 		}
 		ev.Topic, ev.Key, ev.Namespace = events.TopicJob, o.ID, namespaceOr(o.Namespace)
-		ev.Type = TypeJobRegistered
-		if c.deleted || o.Stop || c.msg == MsgJobDeregister {
+		switch {
+		case c.deleted || o.Stop || c.msg == MsgJobDeregister:
 			ev.Type = TypeJobDeregistered
+		case c.msg == MsgJobStable:
+			ev.Type = TypeJobStable
+		default:
+			ev.Type = TypeJobRegistered
 		}
 		ev.Payload = map[string]any{"Job": o}
 	case *cluster.Allocation:

@@ -47,6 +47,9 @@ type Config struct {
 	// Identities fetches the tasks' signed workload identities
 	// (identity.go); nil when the agent cannot.
 	Identities IdentityFetcher
+	// Live answers the templates' nomadVar and nomadService queries
+	// (template_live.go); nil when the agent cannot.
+	Live LiveSource
 	// Metrics, when set, hears restarts and driver start times
 	// (metrics.go).
 	Metrics TaskObserver

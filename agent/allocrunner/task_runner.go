@@ -197,6 +197,7 @@ func (tr *taskRunner) finish(failed bool, typ, msg string) {
 // killed, or ctx ends. When ctx ends (the agent shuts down) the task is
 // left running: the next agent re-attaches to it.
 func (tr *taskRunner) run(ctx context.Context) {
+	defer tr.startLive(ctx)() // template_live.go: watchers live as long as this loop
 	tr.mu.Lock()
 	attach := tr.handle
 	tr.mu.Unlock()
@@ -298,6 +299,13 @@ func (tr *taskRunner) start(ctx context.Context) (*drivers.TaskHandle, bool) {
 	cfg, typ, err := tr.prepare()
 	if err == nil {
 		typ, err = tr.withIdentities(ctx, cfg) // identity.go
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, false
+	}
+	if err != nil && tr.killed() { // while its templates waited for data (template_live.go)
+		tr.killedFor("Task killed before it started: " + tr.killReason)
+		return nil, false
 	}
 	if err != nil {
 		tr.log.Warn("task setup failed", "err", err)

@@ -67,6 +67,12 @@ func writeTemplate(t jobspec.Template, name, dest, text string, dirs taskenv.Dir
 }
 
 func renderOne(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now time.Time) (string, error) {
+	return renderOneLive(t, dirs, env, now, nil)
+}
+
+// renderOneLive is renderOne with the live data functions reading
+// through live (template_live.go); nil: they fail, saying why.
+func renderOneLive(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now time.Time, live *liveData) (string, error) {
 	src := t.Data
 	if t.Source != "" {
 		p, err := within(dirs.Task, t.Source)
@@ -86,12 +92,18 @@ func renderOne(t jobspec.Template, dirs taskenv.Dirs, env map[string]string, now
 	if right == "" {
 		right = "}}"
 	}
-	tmpl, err := template.New("template").Delims(left, right).Option(missingKeyOption(t)).Funcs(templateFuncs(env, now)).Parse(src)
+	tmpl, err := template.New("template").Delims(left, right).Option(missingKeyOption(t)).Funcs(templateFuncs(env, now)).Funcs(live.funcs()).Parse(src)
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, nil); err != nil {
+		// A missing variable or service is not a template error: the
+		// caller waits for it (template_live.go).
+		var miss *errLiveMissing
+		if errors.As(err, &miss) {
+			return "", miss
+		}
 		return "", missingKeyHint(t, err)
 	}
 	return b.String(), nil

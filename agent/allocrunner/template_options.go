@@ -3,6 +3,7 @@ package allocrunner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -116,11 +117,16 @@ type renderedSet struct {
 
 // renderAll renders and writes every template of a task, as it starts.
 func renderAll(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, now time.Time, euid int) (*renderedSet, error) {
+	return renderAllLive(tmpls, dirs, env, r, now, euid, nil)
+}
+
+// renderAllLive is renderAll with live data (template_live.go).
+func renderAllLive(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, now time.Time, euid int, live *liveData) (*renderedSet, error) {
 	rs := &renderedSet{env: map[string]string{}, texts: make([]string, len(tmpls))}
 	for i, t := range tmpls {
 		dest := r.Interpolate(t.Destination)
 		name := templateName(i, dest)
-		text, err := renderOne(t, dirs, env, now)
+		text, err := renderOneLive(t, dirs, env, now, live)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -159,6 +165,7 @@ type taskTemplates struct {
 	env   map[string]string
 	r     *taskenv.Resolver
 	texts []string
+	live  *liveData
 }
 
 // rerender renders templates idx again and writes those whose text
@@ -169,7 +176,7 @@ func (ts *taskTemplates) rerender(idx []int, now time.Time, euid int) (changed [
 		t := ts.tmpls[i]
 		dest := ts.r.Interpolate(t.Destination)
 		name := templateName(i, dest)
-		text, err := renderOne(t, ts.dirs, ts.env, now)
+		text, err := renderOneLive(t, ts.dirs, ts.env, now, ts.live)
 		if err != nil {
 			return changed, warnings, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -271,6 +278,9 @@ type templateState struct {
 	// restart is set when a re-render stopped the run for
 	// change_mode = "restart": the run loop starts it again at once.
 	restart bool
+	// live is the task's live template data (template_live.go); nil
+	// when the agent has no servers to read it from.
+	live *liveData
 }
 
 // signaler is a driver that can signal a running task. No driver has
@@ -306,7 +316,10 @@ func (tr *taskRunner) templateNotify() chan struct{} {
 // re-renders them, and reports uid/gid that could not be applied in
 // the task's events.
 func (tr *taskRunner) renderTemplates(dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver) (map[string]string, error) {
-	rs, err := renderAll(tr.task.Templates, dirs, env, r, tr.ar.now(), os.Geteuid())
+	live := tr.liveData()
+	rs, err := tr.renderWaitingForData(func() (*renderedSet, error) {
+		return renderAllLive(tr.task.Templates, dirs, env, r, tr.ar.now(), os.Geteuid(), live)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +327,7 @@ func (tr *taskRunner) renderTemplates(dirs taskenv.Dirs, env map[string]string, 
 		tr.emit(EventHookMessage, w)
 	}
 	tr.mu.Lock()
-	tr.tmpl.cur = &taskTemplates{tmpls: tr.task.Templates, dirs: dirs, env: env, r: r, texts: rs.texts}
+	tr.tmpl.cur = &taskTemplates{tmpls: tr.task.Templates, dirs: dirs, env: env, r: r, texts: rs.texts, live: live}
 	tr.mu.Unlock()
 	return rs.env, nil
 }
@@ -408,6 +421,14 @@ func (tr *taskRunner) applyTemplateChanges(ctx context.Context, h *drivers.TaskH
 	changed, warnings, err := ts.rerender(due, tr.ar.now(), os.Geteuid())
 	for _, w := range warnings {
 		tr.emit(EventHookMessage, w)
+	}
+	var miss *errLiveMissing
+	if errors.As(err, &miss) {
+		// Data the template reads went away (a deleted variable): keep
+		// the file as it is and the task running, as Nomad does, and
+		// render again when the data comes back.
+		tr.emit(EventHookMessage, "Template "+miss.Error())
+		err = nil
 	}
 	if err != nil {
 		tr.emit(EventTemplateFailure, err.Error())

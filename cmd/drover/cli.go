@@ -47,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "Check job files for errors without touching a cluster", runValidate},
+		{"fmt", "Rewrite HCL job files and drover.hcl in the canonical layout", runFmt}, // fmt_cmd.go
 		{"job", "Run, plan, inspect and stop jobs on a cluster", runJob},
 		{"node", "Inspect the client nodes of a cluster", runNode},
 		{"alloc", "Inspect allocations (placed task groups)", runAlloc},

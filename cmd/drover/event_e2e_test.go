@@ -87,7 +87,17 @@ job "sleeper" {
 				all = append(all, e)
 			}
 		}
-		return len(all) > 0 && all[len(all)-1].Topic == "Deployment" && strings.Contains(string(all[len(all)-1].Payload), `"status":"successful"`)
+		for i, e := range all {
+			if e.Topic == "Deployment" && strings.Contains(string(e.Payload), `"status":"successful"`) {
+				// Keep every event of that index, none after.
+				for i+1 < len(all) && all[i+1].Index == e.Index {
+					i++
+				}
+				all = all[:i+1]
+				return true
+			}
+		}
+		return false
 	})
 	ref.stop(syscall.SIGINT)
 	var want []string
@@ -108,12 +118,16 @@ job "sleeper" {
 	// Resume after the last index part 1 printed.
 	part2 := startProc(t, "event stream (part 2)", cliEnv, append([]string{"event", "stream", "-index", lastSeen}, topics...)...)
 	waitUntil(t, "part 2 to reach the end", func() bool {
-		return strings.Contains(part2.out.String(), fmt.Sprintf("\n%d Deployment", end)) || strings.HasPrefix(part2.out.String(), fmt.Sprintf("%d Deployment", end))
+		out := part2.out.String()
+		return strings.Contains(out, fmt.Sprintf("\n%d ", end+1)) || strings.Contains(out, "status=successful")
 	})
 	part2.stop(syscall.SIGINT)
 	var got []string
 	for _, line := range append(first, strings.Split(strings.TrimSpace(part2.out.String()), "\n")...) {
 		f := strings.Fields(line)
+		if n, _ := strconv.ParseUint(f[0], 10, 64); n > end {
+			break
+		}
 		if len(f) >= 3 {
 			got = append(got, strings.Join(f[:3], " "))
 		}

@@ -18,13 +18,18 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/gitsource/gittest"
 )
 
 // progressJobFile is a service job whose versions roll out through a
 // deployment: two allocations, one at a time, healthy after a second.
 func progressJobFile(version string) string {
+	return progressJob2("web", version)
+}
+
+func progressJob2(id, version string) string {
 	return fmt.Sprintf(`
-job "web" {
+job %q {
   datacenters = ["dc1"]
   meta {
     version = %q
@@ -49,7 +54,7 @@ job "web" {
     }
   }
 }
-`, version)
+`, id, version)
 }
 
 var (
@@ -160,6 +165,19 @@ func TestE2EProgressPlainOnAPipe(t *testing.T) {
 		t.Errorf("job run -json: %v: %s", err, r)
 	}
 	waitDeployment(t, c, "web")
+
+	// reconcile --once in CI: the plan, then a line per change of the
+	// wave's job and group, the deployment's success, and the verdict.
+	ci := gittest.New(t)
+	ci.Commit("Add api", map[string]string{"api.hcl": progressJob2("api", "v1")})
+	r = runDrover(t, ci.Dir, append(env, "DROVER_ADDR=http://"+httpAddr), "reconcile", "--once", "--repo", ".", "--min-healthy", "1s", "--timeout", "90s")
+	t.Logf("$ drover reconcile --once\n%s", r)
+	if r.code != 0 || strings.Contains(r.stdout, "\x1b") ||
+		!regexp.MustCompile(`(?m)^    \S+: api version 0: deployment [0-9a-f]{8} successful \(Deployment completed successfully\)$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^    \S+: api/web: 2/2 running, 2 placed, 2/2 healthy$`).MatchString(r.stdout) ||
+		!strings.HasSuffix(r.stdout, ": The rollout is healthy.\n") {
+		t.Errorf("reconcile --once on a pipe: want exit 0, timestamped progress lines and the verdict last")
+	}
 
 	// On a terminal (a pseudo-terminal here) the same command redraws a
 	// block in place: cursor up over the last block, clear each line,

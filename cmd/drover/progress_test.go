@@ -52,7 +52,7 @@ func TestProgressLines(t *testing.T) {
 				Rollout: &reconciler.Rollout{Version: 2, Latest: progressSpec(jobspec.JobTypeBatch, &jobspec.Group{Name: "b", Count: 2}),
 					Allocs: []*cluster.Allocation{progressAlloc("a1", "b", 2, run, complete), progressAlloc("a2", "b", 2, run, complete)}},
 				Health: reconciler.Health{State: reconciler.RolloutHealthy, Ready: 2, Desired: 2}}}}},
-			want: []string{"job/web|web version 2: healthy", "group/web/b|web/b: 2/2 complete, 2 placed"},
+			want:  []string{"job/web|web version 2: healthy", "group/web/b|web/b: 2/2 complete, 2 placed"},
 			state: map[string]progressState{"job/web": progressOK, "group/web/b": progressOK},
 		},
 		{

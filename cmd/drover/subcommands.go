@@ -25,6 +25,8 @@ func jobCommands() []command {
 		{"periodic", "Act on periodic jobs: force a launch now", runJobPeriodic},
 		{"dispatch", "Dispatch a parameterized job with a payload and meta", runJobDispatch},
 		{"scale", "Set the count of a job's group", runJobScale},
+		{"inspect", "Print a job as a file: Nomad's API JSON, YAML or HCL (-o)", runJobInspect}, // job_inspect.go
+		{"init", "Write a commented example job file (HCL, JSON or YAML)", runJobInit},          // job_init.go
 	}
 }
 
