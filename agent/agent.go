@@ -456,7 +456,7 @@ func (a *Agent) newRunner(alloc *cluster.Allocation, job *jobspec.Job, rec *loca
 		Alloc: alloc, Job: job, Node: a.Node(), IP: a.cfg.NetworkIP, Dir: a.allocDir(alloc.ID),
 		Drivers: a.registry, DB: a.db, Logger: a.log, OnUpdate: a.sync.enqueue, Restore: rec,
 		Identities: a.fetchIdentities, // identity.go
-		Live:       templateData{a},    // templatedata.go
+		Live:       templateData{a},   // templatedata.go
 		Metrics:    a.metrics,
 	})
 }

@@ -156,9 +156,13 @@ func groupExtNodes(g *jobspec.Group, s secrets) []*node {
 	return ns
 }
 
+// taskExtAttrs is shown only when set, so that plans of jobs without it
+// read as before.
 func taskExtAttrs(t *jobspec.Task) []attr {
 	var as attrs
-	as.add("MaxRunDuration", "max_run_duration", fmtDur(t.MaxRunDuration), destructive)
+	if t.MaxRunDuration != 0 {
+		as.add("MaxRunDuration", "max_run_duration", fmtDur(t.MaxRunDuration), destructive)
+	}
 	return as
 }
 
@@ -201,7 +205,9 @@ func taskExtNodes(t *jobspec.Task) []*node {
 // templateExtAttrs are a template's issue-15 options, added to its node.
 func templateExtAttrs(t *jobspec.Template) []attr {
 	var as attrs
-	as.add("Splay", "splay", fmtDur(t.Splay), destructive)
+	if t.Splay != 0 {
+		as.add("Splay", "splay", fmtDur(t.Splay), destructive)
+	}
 	if t.Wait != nil {
 		as.add("WaitMin", "wait.min", fmtDur(t.Wait.Min), destructive)
 		as.add("WaitMax", "wait.max", fmtDur(t.Wait.Max), destructive)
@@ -212,8 +218,12 @@ func templateExtAttrs(t *jobspec.Template) []attr {
 	if t.GID != nil {
 		as.add("GID", "gid", fmtInt(*t.GID), destructive)
 	}
-	as.add("Once", "once", fmtBool(t.Once), destructive)
-	as.add("ErrorOnMissingKey", "error_on_missing_key", fmtBool(t.ErrorOnMissingKey), destructive)
+	if t.Once {
+		as.add("Once", "once", "true", destructive)
+	}
+	if t.ErrorOnMissingKey {
+		as.add("ErrorOnMissingKey", "error_on_missing_key", "true", destructive)
+	}
 	if c := t.ChangeScript; c != nil {
 		as.add("ChangeScriptCommand", "change_script.command", c.Command, destructive)
 		as.add("ChangeScriptArgs", "change_script.args", strings.Join(c.Args, " "), destructive)

@@ -35,8 +35,14 @@ type Broker struct {
 	// not hold (dropped, or before it started / restored): a
 	// subscription may resume only from floor or later.
 	floor uint64
-	// last is the newest index published.
+	// last is the newest index published (queued or buffered).
 	last uint64
+	// pending are published batches the encoder has not buffered yet;
+	// encoding is set while its goroutine runs, which wg waits for.
+	pending  []batch
+	pendingN int
+	encoding bool
+	wg       sync.WaitGroup
 	// epoch counts Resets: a subscription made before one must check
 	// that it lost nothing.
 	epoch  uint64
@@ -90,42 +96,98 @@ func (b *Broker) Len() (int, int64) {
 	return len(b.items), b.bytes
 }
 
-// Publish appends the events of one applied index, in order. Events of
-// an index at or below the newest published are refused: indexes only
-// grow, and a subscriber's resume point depends on it.
+// Publish queues the events of one applied index, in order, and
+// returns at once: encoding them to JSON happens on the broker's own
+// goroutine, so that the FSM pays only for building the events. Events
+// of an index at or below the newest published are refused: indexes only
+// grow, and a subscriber's resume point depends on it. evs must not be
+// changed afterwards.
 func (b *Broker) Publish(index uint64, evs []Event) {
 	if len(evs) == 0 {
 		return
-	}
-	stored := make([]Stored, 0, len(evs))
-	for i := range evs {
-		ev := &evs[i]
-		ev.Index = index
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			// A payload that does not encode is a bug; the event still
-			// says what changed, so subscribers do not miss it.
-			bad := *ev
-			bad.Payload = map[string]string{"Error": "payload does not encode: " + err.Error()}
-			raw, _ = json.Marshal(&bad)
-		}
-		stored = append(stored, Stored{
-			Topic: ev.Topic, Type: ev.Type, Key: ev.Key, Namespace: ev.Namespace,
-			FilterKeys: ev.FilterKeys, Index: index, JSON: raw,
-		})
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed || index <= b.last && b.last != 0 {
 		return
 	}
-	for _, s := range stored {
-		b.items = append(b.items, s)
-		b.bytes += int64(len(s.JSON))
-	}
+	b.pending = append(b.pending, batch{index: index, evs: evs})
+	b.pendingN += len(evs)
 	b.last = index
-	b.trim()
-	b.wake()
+	if b.pendingN > maxPending {
+		// The encoder fell far behind (the queue holds only pointers to
+		// objects the store shares, but it must still be bounded): drop
+		// it all; subscribers that had not read up to here end.
+		b.dropAll(index)
+		return
+	}
+	if !b.encoding {
+		b.encoding = true
+		b.wg.Add(1)
+		go b.encode()
+	}
+}
+
+// maxPending bounds the events queued for the encoder.
+const maxPending = 1 << 16
+
+// batch is one index's events waiting to be encoded.
+type batch struct {
+	index uint64
+	evs   []Event
+}
+
+// encode moves queued batches into the buffer, encoding each event once;
+// it exits when the queue is empty (Publish starts it again).
+func (b *Broker) encode() {
+	defer b.wg.Done()
+	for {
+		b.mu.Lock()
+		todo := b.pending
+		b.pending, b.pendingN = nil, 0
+		if len(todo) == 0 || b.closed {
+			b.encoding = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+
+		var stored []Stored
+		for _, bt := range todo {
+			for i := range bt.evs {
+				stored = append(stored, encodeEvent(bt.index, &bt.evs[i]))
+			}
+		}
+
+		b.mu.Lock()
+		for _, st := range stored {
+			// A Reset or a drop while encoding moved the floor past it.
+			if st.Index <= b.floor {
+				continue
+			}
+			b.items = append(b.items, st)
+			b.bytes += int64(len(st.JSON))
+		}
+		b.trim()
+		b.wake()
+		b.mu.Unlock()
+	}
+}
+
+func encodeEvent(index uint64, ev *Event) Stored {
+	out := *ev
+	out.Index = index
+	raw, err := json.Marshal(&out)
+	if err != nil {
+		// A payload that does not encode is a bug; the event still says
+		// what changed, so subscribers do not miss it.
+		out.Payload = map[string]string{"Error": "payload does not encode: " + err.Error()}
+		raw, _ = json.Marshal(&out)
+	}
+	return Stored{
+		Topic: ev.Topic, Type: ev.Type, Key: ev.Key, Namespace: ev.Namespace,
+		FilterKeys: ev.FilterKeys, Index: index, JSON: raw,
+	}
 }
 
 // Reset empties the buffer after the state was replaced (a snapshot
@@ -134,19 +196,36 @@ func (b *Broker) Publish(index uint64, evs []Event) {
 func (b *Broker) Reset(index uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.dropAll(index)
+	b.last = index
+}
+
+// dropAll empties the buffer and the queue; index is the new floor.
+// Called with mu held.
+func (b *Broker) dropAll(index uint64) {
 	b.first += uint64(len(b.items))
 	b.items, b.bytes = nil, 0
-	b.floor, b.last = index, index
+	b.pending, b.pendingN = nil, 0
+	b.floor = max(b.floor, index)
 	b.epoch++
 	b.wake()
 }
 
-// Close ends every subscription with ErrClosed.
+// Close ends every subscription with ErrClosed and waits for the
+// encoder.
 func (b *Broker) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
 	b.wake()
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// idle reports whether nothing waits to be encoded (tests).
+func (b *Broker) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.encoding
 }
 
 // trim drops the oldest events beyond the bounds. Called with mu held.

@@ -202,6 +202,10 @@ func (n *apiNode) what() string {
 // ParseAPIJob reads a job in Nomad's API format, JSON or YAML by its
 // name, into the model and validates it. Errors carry file:line:col.
 func ParseAPIJob(filename string, src []byte) (*File, hcl.Diagnostics) {
+	return parseAPIJob(filename, src, nil)
+}
+
+func parseAPIJob(filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
 	if diags := checkInput(filename, src); diags.HasErrors() {
 		return nil, diags
 	}
@@ -215,10 +219,14 @@ func ParseAPIJob(filename string, src []byte) (*File, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, finishDiags(diags)
 	}
-	return decodeAPIRoot(filename, root)
+	var check ConfigChecker
+	if opts != nil {
+		check = opts.CheckConfig
+	}
+	return decodeAPIRoot(filename, root, check)
 }
 
-func decodeAPIRoot(filename string, root *apiNode) (*File, hcl.Diagnostics) {
+func decodeAPIRoot(filename string, root *apiNode, check ConfigChecker) (*File, hcl.Diagnostics) {
 	var jobNode *apiNode
 	var jobKey hcl.Range
 	if root.kind == 'o' {
@@ -240,6 +248,9 @@ func decodeAPIRoot(filename string, root *apiNode) (*File, hcl.Diagnostics) {
 		return nil, finishDiags(d.diags)
 	}
 	applyAPIDefaults(job, jobNode)
+	if check != nil {
+		d.checkConfigs(job, jobNode, check)
+	}
 	for _, err := range ValidateJob(job) {
 		d.diags = append(d.diags, apiDiag(jobKey, "Invalid job", err.Error()))
 	}
@@ -278,6 +289,44 @@ func applyAPIDefaults(j *Job, n *apiNode) {
 		}
 		if gn == nil || gn.get("Count") == nil {
 			g.Count = 1
+		}
+	}
+}
+
+// checkConfigs checks each task's Config against its driver's schema, as
+// the HCL decoder does, with each problem at the key it names.
+func (d *apiDecoder) checkConfigs(j *Job, jobNode *apiNode, check ConfigChecker) {
+	groups := jobNode.get("TaskGroups")
+	for gi, g := range j.Groups {
+		var tasks *apiNode
+		if groups != nil && gi < len(groups.items) {
+			tasks = groups.items[gi].get("Tasks")
+		}
+		for ti, t := range g.Tasks {
+			var cfg *apiNode
+			if tasks != nil && ti < len(tasks.items) {
+				cfg = tasks.items[ti].get("Config")
+			}
+			for _, p := range check(t.Driver, t.Config) {
+				rng := jobNode.rng
+				if cfg != nil {
+					rng = cfg.rng
+					first := p.Path
+					if i := strings.IndexAny(first, ".["); i >= 0 {
+						first = first[:i]
+					}
+					for _, k := range cfg.keys {
+						if k.name == first {
+							rng = k.rng
+						}
+					}
+				}
+				detail := p.Msg
+				if p.Path != "" {
+					detail = p.Path + ": " + p.Msg
+				}
+				d.diags = append(d.diags, apiDiag(rng, fmt.Sprintf("Invalid %s config", t.Driver), detail))
+			}
 		}
 	}
 }

@@ -94,7 +94,7 @@ func budgetOf(opts *ParseOptions) *Budget {
 func parse(m *meter, filename string, src []byte, opts *ParseOptions) (*File, hcl.Diagnostics) {
 	if IsAPIJob(filename) {
 		// Nomad's API format has no variables or expressions to evaluate.
-		return ParseAPIJob(filename, src)
+		return parseAPIJob(filename, src, opts)
 	}
 	if diags := checkInput(filename, src); diags.HasErrors() {
 		return nil, diags

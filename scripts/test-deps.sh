@@ -18,6 +18,7 @@ have_busybox() {
 }
 have_qemu() { command -v qemu-system-x86_64 >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
 have_kernel() {
 	local k
 	for k in /boot/vmlinuz-*; do
@@ -40,6 +41,7 @@ missing_packages() {
 	have_qemu || echo qemu-system-x86
 	have_kernel || echo "$kernel_pkg"
 	have_promtool || echo prometheus
+	have_chromium || echo chromium
 }
 
 mapfile -t missing < <(missing_packages)
@@ -79,6 +81,8 @@ for p in "${missing[@]}"; do
 		report+=("$kernel_pkg (/boot/vmlinuz-* with its /lib/modules): the kernel the qemu tests boot their guest with") ;;
 	prometheus)
 		report+=("prometheus (promtool): the metrics tests' promtool check metrics of /v1/metrics") ;;
+	chromium)
+		report+=("chromium (headless): the web UI's browser test (TestWebUIInBrowser)") ;;
 	esac
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -55,7 +55,7 @@ func (s *Server) withAuth(rt *router, next http.Handler) http.Handler {
 		}
 		// A request that reaches no declared route (a redirect, a refused
 		// method) is for management tokens only: fail closed.
-		if !known && !id.management || known && !id.allow(c, namespace(r)) {
+		if !known && !id.management || known && !id.allow(c, namespace(r)) && !workloadRoute(id, rt.pattern(r), namespace(r)) {
 			if !known {
 				c = CapManagement
 			}

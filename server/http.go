@@ -13,6 +13,7 @@ import (
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/render"
 	"github.com/droverhq/drover/state"
+	"github.com/droverhq/drover/ui"
 )
 
 // handler builds the API: routes, then (outermost first) panic recovery,
@@ -117,6 +118,12 @@ func (s *Server) routes(mux *router) {
 	mux.declare(http.MethodPost, tlsRenewPath, CapServerProof)
 	mux.declare(http.MethodPut, tlsRenewPath, CapServerProof)
 	s.joinTokenRoutes(mux)
+
+	// The web UI (package ui): static pages and a script that call the
+	// API above with the operator's token, so it needs no capability of
+	// its own.
+	mux.handle("GET /ui/", CapPublic, ui.Handler())
+	mux.handle("GET /ui", CapPublic, http.RedirectHandler(ui.Prefix, http.StatusFound))
 
 	mux.handle("/", CapPublic, s.local(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)

@@ -333,5 +333,11 @@ func (s *Server) keyringRotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The age identity that opens sealed files in Git rotates with the
+	// keyring (issue 16): new seals go to the new identity, and the old
+	// ones stay until removed, so files already committed still open.
+	if _, err := s.rotateSealKey(r.Context()); err != nil {
+		return fmt.Errorf("the root key rotated, but the age key for sealed files did not: %w (run 'drover operator seal rotate')", err)
+	}
 	return s.reply(w, k.ModifyIndex, api.KeyringRotateResponse{Key: rootKeyMeta(k)})
 }

@@ -265,6 +265,10 @@ func TestKeyringRotateFull(t *testing.T) {
 		t.Fatalf("keys before: %+v %v", keys, err)
 	}
 	oldKey := keys[0].KeyID
+	sealBefore, err := s.Client.Operator().SealRecipients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	stop := make(chan struct{})
 	var reads, readErrs atomic.Int64
@@ -314,6 +318,20 @@ func TestKeyringRotateFull(t *testing.T) {
 	}
 	if readErrs.Load() != 0 || reads.Load() == 0 {
 		t.Fatalf("reads %d, errors %d", reads.Load(), readErrs.Load())
+	}
+	// The age identity for sealed files rotates with the keyring.
+	sealAfter, err := s.Client.Operator().SealRecipients(ctx)
+	active := func(r *api.SealRecipientsResponse) string {
+		for _, x := range r.Recipients {
+			if x.Active {
+				return x.Fingerprint
+			}
+		}
+		return ""
+	}
+	if err != nil || len(sealAfter.Recipients) != len(sealBefore.Recipients)+1 || active(sealAfter) == "" ||
+		active(sealAfter) == active(sealBefore) {
+		t.Fatalf("seal recipients before %+v, after %+v (%v)", sealBefore, sealAfter, err)
 	}
 	t.Logf("rotate -full of %d variables took %s; %d reads meanwhile, 0 errors", n, took.Round(time.Millisecond), reads.Load())
 }

@@ -98,7 +98,8 @@ func (w *writer) serviceHook(table string, obj any) func() error {
 		}
 		prev := w.read().Node(n.ID)
 		if prev != nil && (prev.Status == cluster.NodeStatusDown) == (n.Status == cluster.NodeStatusDown) &&
-			prev.Datacenter == n.Datacenter && prev.Attributes[cluster.NodeAttrIP] == n.Attributes[cluster.NodeAttrIP] {
+			prev.Datacenter == n.Datacenter && prev.Attributes[cluster.NodeAttrIP] == n.Attributes[cluster.NodeAttrIP] &&
+			prev.HTTPAddr == n.HTTPAddr {
 			return nil // heartbeats and the like change nothing the catalog shows
 		}
 		return func() error {

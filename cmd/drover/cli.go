@@ -52,7 +52,7 @@ func commands() []command {
 		{"node", "Inspect the client nodes of a cluster", runNode},
 		{"alloc", "Inspect allocations (placed task groups)", runAlloc},
 		{"service", "Inspect the native service catalog: list, info, delete", runService}, // service.go
-		{"var", "Read and write encrypted variables: list, get, put, purge, seal", runVarWithSeal},
+		{"var", "Read and write encrypted variables: list, get, put, purge, seal", runVar},
 		{"action", "Run a task's declared action inside a running allocation", runAction},
 		{"deployment", "List, inspect, promote, fail, pause and resume rollouts", runDeployment},
 		{"event", "Follow the cluster's events as they happen: drover event stream", runEvent}, // event.go

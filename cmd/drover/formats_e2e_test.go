@@ -160,7 +160,8 @@ func TestMixedSyntaxesDeploy(t *testing.T) {
 	if res := cli("node", "status", "-o", "json"); res.code != 0 || !strings.HasPrefix(strings.TrimSpace(res.stdout), "[") {
 		t.Errorf("node status -o json: %s", res)
 	}
-	if res := cli("sync", "status", "-o", "yaml"); res.code != 0 || !strings.Contains(res.stdout, "last_applied") {
+	// Exit 2 while the deployments roll out: the code judges the state.
+	if res := cli("sync", "status", "-o", "yaml"); res.code == 1 || !strings.Contains(res.stdout, "last_applied: "+sha) {
 		t.Errorf("sync status -o yaml: %s", res)
 	}
 }
@@ -220,5 +221,30 @@ func TestJobInit(t *testing.T) {
 	}
 	if r := drover(t, dir, "fmt", "-check", "example.nomad.hcl"); r.code != 0 {
 		t.Errorf("the example is not formatted:\n%s", r.stdout)
+	}
+}
+
+// TestValidateAPIJobDriverConfig: driver config is checked in the API
+// formats as in HCL, at the offending key.
+func TestValidateAPIJobDriverConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "web.job.yaml"), `Job:
+  ID: web
+  TaskGroups:
+    - Name: g
+      Tasks:
+        - Name: t
+          Driver: docker
+          Config:
+            imagee: nginx:1.27
+`)
+	r := drover(t, dir, "validate", ".")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\nstderr: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"web.job.yaml:9:13: Error: Invalid docker config", `did you mean "image"?`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
 	}
 }

@@ -20,14 +20,6 @@ func runOperatorSeal(ctx context.Context, args []string, io stdio) int {
 	}, args, io)
 }
 
-// runVarWithSeal is `drover var`: `seal` here, the rest in var.go.
-func runVarWithSeal(ctx context.Context, args []string, io stdio) int {
-	if len(args) > 0 && args[0] == "seal" {
-		return runVarSeal(ctx, args[1:], io)
-	}
-	return runVar(ctx, args, io)
-}
-
 const sealRecipientsHelp = `
 Usage: drover operator seal recipients [options]
 

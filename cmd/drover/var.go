@@ -24,12 +24,13 @@ func varCommands() []command {
 		{"get", "Print a variable and its items", runVarGet},
 		{"put", "Create or update a variable", runVarPut}, // var_put.go
 		{"purge", "Delete a variable", runVarPurge},
-		{"lock", "Hold a lock on a variable while a command runs", runVarLock}, // var_lock.go
+		{"lock", "Hold a lock on a variable while a command runs", runVarLock},        // var_lock.go
+		{"seal", "Encrypt a variable into a file that is safe to commit", runVarSeal}, // var_seal.go
 	}
 }
 
 func runVar(ctx context.Context, args []string, io stdio) int {
-	return dispatch(ctx, "var", "Read and write encrypted variables (Nomad Variables).", varCommands(), args, io)
+	return dispatch(ctx, "var", "Read and write encrypted variables (Nomad Variables), and seal them for Git.", varCommands(), args, io)
 }
 
 // varNamespace is the -namespace flag's value, defaulting to

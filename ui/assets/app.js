@@ -1,0 +1,352 @@
+// Drover UI client. Every datum comes from the JSON API with the token
+// kept in sessionStorage, so the API's ACL checks decide what a page
+// shows. The DOM is built with createElement and textContent only
+// (never innerHTML): job files are written by whoever can push, and
+// their names and meta must render as text.
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'drover.token';
+  const main = document.getElementById('main');
+  const page = document.body.dataset.page;
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+
+  function authHeaders(extra) {
+    const h = Object.assign({}, extra || {});
+    const t = token();
+    if (t) h['Authorization'] = 'Bearer ' + t;
+    return h;
+  }
+
+  // api calls the JSON API; it throws an Error carrying the API's own
+  // message and status code.
+  async function api(path, method, body) {
+    const opts = { method: method || 'GET', headers: authHeaders(), credentials: 'omit', cache: 'no-store' };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    const resp = await fetch(path, opts);
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!resp.ok) {
+      const err = new Error((data && data.error) || ('HTTP ' + resp.status + ' from ' + path));
+      err.status = resp.status;
+      throw err;
+    }
+    return data;
+  }
+
+  // el builds an element; strings and numbers become text nodes.
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'href') e.setAttribute('href', safeHref(v));
+      else if (k === 'onclick') e.addEventListener('click', v);
+      else e.setAttribute(k, String(v));
+    }
+    append(e, kids);
+    return e;
+  }
+
+  function append(parent, kids) {
+    for (const k of kids) {
+      if (k === undefined || k === null || k === false) continue;
+      if (Array.isArray(k)) append(parent, k);
+      else if (k instanceof Node) parent.appendChild(k);
+      else parent.appendChild(document.createTextNode(String(k)));
+    }
+  }
+
+  // safeHref keeps links inside the UI: no javascript: or foreign URL
+  // can come out of API data.
+  function safeHref(h) { return (typeof h === 'string' && h.startsWith('/ui/')) ? h : '/ui/'; }
+
+  function q(params) {
+    const u = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) u.set(k, v);
+    const s = u.toString();
+    return s ? '?' + s : '';
+  }
+  const enc = encodeURIComponent;
+  const short = (s) => (s || '').slice(0, 8);
+  const nsq = (ns) => (ns && ns !== 'default') ? '?namespace=' + enc(ns) : '';
+  const jobLink = (ns, id) => el('a', { href: '/ui/job' + q({ id: id, namespace: ns !== 'default' ? ns : '' }) }, id);
+  const allocLink = (id) => el('a', { href: '/ui/allocation' + q({ id: id }), class: 'mono' }, short(id));
+  const badge = (s) => el('span', { class: 'badge s-' + String(s || 'unknown').replace(/[^a-z_]/g, '') }, s || 'unknown');
+  const when = (t) => (!t || t.startsWith('0001-')) ? '' : new Date(t).toLocaleString();
+
+  function table(headers, rows) {
+    return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))),
+      el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c))))));
+  }
+
+  function dl(pairs) {
+    return el('dl', {}, pairs.filter((p) => p[1] !== undefined && p[1] !== null && p[1] !== '').map((p) => [el('dt', {}, p[0]), el('dd', {}, p[1])]));
+  }
+
+  function commitText(c) { return el('span', { class: 'mono', title: c || '' }, short(c)); }
+
+  function progress(g) {
+    const want = g.desired_total || 0;
+    const pct = want ? Math.min(100, Math.round(100 * (g.healthy_allocs || 0) / want)) : 0;
+    const bar = el('span', { class: 'bar', title: pct + '%' }, el('span', { 'data-pct': pct }));
+    bar.firstChild.style.width = pct + '%'; // a CSSOM write, which the CSP allows (no inline style attribute)
+    return bar;
+  }
+
+  function groupProgress(d) {
+    return Object.entries(d.task_groups || {}).map(([name, g]) => el('div', {},
+      name + ': ', progress(g), ' ' + (g.healthy_allocs || 0) + '/' + (g.desired_total || 0) + ' healthy, ' +
+      (g.placed_allocs || 0) + ' placed' + (g.unhealthy_allocs ? ', ' + g.unhealthy_allocs + ' unhealthy' : '') +
+      (g.desired_canaries ? ', canaries ' + (g.placed_canaries || []).length + '/' + g.desired_canaries + (g.promoted ? ' (promoted)' : ' (not promoted)') : '')));
+  }
+
+  // ---- pages ----
+
+  async function signin() {
+    const input = el('input', { type: 'password', id: 'token', autocomplete: 'off', placeholder: 'ACL token secret (empty for a dev server without ACLs)' });
+    const msg = el('p', { id: 'signin-msg' });
+    const form = el('form', { class: 'signin', id: 'signin-form' },
+      el('label', { for: 'token' }, 'ACL token'), input,
+      el('button', { type: 'submit', id: 'signin-submit' }, 'Sign in'), msg);
+    input.value = token();
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      try {
+        await api('/v1/jobs');
+        location.assign('/ui/sources');
+      } catch (e) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        msg.className = 'error';
+        msg.textContent = 'Sign-in failed: ' + e.message;
+      }
+    });
+    return [el('h1', {}, 'Sign in'),
+      el('p', { class: 'muted' }, 'The token stays in this tab (sessionStorage) and is sent to this server only. A dev server without ACLs needs none: sign in with the field empty.'),
+      form];
+  }
+
+  async function sources() {
+    const list = await api('/v1/sync');
+    if (!list || !list.length) return [el('h1', {}, 'Sources'), el('p', { class: 'muted' }, 'No Git source is configured. Start with drover dev -repo PATH, or add a source block to the server configuration.')];
+    return [el('h1', {}, 'Sources'), list.map((st) => {
+      const commits = st.commits || [];
+      const rejected = commits.find((c) => c.outcome === 'rejected');
+      return el('section', { class: 'source', 'data-source': st.source },
+        el('h2', {}, st.source),
+        dl([['Repository', st.repo], ['Branch', st.ref], ['Last seen', commitText(st.last_seen)],
+          ['Last applied', st.last_applied ? [commitText(st.last_applied), ' ', el('span', { class: 'muted' }, when(st.last_applied_at))] : 'none'],
+          ['Last rejected', rejected ? [commitText(rejected.commit), ' ', rejected.subject || '', ' ', el('span', { class: 'muted' }, when(rejected.time))] : 'none'],
+          ['Error', st.error ? el('span', { class: 'error' }, st.error) : '']]),
+        rejected && rejected.errors ? el('ul', { class: 'diag' }, rejected.errors.map((d) => el('li', {}, el('code', {}, d)))) : null,
+        el('h3', {}, 'Recent commits'),
+        table(['Commit', 'Subject', 'Outcome', 'Rollout', 'Time'], commits.map((c) => [commitText(c.commit), c.subject || '', badge(c.outcome), c.health ? badge(c.health) : '', when(c.time)])));
+    })];
+  }
+
+  async function jobs() {
+    const list = await api('/v1/jobs');
+    return [el('h1', {}, 'Jobs'), list.length ? table(['Job', 'Namespace', 'Type', 'Status', 'Version', 'Commit', 'Groups'], list.map((j) => [
+      jobLink(j.namespace, j.id), j.namespace, j.type, badge(j.status), j.version,
+      j.source ? [commitText(j.source.commit), ' ', j.source.subject || ''] : el('span', { class: 'muted' }, 'submitted by hand'),
+      Object.entries(j.summary || {}).map(([g, s]) => el('div', {}, g + ': ' + Object.entries(s).map(([k, v]) => k + ' ' + v).join(', ')))])) :
+      el('p', { class: 'muted' }, 'No jobs yet.')];
+  }
+
+  async function job() {
+    const p = new URLSearchParams(location.search);
+    const id = p.get('id') || '';
+    const ns = nsq(p.get('namespace'));
+    const base = '/v1/job/' + enc(id);
+    const [j, versions, history, allocs, deps] = await Promise.all([
+      api(base + ns), api(base + '/versions' + ns), api(base + '/history' + ns).catch(() => []),
+      api(base + '/allocations' + ns), api(base + '/deployments' + ns)]);
+    const spec = j.spec || {};
+    const src = j.source || {};
+    const versionRows = (versions || []).concat(history || []).map((v) => {
+      const s = v.source || {};
+      return [v.version, s.commit ? commitText(s.commit) : '', s.subject || '', s.author || '', s.path || '', v.status || ''];
+    });
+    return [el('h1', {}, 'Job ', el('span', { id: 'job-id' }, j.id)),
+      dl([['Status', badge(j.status)], ['Type', spec.type], ['Namespace', j.namespace], ['Version', j.version],
+        ['Commit', src.commit ? [commitText(src.commit), ' ', src.subject || '', ' — ', src.author || ''] : 'submitted by hand'],
+        ['File', src.path ? (src.name || '') + ':' + src.path : ''], ['Datacenters', (spec.datacenters || []).join(', ')]]),
+      spec.meta ? [el('h2', {}, 'Meta'), table(['Key', 'Value'], Object.entries(spec.meta).map(([k, v]) => [el('code', {}, k), el('code', { class: 'meta-value' }, v)]))] : null,
+      el('h2', {}, 'Versions'), table(['Version', 'Commit', 'Subject', 'Author', 'File', 'Status'], versionRows),
+      el('h2', {}, 'Deployments'), table(['Deployment', 'Version', 'Status', 'Progress'], (deps || []).map((d) => [el('span', { class: 'mono' }, short(d.id)), d.job_version, [badge(d.status), ' ', d.status_description || ''], groupProgress(d)])),
+      el('h2', {}, 'Allocations'), allocTable(allocs || [])];
+  }
+
+  function allocTable(allocs) {
+    return table(['Allocation', 'Name', 'Node', 'Version', 'Desired', 'Status', 'Modified'], allocs.map((a) => [
+      allocLink(a.id), a.name, a.node_name || short(a.node_id), a.job_version, a.desired_status, badge(a.client_status), when(a.modify_time)]));
+  }
+
+  async function allocation() {
+    const id = new URLSearchParams(location.search).get('id') || '';
+    const a = await api('/v1/allocation/' + enc(id));
+    return [el('h1', {}, 'Allocation ', el('span', { class: 'mono' }, short(a.id))),
+      dl([['Job', jobLink(a.namespace, a.job_id)], ['Version', a.job_version], ['Group', a.task_group], ['Node', a.node_name || a.node_id],
+        ['Desired', a.desired_status], ['Status', [badge(a.client_status), ' ', a.client_description || '']], ['Deployment', short(a.deployment_id)]]),
+      Object.entries(a.task_states || {}).map(([name, ts]) => [
+        el('h2', {}, 'Task ', name, ' ', badge(ts.state), ts.failed ? ' failed' : ''),
+        table(['Time', 'Type', 'Message'], (ts.events || []).slice().reverse().map((e) => [when(e.time), e.type, e.message || e.display_message || ''])),
+        el('p', { class: 'muted' }, 'Logs: the agent serves them, not this server. Run: ', el('code', {}, 'drover alloc logs -f ' + a.id + ' ' + name))])];
+  }
+
+  async function nodes() {
+    const list = await api('/v1/nodes');
+    const res = (n, k, unit) => ((n.allocated || {})[k] || 0) + ' / ' + ((n.total || {})[k] || 0) + unit;
+    return [el('h1', {}, 'Nodes'), table(['Node', 'Datacenter', 'Pool', 'Status', 'Eligibility', 'Drain', 'Drivers', 'CPU', 'Memory', 'Allocations'], list.map((n) => [
+      el('span', { title: n.id }, n.name), n.datacenter, n.node_pool || '', badge(n.status), badge(n.scheduling_eligibility), n.drain ? 'draining' : 'no',
+      (n.drivers || []).join(', '), res(n, 'cpu', ' MHz'), res(n, 'memory_mb', ' MiB'), n.running_allocs || 0]))];
+  }
+
+  // mayChangeDeployments asks the API, not the UI, whether the token may
+  // act on deployments: a pause of a deployment that does not exist is
+  // refused with 403 without the capability, and is a 404 with it.
+  let mayChange;
+  async function mayChangeDeployments() {
+    if (mayChange !== undefined) return mayChange;
+    try {
+      await api('/v1/deployment/00000000-0000-0000-0000-000000000000/pause', 'POST', {});
+      mayChange = true;
+    } catch (e) {
+      mayChange = e.status !== 403 && e.status !== 401;
+    }
+    return mayChange;
+  }
+
+  function deploymentActions(d, allowed) {
+    const active = d.status === 'running' || d.status === 'paused';
+    const canaries = Object.values(d.task_groups || {}).some((g) => g.desired_canaries > 0 && !g.promoted);
+    const act = (what, show) => show ? el('button', {
+      type: 'button', class: 'act-' + what, disabled: !allowed || !active,
+      title: allowed ? what + ' deployment ' + short(d.id) : 'your token lacks namespace:submit-job',
+      onclick: async (ev) => {
+        ev.target.disabled = true;
+        try { await api('/v1/deployment/' + enc(d.id) + '/' + what, 'POST', {}); render(); } catch (e) { showError(e); }
+      },
+    }, what) : null;
+    return el('div', { class: 'actions' }, act('promote', canaries), act('pause', d.status === 'running'), act('resume', d.status === 'paused'), act('fail', true));
+  }
+
+  async function deployments() {
+    const [list, allowed] = await Promise.all([api('/v1/deployments'), mayChangeDeployments()]);
+    list.sort((a, b) => (b.create_index || 0) - (a.create_index || 0));
+    return [el('h1', {}, 'Deployments'), table(['Deployment', 'Job', 'Version', 'Status', 'Progress', 'Actions'], list.map((d) => [
+      el('span', { class: 'mono' }, short(d.id)), jobLink(d.namespace, d.job_id), d.job_version, [badge(d.status), ' ', d.status_description || ''], groupProgress(d), deploymentActions(d, allowed)]))];
+  }
+
+  // The timeline: each commit of each source, newest first, with the
+  // jobs it submitted and their deployments. The API keeps no rendered
+  // plan of a past commit (the PR comment renders it before the merge),
+  // so the timeline shows the job versions the commit changed instead.
+  async function timeline() {
+    const [list, jobsList, deps] = await Promise.all([api('/v1/sync'), api('/v1/jobs'), api('/v1/deployments')]);
+    const authors = {};
+    for (const j of jobsList || []) if (j.source && j.source.commit) authors[j.source.commit] = j.source.author;
+    const depFor = (r) => (deps || []).filter((d) => d.job_id === r.id && d.job_version === r.version && (d.namespace || 'default') === (r.namespace || 'default'))
+      .sort((a, b) => (b.create_index || 0) - (a.create_index || 0))[0];
+    return [el('h1', {}, 'Commit timeline'), el('p', { class: 'muted', id: 'live' }, 'Live: follows the event stream.'),
+      (list || []).map((st) => [el('h2', {}, st.source, ' ', el('span', { class: 'muted' }, (st.ref || '') + ' · ' + (st.repo || ''))),
+        (st.commits || []).map((c) => el('div', { class: 'commit', 'data-commit': c.commit, 'data-outcome': c.outcome },
+          el('div', { class: 'head' }, commitText(c.commit), el('strong', {}, c.subject || ''), authors[c.commit] ? el('span', { class: 'muted' }, authors[c.commit]) : null,
+            badge(c.outcome), c.health ? badge(c.health) : null, el('span', { class: 'muted' }, when(c.time))),
+          c.errors ? el('ul', { class: 'diag' }, c.errors.map((d) => el('li', {}, el('code', {}, d)))) : null,
+          c.waiting ? el('div', {}, el('strong', {}, 'Waves: '), el('ul', {}, c.waiting.map((w) => el('li', {}, w)))) : null,
+          c.corrected ? el('p', { class: 'muted' }, c.corrected) : null,
+          c.sealed ? el('ul', {}, c.sealed.map((s) => el('li', { class: 'mono' }, s))) : null,
+          c.rollouts ? table(['Job', 'Version', 'Deployment', 'Progress'], c.rollouts.map((r) => {
+            const d = depFor(r);
+            return [jobLink(r.namespace, r.id), r.version, d ? [badge(d.status), ' ', d.status_description || ''] : el('span', { class: 'muted' }, 'no deployment'), d ? groupProgress(d) : ''];
+          })) : null))])];
+  }
+
+  const renderers = { signin, sources, jobs, job, allocation, nodes, deployments, timeline };
+  // Pages that follow the cluster live, and the event topics they need.
+  const live = {
+    sources: ['Sync'], timeline: ['Sync', 'Deployment', 'Job'], jobs: ['Job', 'Allocation'], job: ['Job', 'Allocation', 'Deployment'],
+    allocation: ['Allocation'], nodes: ['Node', 'Allocation'], deployments: ['Deployment'],
+  };
+
+  function showError(e) {
+    const box = el('div', { class: 'error', id: 'error' }, e.message,
+      e.status === 401 || e.status === 403 ? [' — ', el('a', { href: '/ui/' }, 'sign in with a token that may read this')] : null);
+    const old = document.getElementById('error');
+    if (old) old.replaceWith(box); else main.prepend(box);
+  }
+
+  let rendering = false;
+  let again = false;
+  async function render() {
+    if (rendering) { again = true; return; }
+    rendering = true;
+    try {
+      const nodes = await renderers[page]();
+      const frag = document.createDocumentFragment();
+      append(frag, [nodes]);
+      main.replaceChildren(frag);
+      main.dataset.loaded = String(Date.now());
+    } catch (e) {
+      showError(e);
+    } finally {
+      rendering = false;
+      if (again) { again = false; render(); }
+    }
+  }
+
+  let timer = null;
+  function soon() {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; render(); }, 250);
+  }
+
+  // follow reads the event stream (newline-delimited JSON) and renders
+  // again after events; when the stream is not there or ends, it polls
+  // every 2 s instead.
+  async function follow(topics) {
+    try {
+      const resp = await fetch('/v1/event/stream' + '?' + topics.map((t) => 'topic=' + enc(t)).join('&'),
+        { headers: authHeaders(), credentials: 'omit', cache: 'no-store' });
+      if (!resp.ok || !resp.body) throw new Error('event stream: HTTP ' + resp.status);
+      const reader = resp.body.getReader();
+      const dec = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line && line !== '{}') soon();
+        }
+        if (buf.length > 1 << 20) buf = ''; // a line this long is not ours to keep
+      }
+    } catch (e) {
+      // fall through to polling
+    }
+    const note = document.getElementById('live');
+    if (note) note.textContent = 'Live: polling every 2 s.';
+    setInterval(soon, 2000);
+  }
+
+  document.getElementById('signout').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.assign('/ui/');
+  });
+  const who = document.getElementById('who');
+  if (who) who.textContent = token() ? 'signed in with a token' : 'no token';
+
+  if (!renderers[page]) return;
+  render();
+  if (live[page]) follow(live[page]);
+}());
