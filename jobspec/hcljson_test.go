@@ -133,6 +133,8 @@ func TestHCLJSONPositionedErrors(t *testing.T) {
 		{"syntax", "{\"job\": {\"web\": {,}}}", "x.nomad.json:1,18-19: Invalid object property name"},
 		{"trailing", "{\"job\": {}} {}", "x.nomad.json:1,13"},
 		{"bad template", `{"job": {"web": {"region": "${var.}"}}}`, "x.nomad.json:1,35-36: Invalid attribute name"},
+		// Escaped newlines do not count as lines: the error stays on line 1.
+		{"escapes", `{"job": {"web": {"region": "a\nb\n${var.}"}}}`, "x.nomad.json:1,"},
 		{"unknown var", `{"job": {"web": {"region": "${var.nope}", "group": {"g": {"task": {"t": {"driver": "docker"}}}}}}}`, "x.nomad.json:1,34-39: Unsupported attribute"},
 	}
 	for _, tc := range cases {

@@ -290,6 +290,73 @@ func applyAPIDefaults(j *Job, n *apiNode) {
 		if gn == nil || gn.get("Count") == nil {
 			g.Count = 1
 		}
+		// What the HCL decoder fills (decode_group.go, decode_task.go),
+		// so that the rest of Drover meets the same complete model.
+		if g.Update == nil && hasDeployments(j.Type) {
+			u := defaultUpdate()
+			if j.Update != nil {
+				u = *j.Update
+			}
+			g.Update = &u
+		}
+		if g.Reschedule == nil {
+			g.Reschedule = defaultReschedule(j.Type)
+		}
+		if g.Migrate == nil && j.Type == JobTypeService {
+			m := defaultMigrate()
+			g.Migrate = &m
+		}
+		if g.EphemeralDisk == nil {
+			d := defaultDisk()
+			g.EphemeralDisk = &d
+		}
+		for k := range g.Networks {
+			if g.Networks[k].Mode == "" {
+				g.Networks[k].Mode = defaultNetworkMode
+			}
+		}
+		var tasks *apiNode
+		if gn != nil {
+			tasks = gn.get("Tasks")
+		}
+		for ti, t := range g.Tasks {
+			var tn *apiNode
+			if tasks != nil && ti < len(tasks.items) {
+				tn = tasks.items[ti]
+			}
+			if t.Restart == nil {
+				r := defaultRestart(j.Type)
+				t.Restart = &r
+			}
+			if t.Resources.CPU == 0 && t.Resources.Cores == 0 {
+				t.Resources.CPU = defaultResources().CPU
+			}
+			if t.Resources.MemoryMB == 0 {
+				t.Resources.MemoryMB = defaultResources().MemoryMB
+			}
+			if t.Logs.MaxFiles == 0 && t.Logs.MaxFileSizeMB == 0 {
+				t.Logs = Logs{MaxFiles: defaultLogs().MaxFiles, MaxFileSizeMB: defaultLogs().MaxFileSizeMB, Disabled: t.Logs.Disabled}
+			}
+			if tn == nil || tn.get("KillTimeout") == nil {
+				t.KillTimeout = defaultKillTimeout
+			}
+			def := defaultTemplate()
+			for k := range t.Templates {
+				tp := &t.Templates[k]
+				if tp.ChangeMode == "" {
+					tp.ChangeMode = def.ChangeMode
+				}
+				if tp.Perms == "" {
+					tp.Perms = def.Perms
+				}
+				if tp.LeftDelim == "" {
+					tp.LeftDelim = def.LeftDelim
+				}
+				if tp.RightDelim == "" {
+					tp.RightDelim = def.RightDelim
+				}
+			}
+		}
 	}
 }
 
@@ -431,7 +498,12 @@ func (d *apiDecoder) value(n *apiNode, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(t, len(n.items), len(n.items))
 		for i, it := range n.items {
-			d.value(it, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			ipath := fmt.Sprintf("%s[%d]", path, i)
+			if it.kind == 'z' && t.Elem().Kind() == reflect.Pointer {
+				d.fail(it, ipath, "an object") // the model holds no nil elements
+				continue
+			}
+			d.value(it, s.Index(i), ipath)
 		}
 		v.Set(s)
 	case reflect.Map:
@@ -442,6 +514,10 @@ func (d *apiDecoder) value(n *apiNode, v reflect.Value, path string) {
 		m := reflect.MakeMapWithSize(t, len(n.keys))
 		for _, k := range n.keys {
 			e := reflect.New(t.Elem()).Elem()
+			if k.val.kind == 'z' && t.Elem().Kind() == reflect.Pointer {
+				d.fail(k.val, path+"."+k.name, "an object")
+				continue
+			}
 			d.value(k.val, e, path+"."+k.name)
 			m.SetMapIndex(reflect.ValueOf(k.name).Convert(t.Key()), e)
 		}

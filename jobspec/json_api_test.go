@@ -206,3 +206,35 @@ func BenchmarkParseAPIJob(b *testing.B) {
 		})
 	}
 }
+
+// TestAPIJobDefaultsMatchHCL: a minimal API job gets the defaults the HCL
+// decoder gives the same minimal job, so both are one job (one hash).
+func TestAPIJobDefaultsMatchHCL(t *testing.T) {
+	for _, typ := range []string{"service", "batch", "system", "sysbatch"} {
+		t.Run(typ, func(t *testing.T) {
+			h, diags := Parse("a.nomad.hcl", []byte(`job "a" {
+  type = "`+typ+`"
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image = "nginx"
+      }
+    }
+  }
+}
+`), nil)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			a, diags := Parse("a.job.json", []byte(`{"Job": {"ID": "a", "Type": "`+typ+`", "TaskGroups": [{"Name": "g",
+  "Tasks": [{"Name": "t", "Driver": "docker", "Config": {"image": "nginx"}}]}]}}`), nil)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if h.Job.Hash() != a.Job.Hash() {
+				t.Errorf("differ:\n%s", firstDiff(a.Job, h.Job))
+			}
+		})
+	}
+}

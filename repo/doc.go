@@ -9,8 +9,10 @@
 //
 // Which files are job files:
 //
-//   - names ending in .hcl or .nomad (so also .nomad.hcl);
-//   - not drover.hcl at the root, not a variables file (*.vars.hcl, which
+//   - names ending in .hcl or .nomad (so also .nomad.hcl), in HCL's JSON
+//     syntax .nomad.json or .hcl.json, or in Nomad's API job format
+//     .job.json, .job.yaml or .job.yml (jobspec.IsJobFile);
+//   - not drover.hcl (or drover.yaml, the same settings in YAML) at the root, not a variables file (*.vars.hcl, which
 //     covers *.auto.vars.hcl, and every file listed in var_files): a
 //     variables file holds name = value pairs and no job, so parsing it as
 //     a job would only produce noise;

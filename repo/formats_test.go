@@ -9,7 +9,7 @@ import (
 
 // mixedRepo holds one job in each syntax Drover reads, and drover.yaml.
 var mixedRepo = map[string]string{
-	"drover.yaml": "paths: [\"jobs/**\"]\nsensitive: [\"*_URL\"]\njob:\n  api:\n    depends_on: [db]\n",
+	"drover.yaml":        "paths: [\"jobs/**\"]\nsensitive: [\"*_URL\"]\njob:\n  api:\n    depends_on: [db]\n",
 	"jobs/web.nomad.hcl": minimalJob("web"),
 	"jobs/db.nomad.json": `{
   "variable": {"image": {"type": "string", "default": "postgres:16"}},

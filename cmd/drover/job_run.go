@@ -33,10 +33,14 @@ With -check-index N the submit only succeeds if the job's modify index is
 still N (0: the job must not exist yet), the index 'drover job plan'
 prints: what you reviewed is what gets run.
 
-FILE may be - to read the job from stdin.
+FILE may be - to read the job from stdin (HCL). Its name says its syntax:
+HCL (*.hcl, *.nomad), HCL's JSON (*.nomad.json, *.hcl.json), or Nomad's
+API job as 'nomad job inspect' prints it (*.job.json) and its YAML
+(*.job.yaml, *.job.yml).
 
 Examples:
   drover job run examples/jobs/web.nomad.hcl
+  nomad job inspect web > web.job.json && drover job run web.job.json
   drover job run -var image=nginx:1.27 -check-index 42 web.nomad.hcl
   DROVER_ADDR=http://10.0.0.1:4747 drover job run -detach web.nomad.hcl
 

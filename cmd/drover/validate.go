@@ -29,7 +29,9 @@ nothing leaves this machine.
 
 A DIR is a job repository: every *.hcl, *.nomad.hcl and *.nomad file below
 it, with the settings of DIR/drover.hcl. Without arguments, the current
-directory is validated.
+directory is validated. Job files may also be in HCL's JSON syntax
+(*.nomad.json, *.hcl.json) or Nomad's API job format (*.job.json, and its
+YAML *.job.yaml), and the settings in drover.yaml.
 
 Examples:
   drover validate examples/jobs

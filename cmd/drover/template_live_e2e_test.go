@@ -1,0 +1,168 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
+)
+
+// liveAPIJob is api: instances registered in the native catalog.
+const liveAPIJob = `
+job "api" {
+  datacenters = ["dc1"]
+  group "api" {
+    count = 2
+    scaling {
+      min     = 1
+      max     = 4
+      enabled = true
+    }
+    update {
+      min_healthy_time = "1s"
+      healthy_deadline = "1m"
+    }
+    network {
+      port "http" {}
+    }
+    service {
+      name     = "api"
+      port     = "http"
+      provider = "nomad"
+    }
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`
+
+// liveWebJob is web: its template lists api's instances, and on SIGHUP
+// it prints how many its file lists.
+const liveWebJob = `
+job "web" {
+  datacenters = ["dc1"]
+  group "web" {
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo RELOADED $(grep -c ^server $NOMAD_TASK_DIR/upstreams.conf)' HUP; echo STARTED; while :; do sleep 0.05; done"]
+      }
+      template {
+        data          = "{{ range nomadService \"api\" }}server {{ .Address }}:{{ .Port }}\n{{ end }}"
+        destination   = "local/upstreams.conf"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`
+
+// TestLiveTemplateEndToEnd: the real binary, drover dev. web's template
+// lists api's instances through nomadService; `drover job scale api 3`
+// re-renders web's file within a second of the third instance running,
+// and web receives SIGHUP (its log says so).
+func TestLiveTemplateEndToEnd(t *testing.T) {
+	dataDir, httpAddr := t.TempDir(), freeAddr(t)
+	env := hermeticEnv()
+	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
+	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.waitHealthy(c, false)
+	waitNodes(t, c, 1)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "api.nomad.hcl"), liveAPIJob)
+	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), liveWebJob)
+	cli := func(args ...string) result {
+		t.Helper()
+		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
+		return r
+	}
+	t.Cleanup(func() {
+		cli("job", "stop", "-purge", "web")
+		cli("job", "stop", "-purge", "api")
+	})
+	if r := cli("job", "run", "api.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run api: %s", r)
+	}
+	followAllocs(t, c, "api", "two running", func(as []*cluster.Allocation) bool { return len(running(as)) == 2 })
+	if r := cli("job", "run", "web.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run web: %s", r)
+	}
+	web := followAllocs(t, c, "web", "web running", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
+	webID := running(web)[0].ID
+	conf := findFile(t, dataDir, filepath.Join(webID, "server", "local", "upstreams.conf"))
+	servers := func() int {
+		b, _ := os.ReadFile(conf)
+		return strings.Count(string(b), "server ")
+	}
+	if n := servers(); n != 2 {
+		t.Fatalf("web's upstreams.conf lists %d instances, want 2", n)
+	}
+	waitDeployment(t, c, "api")
+
+	if r := cli("job", "scale", "api", "3"); r.code != 0 {
+		t.Fatalf("job scale api 3: %s", r)
+	}
+	followAllocs(t, c, "api", "three running", func(as []*cluster.Allocation) bool { return len(running(as)) == 3 })
+	ran := time.Now()
+	for servers() != 3 {
+		if time.Since(ran) > time.Second {
+			b, _ := os.ReadFile(conf)
+			t.Fatalf("web's upstreams.conf a second after api's third instance ran:\n%s", b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("web re-rendered %v after api's third instance was seen running", time.Since(ran))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := cli("alloc", "logs", webID[:8], "server")
+		if r.code == 0 && strings.Contains(r.stdout, "RELOADED 3\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web's log never said RELOADED 3: %s", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// findFile finds the file whose path ends in suffix under root (the dev
+// agent's allocation directory).
+func findFile(t *testing.T, root, suffix string) string {
+	t.Helper()
+	var found string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, string(filepath.Separator)+suffix) {
+			found = p
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatalf("no %s under %s", suffix, root)
+	}
+	return found
+}
