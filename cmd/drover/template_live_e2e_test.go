@@ -123,6 +123,7 @@ func TestLiveTemplateEndToEnd(t *testing.T) {
 	}
 	waitDeployment(t, c, "api")
 
+	scaled := time.Now()
 	if r := cli("job", "scale", "api", "3"); r.code != 0 {
 		t.Fatalf("job scale api 3: %s", r)
 	}
@@ -135,7 +136,7 @@ func TestLiveTemplateEndToEnd(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Logf("web re-rendered %v after api's third instance was seen running", time.Since(ran))
+	t.Logf("web re-rendered %v after drover job scale started, %v after api's third instance was seen running", time.Since(scaled), time.Since(ran))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := cli("alloc", "logs", webID[:8], "server")

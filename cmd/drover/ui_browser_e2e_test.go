@@ -110,7 +110,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(walk, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(walk, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
 		fail("screenshot", err)
 		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
