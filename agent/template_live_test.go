@@ -69,7 +69,7 @@ job "livevar" {
   datacenters = ["dc1"]
   group "g" {`+strings.Replace(hupTask, "%s", `
       template {
-        data          = "{{ with nomadVar \"nomad/jobs/livevar\" }}pw={{ .password }} user={{ .user }}{{ end }}\nexists={{ nomadVarExists \"nomad/jobs/livevar\" }} other={{ nomadVarExists \"nomad/jobs/nope\" }}\n"
+        data          = "{{ with nomadVar \"nomad/jobs/livevar\" }}pw={{ .password }} user={{ .user }} all={{ range .Tuples }}{{ .K }}={{ .V }};{{ end }}{{ end }}\nexists={{ nomadVarExists \"nomad/jobs/livevar\" }} other={{ nomadVarExists \"nomad/jobs/nope\" }}\n"
         destination   = "local/app.conf"
         change_mode   = "signal"
         change_signal = "SIGHUP"
@@ -79,13 +79,13 @@ job "livevar" {
 	allocs := waitAllocs(t, srv.Client, "livevar", "the allocation to run", allStatus(cluster.AllocClientRunning, 1))
 	dir := allocDirOf(ta, allocs[0].ID)
 	conf := filepath.Join(dir, "t", "local", "app.conf")
-	waitFileContent(t, conf, "pw=one user=app\nexists=true other=false\n", waitTimeout)
+	waitFileContent(t, conf, "pw=one user=app all=password=one;user=app;\nexists=true other=false\n", waitTimeout)
 	if _, err := os.Stat(filepath.Join(dir, "alloc", "hup.txt")); err == nil {
 		t.Fatal("the task was signalled before any change")
 	}
 
 	putVar(t, srv.Client, "nomad/jobs/livevar", map[string]string{"password": "two", "user": "app"})
-	took := waitFileContent(t, conf, "pw=two user=app\nexists=true other=false\n", 10*time.Second)
+	took := waitFileContent(t, conf, "pw=two user=app all=password=two;user=app;\nexists=true other=false\n", 10*time.Second)
 	t.Logf("variable change → file re-rendered in %v", took)
 	if got := waitFile(t, filepath.Join(dir, "alloc", "hup.txt")); got != "HUP\n" {
 		t.Errorf("hup.txt = %q, want one HUP", got)
@@ -115,7 +115,7 @@ job "missvar" {
   datacenters = ["dc1"]
   group "g" {`+strings.Replace(hupTask, "%s", `
       template {
-        data        = "{{ with nomadVar \"nomad/jobs/missvar\" }}db={{ .db }}{{ end }}\n"
+        data        = "{{ with nomadVar \"nomad/jobs/missvar\" }}db={{ .db }}{{ end }}\nvars={{ range nomadVarList \"nomad/jobs/missvar\" }}{{ . }};{{ end }}\n"
         destination = "local/db.conf"
       }`, 1)+`
   }
@@ -130,7 +130,7 @@ job "missvar" {
 	}
 	putVar(t, srv.Client, "nomad/jobs/missvar", map[string]string{"db": "postgres://x"})
 	allocs = waitAllocs(t, srv.Client, "missvar", "the task to start", allStatus(cluster.AllocClientRunning, 1))
-	waitFileContent(t, filepath.Join(allocDirOf(ta, allocs[0].ID), "t", "local", "db.conf"), "db=postgres://x\n", 10*time.Second)
+	waitFileContent(t, filepath.Join(allocDirOf(ta, allocs[0].ID), "t", "local", "db.conf"), "db=postgres://x\nvars=nomad/jobs/missvar;\n", 10*time.Second)
 }
 
 // TestTemplateNomadServiceFollowsScale is the issue's test in one
@@ -147,7 +147,7 @@ job "web" {
   datacenters = ["dc1"]
   group "g" {`+strings.Replace(hupTask, "%s", `
       template {
-        data          = "{{ range nomadService \"api\" }}server {{ .Address }}:{{ .Port }} {{ if .Tags.Contains \"v1\" }}v1{{ end }}\n{{ end }}{{ range nomadServices }}svc {{ .Name }}\n{{ end }}"
+        data          = "{{ range nomadService \"api\" }}server {{ .Address }}:{{ .Port }} {{ if .Tags.Contains \"v1\" }}v1{{ end }}\n{{ end }}{{ range nomadService \"v1.api\" }}tagged\n{{ end }}{{ range nomadService \"v2.api\" }}wrong\n{{ end }}{{ range nomadServices }}svc {{ .Name }}\n{{ end }}"
         destination   = "local/upstreams.conf"
         change_mode   = "signal"
         change_signal = "SIGHUP"
@@ -169,7 +169,8 @@ job "web" {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if b, _ := os.ReadFile(conf); !strings.Contains(string(b), "v1\n") || !strings.Contains(string(b), "svc api\n") {
+	if b, _ := os.ReadFile(conf); !strings.Contains(string(b), "v1\n") || !strings.Contains(string(b), "svc api\n") ||
+		strings.Count(string(b), "tagged\n") != 2 || strings.Contains(string(b), "wrong") {
 		t.Errorf("upstreams.conf = %q, want tags and nomadServices", b)
 	}
 

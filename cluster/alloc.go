@@ -52,6 +52,10 @@ type Allocation struct {
 	ClientStatus       string                `json:"client_status"`
 	ClientDescription  string                `json:"client_description,omitempty"`
 	TaskStates         map[string]*TaskState `json:"task_states,omitempty"`
+	// CheckStatuses are the last results of the allocation's service
+	// checks as its agent reports them (check_status.go); the catalog
+	// takes each instance's health from them.
+	CheckStatuses []CheckStatus `json:"check_statuses,omitempty"`
 
 	// PreviousAllocation is the allocation this one replaces.
 	PreviousAllocation string `json:"previous_allocation,omitempty"`

@@ -48,6 +48,8 @@ type ServiceRegistration struct {
 	// Canary is set while the allocation is an unpromoted canary; Tags are
 	// then the service's canary_tags when it has any.
 	Canary bool `json:"canary,omitempty"`
+	// Checks are the instance's check results (ApplyCheckStatuses).
+	Checks []CheckStatus `json:"checks,omitempty"`
 
 	CreateIndex uint64 `json:"create_index"`
 	ModifyIndex uint64 `json:"modify_index"`
@@ -63,7 +65,8 @@ func (r *ServiceRegistration) SameAs(o *ServiceRegistration) bool {
 	return r.ID == o.ID && r.ServiceName == o.ServiceName && r.Namespace == o.Namespace &&
 		r.NodeID == o.NodeID && r.Datacenter == o.Datacenter && r.JobID == o.JobID &&
 		r.AllocID == o.AllocID && slices.Equal(r.Tags, o.Tags) && r.Address == o.Address &&
-		r.Port == o.Port && maps.Equal(r.Meta, o.Meta) && r.Status == o.Status && r.Canary == o.Canary
+		r.Port == o.Port && maps.Equal(r.Meta, o.Meta) && r.Status == o.Status && r.Canary == o.Canary &&
+		slices.EqualFunc(r.Checks, o.Checks, func(a, b CheckStatus) bool { return a == b })
 }
 
 // AllocServices derives the catalog entries of one allocation from its

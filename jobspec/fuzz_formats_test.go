@@ -1,6 +1,7 @@
 package jobspec
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,7 +57,14 @@ func fuzzLoad(t *testing.T, name string, src []byte) {
 
 func FuzzAPIJobJSON(f *testing.F) {
 	fuzzSeeds(f, "json")
-	f.Fuzz(func(t *testing.T, src []byte) { fuzzLoad(t, "f.job.json", src) })
+	f.Fuzz(func(t *testing.T, src []byte) {
+		fuzzLoad(t, "f.job.json", src)
+		// The hand-written parser (json_tree.go) is no laxer than
+		// encoding/json.
+		if _, diags := jsonTree("f.job.json", src); !diags.HasErrors() && !json.Valid(src) {
+			t.Fatalf("accepted invalid JSON %q", src)
+		}
+	})
 }
 
 func FuzzAPIJobYAML(f *testing.F) {

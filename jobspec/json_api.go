@@ -5,16 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	hcljson "github.com/hashicorp/hcl/v2/json"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // Nomad's API job format: {"Job": {...}} as `nomad job run -json` takes
@@ -631,94 +627,6 @@ func suggestAPI(name string, fields []apiField) string {
 	return " Drover reads the fields of Nomad's API that its job model has; remove it, or write the job in HCL to see the supported blocks."
 }
 
-// jsonTree reads API JSON with hcl's JSON parser, which positions every
-// value and refuses trailing data.
-func jsonTree(filename string, src []byte) (*apiNode, hcl.Diagnostics) {
-	f, diags := hcljson.Parse(src, filename)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	attrs, diags := f.Body.JustAttributes()
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	root := &apiNode{kind: 'o', rng: hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}}
-	names := make([]string, 0, len(attrs))
-	for name := range attrs {
-		names = append(names, name)
-	}
-	sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
-	c := &jsonTreeConv{src: src}
-	for _, name := range names {
-		a := attrs[name]
-		root.keys = append(root.keys, apiKey{name: name, rng: a.NameRange, val: c.node(a.Expr)})
-	}
-	return root, c.diags
-}
-
-type jsonTreeConv struct {
-	src   []byte
-	diags hcl.Diagnostics
-}
-
-func (c *jsonTreeConv) node(e hcl.Expression) *apiNode {
-	rng := e.Range()
-	n := &apiNode{rng: rng, kind: 'z'}
-	if rng.Start.Byte >= rng.End.Byte || rng.End.Byte > len(c.src) {
-		return n
-	}
-	raw := c.src[rng.Start.Byte:rng.End.Byte]
-	switch raw[0] {
-	case '"':
-		n.kind = 's'
-		if bytes.IndexByte(raw, '\\') < 0 && len(raw) >= 2 {
-			n.str = string(raw[1 : len(raw)-1]) // no escapes: the common case
-		} else if err := json.Unmarshal(raw, &n.str); err != nil {
-			c.diags = append(c.diags, apiDiag(rng, "Invalid JSON string", err.Error()))
-		}
-	case '[':
-		n.kind = 'a'
-		items, ds := hcl.ExprList(e)
-		c.diags = append(c.diags, ds...)
-		for _, it := range items {
-			n.items = append(n.items, c.node(it))
-		}
-	case '{':
-		n.kind = 'o'
-		pairs, ds := hcl.ExprMap(e)
-		c.diags = append(c.diags, ds...)
-		seen := map[string]hcl.Range{}
-		for _, p := range pairs {
-			kv, _ := p.Key.Value(nil)
-			name := ""
-			if kv.Type() == cty.String && kv.IsKnown() && !kv.IsNull() {
-				name = kv.AsString()
-			}
-			if first, dup := seen[name]; dup {
-				c.diags = append(c.diags, apiDiag(p.Key.Range(), "Duplicate key", fmt.Sprintf("%q is already set at %s; JSON keys must be unique.", name, first)))
-				continue
-			}
-			seen[name] = p.Key.Range()
-			n.keys = append(n.keys, apiKey{name: name, rng: p.Key.Range(), val: c.node(p.Value)})
-		}
-	case 't', 'f':
-		n.kind, n.b = 'b', raw[0] == 't'
-	case 'n':
-		n.kind = 'z'
-	default:
-		n.kind, n.str = 'n', string(raw)
-		if _, err := strconv.ParseFloat(n.str, 64); err != nil || math.IsInf(mustFloat(n.str), 0) {
-			c.diags = append(c.diags, apiDiag(rng, "Invalid number", fmt.Sprintf("%s is not a number Drover can hold.", n.str)))
-		}
-	}
-	return n
-}
-
-func mustFloat(s string) float64 {
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
-}
-
 // APIJob is a job in Nomad's API shape, ready to encode as JSON (or YAML
 // through JSON): {"Job": {...}}.
 func APIJob(j *Job) map[string]any {
@@ -799,4 +707,39 @@ func apiValue(v reflect.Value) any {
 		return out
 	}
 	return v.Interface()
+}
+
+// checkDataNesting refuses API JSON nested deeper than MaxNesting
+// (brackets outside strings). YAML's parser has its own depth limit and
+// the tree it yields is bounded in yamlConv.
+func checkDataNesting(filename string, src []byte) hcl.Diagnostics {
+	if IsAPIJobYAML(filename) {
+		return nil
+	}
+	depth, inString, escaped := 0, false, false
+	for i, c := range src {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > MaxNesting {
+				p := posAt(src, i)
+				return hcl.Diagnostics{apiDiag(hcl.Range{Filename: filename, Start: p, End: p}, "Nesting too deep",
+					fmt.Sprintf("Objects and arrays nest more than %d levels deep here.", MaxNesting))}
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }

@@ -238,3 +238,15 @@ func TestAPIJobDefaultsMatchHCL(t *testing.T) {
 		})
 	}
 }
+
+func TestAPIJobNestingLimit(t *testing.T) {
+	src := `{"Job": {"ID": "a", "Meta": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}}`
+	_, diags := Parse("a.job.json", []byte(src), nil)
+	if !strings.Contains(diags.Error(), "a.job.json:1,") || !strings.Contains(diags.Error(), "Nesting too deep") {
+		t.Fatalf("got %v", diags)
+	}
+	y := "Job:\n  ID: a\n  Meta: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n"
+	if _, diags := Parse("a.job.yaml", []byte(y), nil); !diags.HasErrors() {
+		t.Fatal("deep YAML accepted")
+	}
+}

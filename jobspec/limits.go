@@ -56,6 +56,12 @@ func checkInput(filename string, src []byte) hcl.Diagnostics {
 		i := firstInvalidUTF8(src)
 		return hcl.Diagnostics{invalidTextDiag(filename, src, i, "The file is not valid UTF-8 text.")}
 	}
+	if IsAPIJob(filename) {
+		// No expressions in Nomad's API format: bracket depth is the whole
+		// risk, and the HCL token scan below would cost more than the
+		// parse (json_api.go).
+		return checkDataNesting(filename, src)
+	}
 	if riskyBytes(src) <= cheapBound && bytes.Count(src, []byte{'\n'}) <= cheapBound {
 		return nil
 	}

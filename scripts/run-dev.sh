@@ -83,6 +83,45 @@ for i in $(seq 300); do
   sleep 0.1
 done
 
+# The api job's database password (README, "Services and secrets"). A
+# sealed file opens only with the key of the cluster it was sealed for,
+# and this dev cluster made its own key in $dir: a file committed in
+# examples/ could not open here, and a plain-text password in the
+# repository is what sealing exists to avoid. So the first `make run`
+# (or one after the data directory was removed) seals a generated
+# password to this cluster's key and commits the sealed file, as a user
+# would: `drover var seal nomad/jobs/api DB_PASSWORD=-`. The password
+# goes from the generator to drover's stdin and is written nowhere in
+# the clear; `drover var get nomad/jobs/api` shows it.
+sealed=nomad/jobs/api.sealed.hcl
+if [[ -f $repo/api.nomad.hcl ]]; then
+  why=
+  if [[ ! -f $repo/$sealed ]]; then
+    why="Seal a generated database password for api"
+  else
+    fp=$(grep -o 'age:[0-9a-f]*' "$repo/$sealed" | head -1 || true)
+    if [[ -z $fp ]] || ! "$bin" operator seal recipients 2>/dev/null | grep -qF "$fp"; then
+      why="Reseal api's database password for this cluster's key"
+    fi
+  fi
+  if [[ -n $why ]]; then
+    echo "==> $bin var seal -out $repo/$sealed nomad/jobs/api DB_PASSWORD=- < (a generated password)"
+    head -c 18 /dev/urandom | base64 | tr -d '\n/+=' |
+      "$bin" var seal -out "$repo/$sealed" nomad/jobs/api DB_PASSWORD=- | sed 's/^/    /'
+    git -C "$repo" add "$sealed"
+    git -C "$repo" -c user.name="Drover Dev" -c user.email=dev@localhost -c commit.gpgsign=false \
+      commit -q -m "$why"
+    echo "==> committed $repo/$sealed: \"$why\" (ciphertext only; the server decrypts it)"
+    head=$(git -C "$repo" rev-parse HEAD)
+    # The commit before it may show as rejected (a sealed file this
+    # cluster cannot open) until the server has applied this one.
+    for _ in $(seq 100); do
+      "$bin" sync status 2>/dev/null | grep -q "Last Applied *= ${head:0:7}" && break
+      sleep 0.1
+    done
+  fi
+fi
+
 # No `job run`: the server deploys the repository's commit by itself.
 # Only the source's state is shown here, not its record of every commit
 # and drift (sync status exits non-zero while it is behind, which is
@@ -133,6 +172,22 @@ for p in "${ports[@]}"; do
   echo "    http://127.0.0.1:$p/  says: $(curl -fsS "http://127.0.0.1:$p/" | sed -n 's:.*<h1>\(.*\)</h1>.*:\1:p')"
 done
 echo
+# web reaches api through the service catalog once api runs, which
+# takes the sealed password's commit to be applied first.
+if [[ -f $repo/api.nomad.hcl ]]; then
+  echo
+  echo "==> waiting for web to reach api through the service catalog"
+  page=
+  for i in $(seq 600); do
+    page=$(curl -fsS "http://127.0.0.1:${ports[0]}/" 2>/dev/null || true)
+    grep -q "reached api via the catalog" <<<"$page" && break
+    sleep 0.1
+  done
+  sed -n 's:^<p>\(.*api.*\)</p>$:    \1:p' <<<"$page"
+  echo "==> $bin service info api"
+  "$bin" service info api 2>&1 | sed 's/^/    /' || true
+fi
+echo
 echo "==> $bin alloc logs -tail ${alloc:0:8}"
 "$bin" alloc logs -tail "$alloc" | sed 's/^/    /'
 echo
@@ -149,6 +204,8 @@ cat <<EOT
       $bin alloc logs -f ${alloc:0:8}
       $bin alloc logs -stderr ${alloc:0:8}
       $bin node status
+      $bin service info api                  # the catalog web reads (README: Services and secrets)
+      $bin var get nomad/jobs/api            # the password sealed in $repo/$sealed
     Stop it (and its tasks) with:  make stop    (or: kill $(cat "$pidfile"))
     The plan demo is:              make plan-demo
 EOT

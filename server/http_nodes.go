@@ -342,6 +342,9 @@ func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error 
 		default:
 			return errorf(http.StatusBadRequest, "allocs[%d].client_status %q is not a client status", i, a.ClientStatus)
 		}
+		if err := cluster.ValidateCheckStatuses(a.CheckStatuses); err != nil {
+			return errorf(http.StatusBadRequest, "allocs[%d]: %v; nothing was updated", i, err)
+		}
 		cur := snap.Alloc(a.ID)
 		if cur == nil {
 			unknown = append(unknown, a.ID)
@@ -353,7 +356,7 @@ func (s *Server) nodeUpdateAllocs(w http.ResponseWriter, r *http.Request) error 
 		}
 		cmd.Allocs = append(cmd.Allocs, state.AllocClientState{
 			ID: a.ID, ClientStatus: a.ClientStatus, ClientDescription: a.ClientDescription,
-			TaskStates: a.TaskStates, DeploymentStatus: a.DeploymentStatus,
+			TaskStates: a.TaskStates, DeploymentStatus: a.DeploymentStatus, CheckStatuses: a.CheckStatuses,
 		})
 		if a.ClientStatus == cluster.AllocClientFailed && cur.ClientStatus != cluster.AllocClientFailed {
 			k := jobKey{cur.Namespace, cur.JobID}

@@ -160,6 +160,12 @@ func (w *writer) allocClientUpdate(req *AllocClientUpdateRequest) (any, error) {
 		if u.TaskStates != nil {
 			a.TaskStates = u.TaskStates
 		}
+		if u.CheckStatuses != nil {
+			if err := cluster.ValidateCheckStatuses(u.CheckStatuses); err != nil {
+				return nil, invalid("allocation %s: %v", u.ID, err)
+			}
+			a.CheckStatuses = u.CheckStatuses
+		}
 		if u.DeploymentStatus != nil {
 			ds := *u.DeploymentStatus
 			// Whether an allocation is a canary is the scheduler's call,

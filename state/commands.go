@@ -277,6 +277,8 @@ type AllocClientState struct {
 	ClientDescription string                         `json:"client_description,omitempty"`
 	TaskStates        map[string]*cluster.TaskState  `json:"task_states,omitempty"`
 	DeploymentStatus  *cluster.AllocDeploymentStatus `json:"deployment_status,omitempty"`
+	// CheckStatuses replace the allocation's when not nil.
+	CheckStatuses []cluster.CheckStatus `json:"check_statuses,omitempty"`
 }
 
 // AllocClientUpdateRequest is a batch of agent reports, with evaluations

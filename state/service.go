@@ -162,7 +162,11 @@ func (s *Snapshot) wantServices(a *cluster.Allocation) []*cluster.ServiceRegistr
 			promoted = d.TaskGroups[a.TaskGroup].Promoted
 		}
 	}
-	return cluster.AllocServices(job.Spec, a, s.Node(a.NodeID), promoted)
+	regs := cluster.AllocServices(job.Spec, a, s.Node(a.NodeID), promoted)
+	// Each instance's health from its own checks, as the agent last
+	// reported them.
+	cluster.ApplyCheckStatuses(job.Spec, a, regs)
+	return regs
 }
 
 // ServiceResyncRequest re-derives the registrations of allocations

@@ -83,6 +83,9 @@ type Runner struct {
 	// disconnected is why the agent stopped the allocation, cut off from
 	// the servers (disconnect.go); empty otherwise.
 	disconnected string
+
+	// checks are the service checks' last results (check_status.go).
+	checks checkStatuses
 }
 
 // New checks the allocation against its job and returns a runner; Run
@@ -266,6 +269,11 @@ func (r *Runner) Run(ctx context.Context) {
 		defer cancelHealth() // runs before wg.Wait
 		wg.Go(func() { r.runHealth(hctx) })
 	}
+	if !r.batch() && r.hasServiceChecks() {
+		cctx, cancelChecks := context.WithCancel(ctx)
+		defer cancelChecks() // runs before wg.Wait
+		wg.Go(func() { r.runCheckStatuses(cctx) })
+	}
 	if r.cfg.Restore == nil {
 		if !r.setup() {
 			r.report()
@@ -395,6 +403,7 @@ func (r *Runner) ClientAlloc() *cluster.Allocation {
 	return &cluster.Allocation{
 		ID: a.ID, Namespace: a.Namespace, JobID: a.JobID, TaskGroup: a.TaskGroup, NodeID: a.NodeID,
 		ClientStatus: status, ClientDescription: desc, TaskStates: states, DeploymentStatus: health,
+		CheckStatuses: r.checks.snapshot(),
 	}
 }
 

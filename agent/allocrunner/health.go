@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/droverhq/drover/cluster"
@@ -111,6 +110,9 @@ type checkSpec struct {
 	timeout  time.Duration
 	// onUpdate is the effective on_update (on_update.go).
 	onUpdate string
+	// service and owner name the service the check belongs to: owner is
+	// its task, empty for a group service (cluster.CheckStatus).
+	service, owner string
 	// addrIn is how addr was resolved; for address_mode = "driver" the
 	// task's own network is only known once it runs, so runCheck
 	// resolves again then (address_mode.go).
@@ -121,16 +123,17 @@ type checkSpec struct {
 // allocation's addresses.
 func (r *Runner) healthChecks() ([]checkSpec, error) {
 	type svc struct {
-		s    jobspec.Service
-		task string
+		s     jobspec.Service
+		task  string
+		owner string
 	}
 	var svcs []svc
 	for _, s := range r.group.Services {
-		svcs = append(svcs, svc{s, s.Task})
+		svcs = append(svcs, svc{s, s.Task, ""})
 	}
 	for _, t := range r.group.Tasks {
 		for _, s := range t.Services {
-			svcs = append(svcs, svc{s, t.Name})
+			svcs = append(svcs, svc{s, t.Name, t.Name})
 		}
 	}
 	var out []checkSpec
@@ -140,10 +143,9 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 				name: c.Name, kind: c.Type, path: c.Path, method: c.Method, header: c.Header,
 				command: c.Command, args: c.Args, task: c.Task, interval: c.Interval, timeout: c.Timeout,
 				onUpdate: checkOnUpdate(sv.s.OnUpdate, c.OnUpdate),
+				service:  sv.s.Name, owner: sv.owner,
 			}
-			if cs.name == "" {
-				cs.name = fmt.Sprintf("%s[%d]", sv.s.Name, i)
-			}
+			cs.name = cluster.CheckName(sv.s.Name, i, c.Name)
 			if cs.task == "" {
 				cs.task = sv.task
 			}
@@ -304,50 +306,16 @@ func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
 		obs.Failed = true
 	}
 
-	var mu sync.Mutex
 	// results[i]: does check i let the allocation count as healthy for
 	// the deployment (its on_update applied to its last status)? An
-	// ignored check does from the start; the others once they pass.
+	// ignored check does from the start; the others once they pass. The
+	// checks themselves run in runCheckStatuses, for the catalog too:
+	// this reads their last results rather than running each twice.
 	results := make([]bool, len(checks))
-	for i, c := range checks {
-		results[i] = c.onUpdate == onUpdateIgnore
-	}
-	var wg sync.WaitGroup
-	cctx, cancel := context.WithCancel(ctx)
-	defer func() { cancel(); wg.Wait() }()
-	if mode == healthChecks {
+	update := func() {
 		for i, c := range checks {
-			wg.Go(func() {
-				t := time.NewTicker(c.interval)
-				defer t.Stop()
-				ran := false // the first result is logged, then changes
-				var last checkStatus
-				for {
-					// Checks start once every task runs, as Consul's would
-					// once the service is registered.
-					if allOK(healthTaskStates, r.views(), nil) {
-						err := r.runCheck(cctx, c)
-						st := statusOf(err)
-						mu.Lock()
-						if st != last || !ran {
-							ran = true
-							if err != nil {
-								r.log.Warn("check "+st.String(), "check", c.name, "on_update", c.onUpdate, "err", err)
-							} else {
-								r.log.Debug("check passing", "check", c.name)
-							}
-						}
-						last = st
-						results[i] = healthyForDeployment(c.onUpdate, st)
-						mu.Unlock()
-					}
-					select {
-					case <-cctx.Done():
-						return
-					case <-t.C:
-					}
-				}
-			})
+			st, ran := r.checks.status(i)
+			results[i] = c.onUpdate == onUpdateIgnore || ran && healthyForDeployment(c.onUpdate, st)
 		}
 	}
 
@@ -369,9 +337,8 @@ func (r *Runner) trackHealth(ctx context.Context, deploymentID string) {
 			return
 		}
 		views := r.views()
-		mu.Lock()
+		update()
 		ok := allOK(mode, views, results)
-		mu.Unlock()
 		now := r.now()
 		if !obs.Failed {
 			obs.Failed = anyFailed(views)

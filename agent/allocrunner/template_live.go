@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -83,6 +84,9 @@ type LiveVarMeta struct {
 	CreateIndex, ModifyIndex uint64
 }
 
+// String is what `{{ . }}` prints for a list entry: its path.
+func (m LiveVarMeta) String() string { return m.Path }
+
 // LiveServiceEntry is one instance of a service (consul-template's
 // NomadService).
 type LiveServiceEntry struct {
@@ -146,17 +150,36 @@ func (v VarItems) Keys() []string {
 	return out
 }
 
-// Values returns the items sorted by key.
-func (v VarItems) Values() []VarItem {
-	out := make([]VarItem, 0, len(v))
+// Values returns the items' values sorted by key.
+func (v VarItems) Values() []string {
+	out := make([]string, 0, len(v))
 	for _, k := range v.Keys() {
-		out = append(out, v[k])
+		out = append(out, v[k].Value)
 	}
 	return out
 }
 
-// Tuples is Values (consul-template has both).
-func (v VarItems) Tuples() []VarItem { return v.Values() }
+// Tuples returns the items as {K, V} sorted by key:
+// `{{ range .Tuples }}{{ .K }}={{ .V }}{{ end }}`.
+func (v VarItems) Tuples() []struct{ K, V string } {
+	out := make([]struct{ K, V string }, 0, len(v))
+	for _, k := range v.Keys() {
+		out = append(out, struct{ K, V string }{K: k, V: v[k].Value})
+	}
+	return out
+}
+
+// ItemsMap returns the items as a plain map (nil when empty).
+func (v VarItems) ItemsMap() map[string]any {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(v))
+	for k, it := range v {
+		out[k] = it.Value
+	}
+	return out
+}
 
 // Metadata returns the variable's path and indexes.
 func (v VarItems) Metadata() LiveVarMeta {
@@ -289,8 +312,7 @@ func (l *liveData) watch(d LiveDep, w *liveWatcher) {
 			w.once.Do(func() { close(w.ready) })
 			// Jittered, so that the watchers of many tasks do not hit a
 			// recovering server at once.
-			d := backoff/2 + rand.N(backoff/2+1)
-			t := time.NewTimer(d)
+			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
 			select {
 			case <-t.C:
 			case <-l.ctx.Done():
@@ -369,13 +391,29 @@ func (l *liveData) funcs() template.FuncMap {
 			if err != nil {
 				return nil, err
 			}
-			d.Namespace, d.Key = l.splitNS(d.Key)
+			tag, name, ns, ok := parseServiceSpec(d.Key)
+			if !ok {
+				return nil, fmt.Errorf("nomadService: %q: want <name>, <tag>.<name>, or either with ?ns=<namespace> and @<region>", d.Key)
+			}
+			d.Key = name
+			if ns != "" {
+				d.Namespace = ns
+			}
 			v, err := l.get(d)
 			if err != nil {
 				return nil, err
 			}
 			list, _ := v.([]LiveServiceEntry)
-			return list, nil
+			if tag == "" {
+				return list, nil
+			}
+			out := []LiveServiceEntry{}
+			for _, e := range list {
+				if e.Tags.Contains(tag) {
+					out = append(out, e)
+				}
+			}
+			return out, nil
 		},
 		"nomadServices": func() ([]LiveServiceStub, error) {
 			v, err := l.get(LiveDep{Kind: LiveServices, Namespace: l.nsName()})
@@ -395,13 +433,28 @@ func (l *liveData) nsName() string {
 	return l.ns
 }
 
-// splitNS reads consul-template's "path@namespace" form; without it
-// the task's namespace.
+// splitNS reads consul-template's "path@namespace.region" form of a
+// variable path (there is one region); without it the task's namespace.
 func (l *liveData) splitNS(key string) (ns, rest string) {
 	if i := strings.LastIndexByte(key, '@'); i >= 0 && i < len(key)-1 {
-		return key[i+1:], key[:i]
+		ns, _, _ = strings.Cut(key[i+1:], ".")
+		return ns, key[:i]
 	}
 	return l.nsName(), key
+}
+
+// serviceSpecRe is consul-template's nomadService query:
+// "<tag>.<name>?ns=<namespace>@<region>", all but the name optional.
+var serviceSpecRe = regexp.MustCompile(`\A(?:([[:word:]=:\-./]+)\.)?([[:word:]\-]+)(?:\?ns=([[:word:]\-]+))?(?:@([[:word:]\-]+))?\z`)
+
+// parseServiceSpec splits a nomadService query; ns is empty when the
+// query names none (the task's namespace).
+func parseServiceSpec(s string) (tag, name, ns string, ok bool) {
+	m := serviceSpecRe.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
 }
 
 func (l *liveData) variable(path string) (*LiveVariable, error) {

@@ -46,6 +46,7 @@ func TestLiveNamespaceSuffix(t *testing.T) {
 		{"nomad/jobs/x", "prod", "nomad/jobs/x"},
 		{"nomad/jobs/x@other", "other", "nomad/jobs/x"},
 		{"trailing@", "prod", "trailing@"},
+		{"nomad/jobs/x@other.global", "other", "nomad/jobs/x"},
 	} {
 		if ns, key := l.splitNS(tc.in); ns != tc.ns || key != tc.key {
 			t.Errorf("splitNS(%q) = %q, %q; want %q, %q", tc.in, ns, key, tc.ns, tc.key)
@@ -74,8 +75,36 @@ func TestVarItemsInTemplates(t *testing.T) {
 	if got := strings.Join(items.Keys(), ","); got != "a,b" {
 		t.Errorf("Keys = %s", got)
 	}
-	if v := items.Values(); len(v) != 2 || v[0].String() != "1" || v[1].Value != "2" {
+	if v := items.Values(); len(v) != 2 || v[0] != "1" || v[1] != "2" {
 		t.Errorf("Values = %+v", v)
+	}
+	if tu := items.Tuples(); len(tu) != 2 || tu[0].K != "a" || tu[0].V != "1" {
+		t.Errorf("Tuples = %+v", tu)
+	}
+	if items["a"].String() != "1" || items.Metadata().Path != "p" && items.Metadata().Path != "" {
+		t.Errorf("item String/Metadata")
+	}
+}
+
+func TestParseServiceSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in            string
+		tag, name, ns string
+		ok            bool
+	}{
+		{"api", "", "api", "", true},
+		{"v1.api", "v1", "api", "", true},
+		{"api?ns=prod", "", "api", "prod", true},
+		{"canary.api?ns=prod@global", "canary", "api", "prod", true},
+		{"api@global", "", "api", "", true},
+		{"", "", "", "", false},
+		{"api?ns=", "", "", "", false},
+		{"a b", "", "", "", false},
+	} {
+		tag, name, ns, ok := parseServiceSpec(tc.in)
+		if ok != tc.ok || ok && (tag != tc.tag || name != tc.name || ns != tc.ns) {
+			t.Errorf("parseServiceSpec(%q) = %q %q %q %v", tc.in, tag, name, ns, ok)
+		}
 	}
 }
 

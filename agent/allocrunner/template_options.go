@@ -33,13 +33,10 @@ import (
 //     its driver's exec (drivers.Execer), with its timeout (5s by
 //     default); with fail_on_error a failing script kills the task.
 //
-// What re-renders a template while its task runs: Runner.TemplatesChanged,
-// the signal that the data templates read may have changed. Nothing in
-// the agent calls it yet, because a template reads only the task's
-// environment, its source file and the clock, fixed when the task
-// starts; the live data of issue 16 (variables, services) will. Until
-// then wait, splay, once and the change modes are exercised by the
-// tests through that call.
+// What re-renders a template while its task runs: the signal that the
+// data templates read may have changed, sent by the watchers of the
+// live data functions (nomadVar, nomadService, ...: template_live.go)
+// when an answer changes, and by Runner.TemplatesChanged.
 
 // Task event types of template changes, as Nomad names them.
 const (

@@ -145,6 +145,7 @@ func renderServiceInfo(w io.Writer, name string, regs []*cluster.ServiceRegistra
 				kv = append(kv, [2]string{"Meta[" + k + "]", r.Meta[k]})
 			}
 			writeKV(w, kv)
+			renderServiceChecks(w, r.Checks)
 		}
 		return
 	}

@@ -167,3 +167,61 @@ func findFile(t *testing.T, root, suffix string) string {
 	}
 	return found
 }
+
+// TestLiveTemplateWithACLEndToEnd: a server as deployed (ACLs and mutual
+// TLS on by default) and an agent: the task's templates read its job's
+// variable and api's instances with the task's workload identity, and
+// follow a change of the variable.
+func TestLiveTemplateWithACLEndToEnd(t *testing.T) {
+	s := startServer(t, "-node-name", "s1")
+	agentDir := t.TempDir()
+	s.startAgent(t, "a1", agentDir, withRawExec(t)...)
+	waitNodes(t, s.client, 1)
+	dir := t.TempDir()
+	cli := func(args ...string) result {
+		t.Helper()
+		r := runDrover(t, dir, s.env, args...)
+		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
+		return r
+	}
+	t.Cleanup(func() {
+		cli("job", "stop", "web")
+		cli("job", "stop", "api")
+		followAllocs(t, s.client, "web", "web to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
+		followAllocs(t, s.client, "api", "api to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
+	})
+	if r := cli("var", "put", "nomad/jobs/web", "password=first"); r.code != 0 {
+		t.Fatalf("var put: %s", r)
+	}
+	writeFile(t, filepath.Join(dir, "api.nomad.hcl"), liveAPIJob)
+	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), strings.Replace(liveWebJob,
+		`data          = "{{ range nomadService \"api\" }}`,
+		`data          = "{{ with nomadVar \"nomad/jobs/web\" }}pw={{ .password }}\n{{ end }}{{ range nomadService \"api\" }}`, 1))
+	if r := cli("job", "run", "-detach", "api.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run api: %s", r)
+	}
+	followAllocs(t, s.client, "api", "two running", func(as []*cluster.Allocation) bool { return len(running(as)) == 2 })
+	if r := cli("job", "run", "-detach", "web.nomad.hcl"); r.code != 0 {
+		t.Fatalf("job run web: %s", r)
+	}
+	web := followAllocs(t, s.client, "web", "web running", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
+	conf := findFile(t, agentDir, filepath.Join(running(web)[0].ID, "server", "local", "upstreams.conf"))
+	b, _ := os.ReadFile(conf)
+	if !strings.HasPrefix(string(b), "pw=first\n") || strings.Count(string(b), "server 127.0.0.1:") != 2 {
+		t.Fatalf("upstreams.conf = %q, want the variable and api's 2 instances", b)
+	}
+	if r := cli("var", "put", "-force", "nomad/jobs/web", "password=second"); r.code != 0 {
+		t.Fatalf("var put: %s", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ = os.ReadFile(conf)
+		if strings.HasPrefix(string(b), "pw=second\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upstreams.conf = %q 5s after the variable changed", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -40,14 +40,16 @@ func chromiumPath(t *testing.T) string {
 // dev -repo: sign in without a token, see the dev source's applied
 // commit and the jobs, open a job page, and check that a job whose meta
 // (and a commit whose subject) holds HTML renders it as text and runs
-// nothing. Every request the pages make stays on the server, and no
+// nothing. On the open timeline, a pushed commit appears as applied and
+// a broken one as rejected with its file:line:col, without a reload. Every request the pages make stays on the server, and no
 // script error or CSP violation occurs.
 func TestWebUIInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	r := gittest.New(t)
 	first := r.Commit(`Add web and xss <script>window.__pwned=3</script>`, map[string]string{
-		"web.hcl": rawJob("web", 1, "/bin/sleep"),
-		"xss.hcl": strings.Replace(rawJob("xss", 1, "/bin/sleep"), "  group", "  meta {\n    note = "+hclQuote(xssMeta)+"\n  }\n  group", 1),
+		"web.hcl":    rawJob("web", 1, "/bin/sleep"),
+		"canary.hcl": canaryJob("1000"),
+		"xss.hcl":    strings.Replace(rawJob("xss", 1, "/bin/sleep"), "  group", "  meta {\n    note = "+hclQuote(xssMeta)+"\n  }\n  group", 1),
 	})
 	dataDir, httpAddr := t.TempDir(), freeAddr(t)
 	dev := startProc(t, "drover dev", hermeticEnv(), "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
@@ -63,7 +65,7 @@ func TestWebUIInBrowser(t *testing.T) {
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.WindowSize(1200, 900), chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true))
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
@@ -158,7 +160,42 @@ func TestWebUIInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+first+`"]`))))
 	timelineText := text(`.commit[data-commit="` + first + `"]`)
 	requests()
+	// Live: commits pushed now appear on the open page, without a reload
+	// (the marker would not survive one); the broken one with its
+	// diagnostic's position.
+	_, err = chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 7`))
+	fail("mark the page", err)
+	scale := r.Commit("Scale web to 2", map[string]string{"web.hcl": rawJob("web", 2, "/bin/sleep"), "canary.hcl": canaryJob("1001")})
+	fail("the pushed commit appears", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"][data-outcome="applied"]`))))
+	broken := r.Commit("Break web", map[string]string{"web.hcl": "job \"web\" {\n  group \"g\" {\n    count = = 3\n"})
+	fail("the broken commit appears", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+broken+`"] .diag`))))
+	brokenText := text(`.commit[data-commit="` + broken + `"]`)
+	sameLoad, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad || 0`))
+	fail("read the mark", err)
 	shot("timeline")
+	// Promote: the canary of the second commit's deployment, once
+	// healthy, is promoted by the button, through the API.
+	dep := waitCanaryHealthy(t, c, "canary", 1)
+	fail("deployments page", chromedp.Do(walk,
+		chromedp.Navigate(base+"/ui/deployments"),
+		chromedp.WaitVisible(chromedp.CSS(`.actions[data-deployment="`+dep+`"] .act-promote:enabled`))))
+	shot("deployments")
+	_, err = chromedp.Run(walk, chromedp.Evaluate[bool](`document.querySelector('.actions[data-deployment="`+dep+`"] .act-promote').click() || true`))
+	fail("click promote", err)
+	if !waitPromoted(c, dep) {
+		errText, _ := chromedp.Run(walk, chromedp.Evaluate[string](`((document.getElementById('error') || {}).textContent || 'no error shown') + '; last action: ' + (document.body.dataset.lastAction || 'none')`))
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the promote button did not promote deployment %s; the page says: %s; the console: %q", dep, errText, problems)
+	}
+	fail("nodes page", chromedp.Do(walk,
+		chromedp.Navigate(base+"/ui/nodes"),
+		chromedp.WaitVisible(chromedp.CSS(`td .s-ready`))))
+	nodesText := text("main")
+	requests()
+	if !strings.Contains(nodesText, "devnode") || !strings.Contains(nodesText, "raw_exec") || !strings.Contains(nodesText, "eligible") {
+		t.Errorf("the nodes page lacks devnode, its drivers or eligibility:\n%s", nodesText)
+	}
 	fail("settle", chromedp.Do(walk, chromedp.Sleep(300*time.Millisecond))) // let a late onerror fire, were there one
 	pwned, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__pwned || 0`))
 	fail("window.__pwned", err)
@@ -189,6 +226,12 @@ func TestWebUIInBrowser(t *testing.T) {
 	if !strings.Contains(timelineText, "<script>window.__pwned=3</script>") {
 		t.Errorf("the timeline does not show the commit subject as text:\n%s", timelineText)
 	}
+	if sameLoad != 7 {
+		t.Errorf("the timeline reloaded instead of updating in place")
+	}
+	if !strings.Contains(brokenText, "rejected") || !strings.Contains(brokenText, "web.hcl:3:13") {
+		t.Errorf("the rejected commit does not show its diagnostic with position web.hcl:3:13:\n%s", brokenText)
+	}
 	if pwned != 0 || images != 0 {
 		t.Errorf("attacker HTML ran or became elements: window.__pwned=%d, %d img/script elements in main", pwned, images)
 	}
@@ -204,4 +247,69 @@ func TestWebUIInBrowser(t *testing.T) {
 func hclQuote(s string) string {
 	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "${", "$${", "%{", "%%{").Replace(s)
 	return `"` + q + `"`
+}
+
+// canaryJob is a raw_exec service job whose updates start with one
+// canary and wait for a promotion; arg changes between versions.
+func canaryJob(arg string) string {
+	return fmt.Sprintf(`job "canary" {
+  datacenters = ["dc1"]
+  update {
+    canary           = 1
+    max_parallel     = 1
+    min_healthy_time = "1s"
+    healthy_deadline = "30s"
+    auto_promote     = false
+  }
+  group "g" {
+    count = 1
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = [%q]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`, arg)
+}
+
+// waitCanaryHealthy waits for a deployment of job version whose
+// canaries are all healthy, and returns its ID.
+func waitCanaryHealthy(t *testing.T, c *api.Client, job string, version uint64) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds, _, err := c.Jobs().Deployments(context.Background(), job, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if g := d.TaskGroups["g"]; d.JobVersion == version && g != nil && g.DesiredCanaries > 0 && g.HealthyAllocs >= g.DesiredCanaries {
+				return d.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no deployment of %s version %d with healthy canaries: %+v", job, version, ds)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitPromoted waits for the UI's promote click to reach the state.
+func waitPromoted(c *api.Client, id string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		d, _, err := c.Deployments().Info(context.Background(), id, nil)
+		if g := d.TaskGroups["g"]; err == nil && g != nil && g.Promoted {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }

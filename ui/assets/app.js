@@ -164,9 +164,13 @@
     const id = p.get('id') || '';
     const ns = nsq(p.get('namespace'));
     const base = '/v1/job/' + enc(id);
-    const [j, versions, history, allocs, deps] = await Promise.all([
+    const [j, versions, history, allocs, deps, listed] = await Promise.all([
       api(base + ns), api(base + '/versions' + ns), api(base + '/history' + ns).catch(() => []),
-      api(base + '/allocations' + ns), api(base + '/deployments' + ns)]);
+      api(base + '/allocations' + ns), api(base + '/deployments' + ns),
+      api('/v1/jobs' + q({ prefix: id, namespace: p.get('namespace') || 'default' })).catch(() => [])]);
+    // The job's status is the list's (from its allocations); the record
+    // itself holds the stored version's.
+    const summary = (listed || []).find((x) => x.id === id) || {};
     const spec = j.spec || {};
     const src = j.source || {};
     const versionRows = (versions || []).concat(history || []).map((v) => {
@@ -174,7 +178,7 @@
       return [v.version, s.commit ? commitText(s.commit) : '', s.subject || '', s.author || '', s.path || '', v.status || ''];
     });
     return [el('h1', {}, 'Job ', el('span', { id: 'job-id' }, j.id)),
-      dl([['Status', badge(j.status)], ['Type', spec.type], ['Namespace', j.namespace], ['Version', j.version],
+      dl([['Status', badge(summary.status || j.status)], ['Type', spec.type], ['Namespace', j.namespace], ['Version', j.version],
         ['Commit', src.commit ? [commitText(src.commit), ' ', src.subject || '', ' — ', src.author || ''] : 'submitted by hand'],
         ['File', src.path ? (src.name || '') + ':' + src.path : ''], ['Datacenters', (spec.datacenters || []).join(', ')]]),
       spec.meta ? [el('h2', {}, 'Meta'), table(['Key', 'Value'], Object.entries(spec.meta).map(([k, v]) => [el('code', {}, k), el('code', { class: 'meta-value' }, v)]))] : null,
@@ -231,10 +235,21 @@
       title: allowed ? what + ' deployment ' + short(d.id) : 'your token lacks namespace:submit-job',
       onclick: async (ev) => {
         ev.target.disabled = true;
-        try { await api('/v1/deployment/' + enc(d.id) + '/' + what, 'POST', {}); render(); } catch (e) { showError(e); }
+        clearError();
+        // data-last-action tells a test (and a curious operator) what
+        // the last button did.
+        document.body.dataset.lastAction = what + ' ' + d.id + ': sent';
+        try {
+          await api('/v1/deployment/' + enc(d.id) + '/' + what, 'POST', {});
+          document.body.dataset.lastAction = what + ' ' + d.id + ': done';
+          render();
+        } catch (e) {
+          document.body.dataset.lastAction = what + ' ' + d.id + ': ' + e.message;
+          showError(e);
+        }
       },
     }, what) : null;
-    return el('div', { class: 'actions' }, act('promote', canaries), act('pause', d.status === 'running'), act('resume', d.status === 'paused'), act('fail', true));
+    return el('div', { class: 'actions', 'data-deployment': d.id }, act('promote', canaries), act('pause', d.status === 'running'), act('resume', d.status === 'paused'), act('fail', true));
   }
 
   async function deployments() {
@@ -276,11 +291,19 @@
     allocation: ['Allocation'], nodes: ['Node', 'Allocation'], deployments: ['Deployment'],
   };
 
-  function showError(e) {
-    const box = el('div', { class: 'error', id: 'error' }, e.message,
-      e.status === 401 || e.status === 403 ? [' — ', el('a', { href: '/ui/' }, 'sign in with a token that may read this')] : null);
+  // showError shows an error above the page, where the next render
+  // leaves it: a failed load until a load succeeds, a refused action
+  // until the next action.
+  function showError(e, kind) {
+    const box = el('div', { class: 'error', id: 'error', 'data-kind': kind || 'action' }, e.message,
+      e.status === 401 || e.status === 403 ? [' — ', el('a', { href: '/ui/' }, 'sign in with a token that may do this')] : null);
     const old = document.getElementById('error');
-    if (old) old.replaceWith(box); else main.prepend(box);
+    if (old) old.replaceWith(box); else main.before(box);
+  }
+
+  function clearError(kind) {
+    const old = document.getElementById('error');
+    if (old && (!kind || old.dataset.kind === kind)) old.remove();
   }
 
   let rendering = false;
@@ -294,8 +317,9 @@
       append(frag, [nodes]);
       main.replaceChildren(frag);
       main.dataset.loaded = String(Date.now());
+      clearError('load');
     } catch (e) {
-      showError(e);
+      showError(e, 'load');
     } finally {
       rendering = false;
       if (again) { again = false; render(); }
