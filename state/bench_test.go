@@ -308,8 +308,21 @@ func BenchmarkCommandCodec(b *testing.B) {
 // BenchmarkFSMApplyBatch measures the FSM alone, without Raft or disk:
 // raft hands it batches of committed agent updates (32 commands of 50
 // allocations), the shape BenchmarkStateApply produces.
+// BenchmarkFSMApplyBatch runs with the event stream on (what servers do)
+// and off, in the same run, to show what publishing events costs.
 func BenchmarkFSMApplyBatch(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("events=%s", map[bool]string{true: "on", false: "off"}[on]), func(b *testing.B) {
+			benchFSMApplyBatch(b, on)
+		})
+	}
+}
+
+func benchFSMApplyBatch(b *testing.B, events bool) {
 	h := newFSM(b)
+	if !events {
+		state.DisableEvents(h.fsm)
+	}
 	var ids []string
 	for chunk := 0; chunk < 3200; chunk += 400 {
 		var plan []*cluster.Allocation

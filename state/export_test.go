@@ -65,3 +65,7 @@ func (s *plainStream) Addr() net.Addr {
 func (s *plainStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return net.DialTimeout("tcp", string(addr), timeout)
 }
+
+// DisableEvents turns the FSM's event stream off, so that benchmarks can
+// show its cost side by side (BenchmarkFSMApplyBatch/events=off).
+func DisableEvents(f *FSM) { f.events = nil }
