@@ -8,8 +8,9 @@ import (
 	"sync"
 )
 
-// Stored is one buffered event: what subscriptions filter on, and its
-// JSON, encoded once at publish and shared by every subscriber.
+// Stored is one buffered event as a subscription returns it: what
+// subscriptions filter on, and its JSON, encoded the first time any
+// subscriber read the event and shared by every subscriber after.
 type Stored struct {
 	Topic      Topic
 	Type       string
@@ -20,37 +21,73 @@ type Stored struct {
 	JSON       json.RawMessage
 }
 
+// entry is one buffered event. The event (its payload is an object the
+// state store shares and never changes) is kept as published; its JSON
+// is made on first read, once, outside the broker's lock.
+type entry struct {
+	ev   Event
+	once sync.Once
+	json json.RawMessage // set by once
+	// size is what this entry counts in the buffer's bytes: 0 while it
+	// is counted at the estimate, its JSON's length once corrected.
+	// Guarded by Broker.mu.
+	size int64
+}
+
+// encoded returns the entry's JSON, encoding it on the first call.
+func (e *entry) encoded() json.RawMessage {
+	e.once.Do(func() { e.json = encodeEvent(&e.ev) })
+	return e.json
+}
+
+func (e *entry) stored() Stored {
+	return Stored{
+		Topic: e.ev.Topic, Type: e.ev.Type, Key: e.ev.Key, Namespace: e.ev.Namespace,
+		FilterKeys: e.ev.FilterKeys, Index: e.ev.Index, JSON: e.encoded(),
+	}
+}
+
 // Broker is the bounded buffer of events and its subscriptions. It is
-// safe for concurrent use; Publish never waits for a subscriber.
+// safe for concurrent use; Publish never waits for a subscriber and never
+// encodes: with no subscriber reading, no event is ever encoded.
 type Broker struct {
 	mu  sync.Mutex
 	cfg Config
 	// items are the buffered events, oldest first; first is the sequence
 	// number of items[0]. Sequence numbers only grow, so a subscription's
 	// position stays meaningful while the head is dropped.
-	items []Stored
+	items []*entry
 	first uint64
-	bytes int64
+	// The buffer's size in bytes is encBytes + unencoded*estimate():
+	// encBytes sums the JSON of the entries already encoded (and
+	// counted), unencoded counts the others.
+	encBytes  int64
+	unencoded int64
+	// encSum and encCount are every encoding's size and number, for the
+	// estimate.
+	encSum   int64
+	encCount int64
 	// floor is the newest index some of whose events this broker does
 	// not hold (dropped, or before it started / restored): a
 	// subscription may resume only from floor or later.
 	floor uint64
-	// last is the newest index published (queued or buffered).
+	// last is the newest index published.
 	last uint64
-	// pending are published batches the encoder has not buffered yet;
-	// encoding is set while its goroutine runs, which wg waits for.
-	pending  []batch
-	pendingN int
-	encoding bool
-	wg       sync.WaitGroup
 	// epoch counts Resets: a subscription made before one must check
 	// that it lost nothing.
 	epoch  uint64
 	subs   int
 	closed bool
-	// notify is closed and replaced on every change (a watch channel).
+	// notify, made when a subscriber waits and nil otherwise, is closed
+	// on every change (a watch channel): publishing with nobody waiting
+	// allocates nothing.
 	notify chan struct{}
 }
+
+// defaultEstimate is what an event not yet encoded counts in MaxBytes
+// before any event was encoded; after, the mean size of the encoded
+// ones is used.
+const defaultEstimate = 256
 
 // NewBroker returns an empty broker; it panics on an invalid cfg, which
 // is a programming error (callers validate operator input first).
@@ -58,7 +95,7 @@ func NewBroker(cfg Config) *Broker {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	return &Broker{cfg: cfg, notify: make(chan struct{})}
+	return &Broker{cfg: cfg}
 }
 
 // SetConfig changes the bounds; a smaller buffer drops the oldest events
@@ -89,105 +126,70 @@ func (b *Broker) Bounds() (floor, last uint64) {
 	return b.floor, b.last
 }
 
-// Len returns the number of buffered events and their size in bytes.
+// Len returns the number of buffered events and their size in bytes (an
+// estimate for events no subscriber read yet: see Config.MaxBytes).
 func (b *Broker) Len() (int, int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.items), b.bytes
+	return len(b.items), b.bytes()
 }
 
-// Publish queues the events of one applied index, in order, and
-// returns at once: encoding them to JSON happens on the broker's own
-// goroutine, so that the FSM pays only for building the events. Events
-// of an index at or below the newest published are refused: indexes only
-// grow, and a subscriber's resume point depends on it. evs must not be
-// changed afterwards.
+// bytes is the buffer's size. Called with mu held.
+func (b *Broker) bytes() int64 { return b.encBytes + b.unencoded*b.estimate() }
+
+// estimate is what an event not encoded yet counts. Called with mu held.
+func (b *Broker) estimate() int64 {
+	if b.encCount == 0 {
+		return defaultEstimate
+	}
+	return max(1, b.encSum/b.encCount)
+}
+
+// Publish buffers the events of one applied index, in order, and
+// returns at once: it only stores them (the FSM pays for building the
+// events, not for encoding them; the first subscriber to read an event
+// encodes it). Events of an index at or below the newest published are
+// refused: indexes only grow, and a subscriber's resume point depends on
+// it. evs and their payloads must not be changed afterwards.
 func (b *Broker) Publish(index uint64, evs []Event) {
 	if len(evs) == 0 {
 		return
+	}
+	// One allocation for the batch's entries, made before taking the
+	// lock.
+	ents := make([]entry, len(evs))
+	for i := range evs {
+		ents[i].ev = evs[i]
+		ents[i].ev.Index = index
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed || index <= b.last && b.last != 0 {
 		return
 	}
-	b.pending = append(b.pending, batch{index: index, evs: evs})
-	b.pendingN += len(evs)
 	b.last = index
-	if b.pendingN > maxPending {
-		// The encoder fell far behind (the queue holds only pointers to
-		// objects the store shares, but it must still be bounded): drop
-		// it all; subscribers that had not read up to here end.
-		b.dropAll(index)
+	if index <= b.floor {
+		// A Reset moved the floor past it.
 		return
 	}
-	if !b.encoding {
-		b.encoding = true
-		b.wg.Add(1)
-		go b.encode()
+	for i := range ents {
+		b.items = append(b.items, &ents[i])
 	}
+	b.unencoded += int64(len(ents))
+	b.trim()
+	b.wake()
 }
 
-// maxPending bounds the events queued for the encoder.
-const maxPending = 1 << 16
-
-// batch is one index's events waiting to be encoded.
-type batch struct {
-	index uint64
-	evs   []Event
-}
-
-// encode moves queued batches into the buffer, encoding each event once;
-// it exits when the queue is empty (Publish starts it again).
-func (b *Broker) encode() {
-	defer b.wg.Done()
-	for {
-		b.mu.Lock()
-		todo := b.pending
-		b.pending, b.pendingN = nil, 0
-		if len(todo) == 0 || b.closed {
-			b.encoding = false
-			b.mu.Unlock()
-			return
-		}
-		b.mu.Unlock()
-
-		var stored []Stored
-		for _, bt := range todo {
-			for i := range bt.evs {
-				stored = append(stored, encodeEvent(bt.index, &bt.evs[i]))
-			}
-		}
-
-		b.mu.Lock()
-		for _, st := range stored {
-			// A Reset or a drop while encoding moved the floor past it.
-			if st.Index <= b.floor {
-				continue
-			}
-			b.items = append(b.items, st)
-			b.bytes += int64(len(st.JSON))
-		}
-		b.trim()
-		b.wake()
-		b.mu.Unlock()
-	}
-}
-
-func encodeEvent(index uint64, ev *Event) Stored {
-	out := *ev
-	out.Index = index
-	raw, err := json.Marshal(&out)
+func encodeEvent(ev *Event) json.RawMessage {
+	raw, err := json.Marshal(ev)
 	if err != nil {
 		// A payload that does not encode is a bug; the event still says
 		// what changed, so subscribers do not miss it.
+		out := *ev
 		out.Payload = map[string]string{"Error": "payload does not encode: " + err.Error()}
 		raw, _ = json.Marshal(&out)
 	}
-	return Stored{
-		Topic: ev.Topic, Type: ev.Type, Key: ev.Key, Namespace: ev.Namespace,
-		FilterKeys: ev.FilterKeys, Index: index, JSON: raw,
-	}
+	return raw
 }
 
 // Reset empties the buffer after the state was replaced (a snapshot
@@ -200,55 +202,70 @@ func (b *Broker) Reset(index uint64) {
 	b.last = index
 }
 
-// dropAll empties the buffer and the queue; index is the new floor.
-// Called with mu held.
+// dropAll empties the buffer; index is the new floor. Called with mu
+// held.
 func (b *Broker) dropAll(index uint64) {
 	b.first += uint64(len(b.items))
-	b.items, b.bytes = nil, 0
-	b.pending, b.pendingN = nil, 0
+	b.items, b.encBytes, b.unencoded = nil, 0, 0
 	b.floor = max(b.floor, index)
 	b.epoch++
 	b.wake()
 }
 
-// Close ends every subscription with ErrClosed and waits for the
-// encoder.
+// Close ends every subscription with ErrClosed.
 func (b *Broker) Close() {
 	b.mu.Lock()
 	b.closed = true
 	b.wake()
 	b.mu.Unlock()
-	b.wg.Wait()
-}
-
-// idle reports whether nothing waits to be encoded (tests).
-func (b *Broker) idle() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.encoding
 }
 
 // trim drops the oldest events beyond the bounds. Called with mu held.
 func (b *Broker) trim() {
 	n := 0
-	for len(b.items)-n > b.cfg.MaxEvents || b.bytes > b.cfg.MaxBytes && n < len(b.items) {
-		b.bytes -= int64(len(b.items[n].JSON))
-		b.floor = max(b.floor, b.items[n].Index)
+	for len(b.items)-n > b.cfg.MaxEvents || b.bytes() > b.cfg.MaxBytes && n < len(b.items) {
+		e := b.items[n]
+		if e.size > 0 {
+			b.encBytes -= e.size
+		} else {
+			b.unencoded--
+		}
+		b.floor = max(b.floor, e.ev.Index)
 		n++
 	}
 	if n == 0 {
 		return
 	}
-	// Clear the dropped slots so that their JSON can be collected; the
-	// next append that grows the slice copies only the live ones.
+	// Clear the dropped slots so that their events can be collected;
+	// the next append that grows the slice copies only the live ones.
 	clear(b.items[:n])
 	b.items = b.items[n:]
 	b.first += uint64(n)
 }
 
+// account counts the JSON of entries a subscriber just encoded in place
+// of the estimate, for those still buffered, then trims. Called with mu
+// held.
+func (b *Broker) account(ents []*entry, from uint64) {
+	for i, e := range ents {
+		seq := from + uint64(i)
+		if e.size > 0 || seq < b.first || seq-b.first >= uint64(len(b.items)) || b.items[seq-b.first] != e {
+			continue // counted by another reader, or dropped meanwhile
+		}
+		e.size = max(1, int64(len(e.json)))
+		b.unencoded--
+		b.encBytes += e.size
+		b.encSum += e.size
+		b.encCount++
+	}
+	b.trim()
+}
+
 func (b *Broker) wake() {
-	close(b.notify)
-	b.notify = make(chan struct{})
+	if b.notify != nil {
+		close(b.notify)
+		b.notify = nil
+	}
 }
 
 // Subscription reads the events after an index, in order. One goroutine
@@ -281,7 +298,7 @@ func (b *Broker) Subscribe(index uint64) (*Subscription, error) {
 	case index < b.floor:
 		return nil, fmt.Errorf("%w: events after index %d are no longer held by this server (it holds those after %d); re-read the state and resubscribe from its index", ErrIndexTooOld, index, b.floor)
 	default:
-		i := sort.Search(len(b.items), func(i int) bool { return b.items[i].Index > index })
+		i := sort.Search(len(b.items), func(i int) bool { return b.items[i].ev.Index > index })
 		s.next, s.after = b.first+uint64(i), index
 	}
 	b.subs++
@@ -290,7 +307,8 @@ func (b *Broker) Subscribe(index uint64) (*Subscription, error) {
 
 // Next returns the next events, oldest first (at most MaxBatch, never
 // none), waiting for them until ctx is done. ErrFellBehind means events
-// the subscription had not read were dropped: it is over.
+// the subscription had not read were dropped: it is over. Events no
+// subscriber read before are encoded here, outside the broker's lock.
 func (s *Subscription) Next(ctx context.Context) ([]Stored, error) {
 	b := s.b
 	b.mu.Lock()
@@ -310,23 +328,41 @@ func (s *Subscription) Next(ctx context.Context) ([]Stored, error) {
 			b.mu.Unlock()
 			return nil, fmt.Errorf("%w: events after index %d were dropped before this stream read them (the buffer holds events after %d); read faster, or re-read the state and resubscribe from its index", ErrFellBehind, s.after, b.floor)
 		}
-		var out []Stored
+		// Take the run of entries to return under the lock, encode
+		// them without it.
+		from := s.next
+		var ents []*entry
+		var lastIndex uint64
 		for s.next < b.first+uint64(len(b.items)) {
-			it := b.items[s.next-b.first]
+			e := b.items[s.next-b.first]
 			// A batch ends between indexes, never inside one: the rest
 			// of a cut index would be skipped as already read.
-			if len(out) >= b.cfg.MaxBatch && it.Index != out[len(out)-1].Index {
+			if len(ents) >= b.cfg.MaxBatch && e.ev.Index != lastIndex {
 				break
 			}
 			s.next++
-			if it.Index > s.after {
-				out = append(out, it)
+			if e.ev.Index > s.after {
+				if len(ents) == 0 {
+					from = s.next - 1
+				}
+				ents = append(ents, e)
+				lastIndex = e.ev.Index
 			}
 		}
-		if len(out) > 0 {
-			s.after = out[len(out)-1].Index
+		if len(ents) > 0 {
+			s.after = lastIndex
+			b.mu.Unlock()
+			out := make([]Stored, len(ents))
+			for i, e := range ents {
+				out[i] = e.stored()
+			}
+			b.mu.Lock()
+			b.account(ents, from)
 			b.mu.Unlock()
 			return out, nil
+		}
+		if b.notify == nil {
+			b.notify = make(chan struct{})
 		}
 		ch := b.notify
 		b.mu.Unlock()

@@ -78,7 +78,12 @@ var (
 // Config bounds the buffer. Every field is hot-reloadable (SetConfig).
 type Config struct {
 	// MaxEvents and MaxBytes bound the buffer; the oldest events are
-	// dropped first. MaxBytes counts each event's JSON encoding.
+	// dropped first. MaxEvents is exact. MaxBytes counts each event's
+	// JSON encoding, which is made only when a subscriber first reads the
+	// event (so that publishing with nobody subscribed encodes nothing):
+	// until then an event counts as an estimate, the mean size of the
+	// events encoded so far (256 bytes before any was), and its exact
+	// size once read. With no subscriber, MaxBytes is thus approximate.
 	MaxEvents int
 	MaxBytes  int64
 	// MaxSubscribers bounds concurrent subscriptions.

@@ -75,10 +75,10 @@ type jsonConv struct {
 // jsonPositions recomputes the line and column of each diagnostic from its
 // byte offset in the JSON file: inside a string with escapes, hclsyntax
 // counted lines and columns in the decoded value.
-func jsonPositions(src []byte, diags hcl.Diagnostics) {
+func jsonPositions(filename string, src []byte, diags hcl.Diagnostics) {
 	fix := func(r *hcl.Range) {
-		if r == nil {
-			return
+		if r == nil || r.Filename != filename {
+			return // a variables file's diagnostic: HCL, already right
 		}
 		r.Start = posAt(src, r.Start.Byte)
 		r.End = posAt(src, r.End.Byte)

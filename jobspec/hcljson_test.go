@@ -186,3 +186,13 @@ func firstDiff(got, want any) string {
 	}
 	return "lengths differ"
 }
+
+// TestHCLJSONVarFileDiagnostics: a -var-file's error keeps its own
+// position when the job file is JSON.
+func TestHCLJSONVarFileDiagnostics(t *testing.T) {
+	src := `{"variable": {"n": {"type": "number"}}, "job": {"web": {"group": {"g": {"count": "${var.n}", "task": {"t": {"driver": "docker"}}}}}}}`
+	_, diags := Parse("x.nomad.json", []byte(src), &ParseOptions{VarFiles: []VarFile{{Name: "prod.vars.hcl", Src: []byte("\n\nn = \"many\"\n")}}})
+	if !strings.Contains(diags.Error(), "prod.vars.hcl:3,") {
+		t.Fatalf("got %v", diags)
+	}
+}

@@ -250,3 +250,25 @@ func TestAPIJobNestingLimit(t *testing.T) {
 		t.Fatal("deep YAML accepted")
 	}
 }
+
+func TestYAMLNumbers(t *testing.T) {
+	src := "Job:\n  ID: a\n  Priority: 0x20\n  TaskGroups:\n    - Name: g\n      Count: 1_0\n      Tasks:\n        - Name: t\n          Driver: docker\n          Config: {image: x, n: 1.5e3}\n"
+	f, diags := Parse("a.job.yaml", []byte(src), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if f.Job.Priority != 32 || f.Job.Groups[0].Count != 10 || f.Job.Groups[0].Tasks[0].Config["n"] != 1500.0 {
+		t.Errorf("got %d %d %v", f.Job.Priority, f.Job.Groups[0].Count, f.Job.Groups[0].Tasks[0].Config)
+	}
+	_, diags = Parse("a.job.yaml", []byte("Job:\n  ID: a\n  TaskGroups:\n    - Name: g\n      Tasks:\n        - Name: t\n          Driver: docker\n          Config: {image: x, n: .inf}\n"), nil)
+	if !strings.Contains(diags.Error(), "a.job.yaml:8,") || !strings.Contains(diags.Error(), "Invalid number") {
+		t.Errorf("infinity: %v", diags)
+	}
+}
+
+func TestAPIJobHugeNumber(t *testing.T) {
+	_, diags := Parse("a.job.json", []byte(`{"Job": {"ID": "a", "Meta": {"x": 1e999}}}`), nil)
+	if !strings.Contains(diags.Error(), "a.job.json:1,35") || !strings.Contains(diags.Error(), "out of range") {
+		t.Errorf("got %v", diags)
+	}
+}

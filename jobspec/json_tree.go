@@ -3,6 +3,7 @@ package jobspec
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -122,6 +123,11 @@ func (p *jsonParser) value() *apiNode {
 		raw := p.src[p.i:j]
 		if !json.Valid(raw) {
 			p.fail("Invalid number", fmt.Sprintf("%s is not a JSON number.", raw))
+			return nil
+		}
+		if _, err := strconv.ParseFloat(string(raw), 64); err != nil {
+			// Out of a float64's range: the model could not encode it.
+			p.fail("Invalid number", fmt.Sprintf("%s is out of range.", raw))
 			return nil
 		}
 		p.i = j

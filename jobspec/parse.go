@@ -78,7 +78,7 @@ func ParseContext(ctx context.Context, filename string, src []byte, opts *ParseO
 func inFile(filename string, src []byte) func(*File, hcl.Diagnostics) (*File, hcl.Diagnostics) {
 	return func(f *File, diags hcl.Diagnostics) (*File, hcl.Diagnostics) {
 		if IsHCLJSON(filename) {
-			jsonPositions(src, diags)
+			jsonPositions(filename, src, diags)
 		}
 		return f, diags
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -166,18 +167,21 @@ func (c *yamlConv) node(n *yaml.Node, depth int) *apiNode {
 			}
 			out.kind, out.b = 'b', b
 		case "!!int", "!!float":
-			var f float64
-			if err := n.Decode(&f); err != nil {
-				c.diags = append(c.diags, apiDiag(out.rng, "Invalid number", err.Error()))
-			}
+			// Decoded by yaml itself, so 0o17, 0x1F and 1_000 mean what
+			// YAML says; kept as decimal text like a JSON number.
 			out.kind = 'n'
-			out.str = strings.ReplaceAll(n.Value, "_", "")
-			if _, err := strconv.ParseInt(out.str, 0, 64); err == nil {
-				i, _ := strconv.ParseInt(out.str, 0, 64)
+			var i int64
+			if n.ShortTag() == "!!int" && n.Decode(&i) == nil {
 				out.str = strconv.FormatInt(i, 10)
-			} else {
-				out.str = strconv.FormatFloat(f, 'g', -1, 64)
+				break
 			}
+			var f float64
+			if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				c.diags = append(c.diags, apiDiag(out.rng, "Invalid number", fmt.Sprintf("%s is not a number a job can hold.", n.Value)))
+				out.kind = 'z'
+				break
+			}
+			out.str = strconv.FormatFloat(f, 'g', -1, 64)
 		default:
 			out.kind, out.str = 's', n.Value
 		}

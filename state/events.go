@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"slices"
 
 	"github.com/droverhq/drover/cluster"
@@ -76,24 +77,72 @@ func (f *FSM) publish(changes []change) {
 
 // eventsOf builds the events of one index's changes. An object written
 // twice in one command yields one event, of its last write, in the
-// place of that write.
+// place of that write. This runs on the FSM's apply path for every
+// index, so it allocates only the result (and a set for large batches).
 func eventsOf(changes []change) []events.Event {
-	seen := map[string]bool{}
-	var out []events.Event
+	out := make([]events.Event, 0, len(changes))
+	// Duplicates are rare and batches mostly small: scan what was kept
+	// while that is cheap, index it only beyond.
+	var seen map[eventID]struct{}
+	if len(changes) > dedupScanMax {
+		seen = make(map[eventID]struct{}, len(changes))
+	}
 	for i := len(changes) - 1; i >= 0; i-- {
 		ev, ok := eventOf(&changes[i])
 		if !ok {
 			continue
 		}
-		id := string(ev.Topic) + "\x00" + ev.Namespace + "\x00" + ev.Key
-		if seen[id] {
+		id := eventID{ev.Topic, ev.Namespace, ev.Key}
+		if seen != nil {
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+		} else if slices.ContainsFunc(out, func(o events.Event) bool {
+			return o.Key == id.key && o.Topic == id.topic && o.Namespace == id.namespace
+		}) {
 			continue
 		}
-		seen[id] = true
 		out = append(out, ev)
 	}
 	slices.Reverse(out)
 	return out
+}
+
+// dedupScanMax is the largest batch eventsOf deduplicates by scanning.
+const dedupScanMax = 64
+
+// eventID is what makes two events of one index the same object's.
+type eventID struct {
+	topic     events.Topic
+	namespace string
+	key       string
+}
+
+// Payloads, one type per kind: {"Job": {...}}. Each holds only the
+// pointer to the object as written (which the store never changes), so
+// that building an event copies nothing and boxing the payload in an
+// interface allocates nothing; it is encoded only if a subscriber reads
+// the event.
+type (
+	jobPayload        struct{ Job *cluster.Job }
+	allocPayload      struct{ Allocation *cluster.Allocation }
+	evalPayload       struct{ Evaluation *cluster.Evaluation }
+	deploymentPayload struct{ Deployment *cluster.Deployment }
+	syncPayload       struct{ SyncStatus *cluster.SyncStatus }
+	nodePayload       struct{ Node *cluster.Node }
+)
+
+// MarshalJSON leaves out the hash of the node's secret, which stays in
+// the servers as in GET /v1/node/ID. The copy is made here, when a
+// subscriber reads the event, not when the FSM builds it.
+func (p nodePayload) MarshalJSON() ([]byte, error) {
+	if p.Node == nil {
+		return json.Marshal(struct{ Node *cluster.Node }{})
+	}
+	n := *p.Node
+	n.SecretHash = ""
+	return json.Marshal(struct{ Node *cluster.Node }{&n})
 }
 
 // Nomad's event types.
@@ -146,7 +195,7 @@ func eventOf(c *change) (events.Event, bool) {
 		default:
 			ev.Type = TypeJobRegistered
 		}
-		ev.Payload = map[string]any{"Job": o}
+		ev.Payload = jobPayload{o}
 	case *cluster.Allocation:
 		if c.deleted {
 			return ev, false
@@ -161,7 +210,7 @@ func eventOf(c *change) (events.Event, bool) {
 		default:
 			ev.Type = TypeAllocationUpdated
 		}
-		ev.Payload = map[string]any{"Allocation": o}
+		ev.Payload = allocPayload{o}
 	case *cluster.Evaluation:
 		if c.deleted {
 			return ev, false
@@ -169,7 +218,7 @@ func eventOf(c *change) (events.Event, bool) {
 		ev.Topic, ev.Key, ev.Namespace = events.TopicEvaluation, o.ID, namespaceOr(o.Namespace)
 		ev.FilterKeys = nonEmpty(o.JobID, o.DeploymentID)
 		ev.Type = TypeEvaluationUpdated
-		ev.Payload = map[string]any{"Evaluation": o}
+		ev.Payload = evalPayload{o}
 	case *cluster.Deployment:
 		if c.deleted {
 			return ev, false
@@ -184,7 +233,7 @@ func eventOf(c *change) (events.Event, bool) {
 		default:
 			ev.Type = TypeDeploymentStatusUpdate
 		}
-		ev.Payload = map[string]any{"Deployment": o}
+		ev.Payload = deploymentPayload{o}
 	case *cluster.Node:
 		ev.Topic, ev.Key = events.TopicNode, o.ID
 		switch {
@@ -199,14 +248,11 @@ func eventOf(c *change) (events.Event, bool) {
 		default:
 			ev.Type = TypeNodeEvent
 		}
-		// The hash of the node's secret stays in the servers, as in
-		// GET /v1/node/ID.
-		n := *o
-		n.SecretHash = ""
-		ev.Payload = map[string]any{"Node": &n}
+		// nodePayload leaves out the hash of the node's secret.
+		ev.Payload = nodePayload{o}
 	case *cluster.SyncStatus:
 		ev.Topic, ev.Key, ev.Type = events.TopicSync, o.Source, syncEventType(o, c.prev)
-		ev.Payload = map[string]any{"SyncStatus": o}
+		ev.Payload = syncPayload{o}
 	default:
 		return ev, false
 	}
