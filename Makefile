@@ -81,10 +81,34 @@ plan-demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee .bench.out | $(GO) run ./tools/benchtable
 
-## fuzz: run each fuzz target for FUZZTIME.
+## fuzz: run each fuzz target for FUZZTIME (every Fuzz* function in the tree).
 fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNodePoolHCL$$' -fuzztime $(FUZZTIME) ./cmd/drover/
+	$(GO) test -run '^$$' -fuzz '^FuzzSchemaValidate$$' -fuzztime $(FUZZTIME) ./drivers/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./events/
+	$(GO) test -run '^$$' -fuzz '^FuzzHostRule$$' -fuzztime $(FUZZTIME) ./httpguard/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIJobJSON$$' -fuzztime $(FUZZTIME) ./jobspec/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIJobYAML$$' -fuzztime $(FUZZTIME) ./jobspec/
+	$(GO) test -run '^$$' -fuzz '^FuzzHCLJSON$$' -fuzztime $(FUZZTIME) ./jobspec/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./jobspec/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./pki/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKEK$$' -fuzztime $(FUZZTIME) ./pki/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./pki/
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) ./render/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadRepo$$' -fuzztime $(FUZZTIME) ./repo/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSealed$$' -fuzztime $(FUZZTIME) ./repo/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseACLPolicy$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzBrowserGuard$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzJobPlan$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzJobRegister$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzNodeRegister$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzNodeUpdateAllocs$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzPullRequestWebhook$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzNodePoolRegister$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseServiceQuery$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenEnvelope$$' -fuzztime $(FUZZTIME) ./state/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./workloadid/
 
 clean:
 	rm -rf bin .bench.out

@@ -195,6 +195,7 @@ echo "$head" >"$lastrun"
 next=$((count + 1))
 cat <<EOT
 ==> Drover dev is running in the background (pid $(cat "$pidfile"), API $DROVER_ADDR, log $log).
+    Web UI:  $DROVER_ADDR/ui/   (sources, the commit timeline live, jobs, nodes, deployments)
     It deploys every commit of $repo. Edit a job, commit, and watch it redeploy:
       $sedi 's/count = $count/count = $next/' $repo/web.nomad.hcl && git -C $repo commit -qam "Scale web to $next"
       $bin history web        # the commit, its author and the rollout; also: $bin sync status

@@ -30,7 +30,7 @@ func TestParseACLPolicy(t *testing.T) {
 		}},
 		{name: "bad level", src: "node {\n  policy = \"admin\"\n}\n", err: `p.hcl:1,1-5: node: policy "admin"`},
 		{name: "bad capability", src: "\nnamespace \"x\" { capabilities = [\"root\"] }", err: `p.hcl:2,1-14: namespace "x": unknown capability "root"`},
-		{name: "empty namespace rule", src: `namespace "x" {}`, err: "set policy or capabilities"},
+		{name: "empty namespace rule", src: `namespace "x" {}`, err: "set policy, capabilities or variables"},
 		{name: "duplicate", src: "namespace \"x\" { policy = \"read\" }\nnamespace \"x\" { policy = \"read\" }", err: "p.hcl:2,1-14: namespace \"x\" is given twice"},
 		{name: "unknown block", src: `root { policy = "write" }`, err: "p.hcl:1,1-5"},
 		{name: "syntax", src: `namespace "x" {`, err: "p.hcl:1,"},

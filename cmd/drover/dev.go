@@ -142,6 +142,7 @@ func dev(ctx context.Context, opts devOptions, io stdio) int {
 	wg.Go(func() { serverErr = s.Run(serverCtx) })
 
 	fmt.Fprintf(io.out, "==> Drover dev cluster started: API on http://%s, data in %s\n", s.HTTPAddr(), dataDir)
+	fmt.Fprintf(io.out, "    web UI on http://%s/ui/ (sign in with the token field empty)\n", s.HTTPAddr())
 	fmt.Fprintf(io.out, "    node %s (ID %s), task logs served on http://%s\n", orHostname(opts.nodeName), a.NodeID(), a.HTTPAddr())
 	fmt.Fprintf(io.out, "    raw_exec driver enabled (development only: its tasks run as host processes, unisolated); exec tasks run isolated\n")
 	if opts.repo != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/droverhq/drover/api"
+	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/gitsource/gittest"
 )
 
@@ -62,6 +63,9 @@ func TestWebUIInBrowser(t *testing.T) {
 		t.Fatalf("the first commit was not applied: %+v", st)
 	}
 	base := "http://" + httpAddr
+	if !strings.Contains(dev.out.String(), "web UI on "+base+"/ui/") {
+		t.Errorf("drover dev does not print the UI's URL %s/ui/", base)
+	}
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -85,7 +89,11 @@ func TestWebUIInBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
+			// The deployments page asks the API whether the token may
+			// act by pausing a deployment that does not exist: its 404
+			// is the answer, not a fault.
+			probe := strings.Contains(m.URL, "/v1/deployment/00000000-0000-0000-0000-000000000000/pause")
+			if (m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning) && !probe {
 				mu.Lock()
 				problems = append(problems, fmt.Sprintf("browser console %s: %s (%s:%d)", m.Type, m, m.URL, m.Line+1))
 				mu.Unlock()
@@ -150,6 +158,14 @@ func TestWebUIInBrowser(t *testing.T) {
 	jobTitle, jobAllocs := text("#job-id"), text("main")
 	requests()
 	shot("job")
+	// An allocation of the job: its task events and the logs command.
+	fail("allocation page", chromedp.Do(walk,
+		chromedp.Click(chromedp.CSS(`main a[href^="/ui/allocation?id="]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main p.muted code`))))
+	if allocText := text("main"); !strings.Contains(allocText, "Task started by client") || !strings.Contains(allocText, "drover alloc logs -f") {
+		t.Errorf("the allocation page lacks the task events or the logs command:\n%s", allocText)
+	}
+	requests()
 	// The attack: the meta renders as text and runs nothing.
 	fail("xss job page", chromedp.Do(walk,
 		chromedp.Navigate(base+"/ui/job?id=xss"),
@@ -165,6 +181,9 @@ func TestWebUIInBrowser(t *testing.T) {
 	// diagnostic's position.
 	_, err = chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 7`))
 	fail("mark the page", err)
+	// The canary job's first version must finish before its second
+	// starts, for the second to wait on its canary.
+	waitUIDeployment(t, c, "canary", 0, func(g *cluster.DeploymentGroup) bool { return g.HealthyAllocs >= g.DesiredTotal })
 	scale := r.Commit("Scale web to 2", map[string]string{"web.hcl": rawJob("web", 2, "/bin/sleep"), "canary.hcl": canaryJob("1001")})
 	fail("the pushed commit appears", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"][data-outcome="applied"]`))))
 	broken := r.Commit("Break web", map[string]string{"web.hcl": "job \"web\" {\n  group \"g\" {\n    count = = 3\n"})
@@ -283,6 +302,15 @@ func canaryJob(arg string) string {
 // canaries are all healthy, and returns its ID.
 func waitCanaryHealthy(t *testing.T, c *api.Client, job string, version uint64) string {
 	t.Helper()
+	return waitUIDeployment(t, c, job, version, func(g *cluster.DeploymentGroup) bool {
+		return g.DesiredCanaries > 0 && g.HealthyAllocs >= g.DesiredCanaries
+	})
+}
+
+// waitUIDeployment waits for a deployment of job version whose group g
+// satisfies ok, and returns its ID.
+func waitUIDeployment(t *testing.T, c *api.Client, job string, version uint64, ok func(*cluster.DeploymentGroup) bool) string {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ds, _, err := c.Jobs().Deployments(context.Background(), job, nil)
@@ -290,12 +318,16 @@ func waitCanaryHealthy(t *testing.T, c *api.Client, job string, version uint64) 
 			t.Fatal(err)
 		}
 		for _, d := range ds {
-			if g := d.TaskGroups["g"]; d.JobVersion == version && g != nil && g.DesiredCanaries > 0 && g.HealthyAllocs >= g.DesiredCanaries {
+			if g := d.TaskGroups["g"]; d.JobVersion == version && g != nil && ok(g) {
 				return d.ID
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no deployment of %s version %d with healthy canaries: %+v", job, version, ds)
+			var b strings.Builder
+			for _, d := range ds {
+				fmt.Fprintf(&b, "\n  %s v%d %s %q %+v", d.ID, d.JobVersion, d.Status, d.StatusDescription, d.TaskGroups["g"])
+			}
+			t.Fatalf("no deployment of %s version %d as wanted:%s", job, version, b.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

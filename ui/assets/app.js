@@ -336,9 +336,14 @@
   // again after events; when the stream is not there or ends, it polls
   // every 2 s instead.
   async function follow(topics) {
+    // Close the stream when the page goes: a browser keeps only six
+    // connections to a server, and streams of pages left behind (the
+    // back-forward cache keeps them) would use them up.
+    const ctrl = new AbortController();
+    window.addEventListener('pagehide', () => ctrl.abort());
     try {
       const resp = await fetch('/v1/event/stream' + '?' + topics.map((t) => 'topic=' + enc(t)).join('&'),
-        { headers: authHeaders(), credentials: 'omit', cache: 'no-store' });
+        { headers: authHeaders(), credentials: 'omit', cache: 'no-store', signal: ctrl.signal });
       if (!resp.ok || !resp.body) throw new Error('event stream: HTTP ' + resp.status);
       const reader = resp.body.getReader();
       const dec = new TextDecoder();
