@@ -51,9 +51,6 @@ func compileHostVolumes(g *jobspec.Group) hostVolumeReqs {
 	return r
 }
 
-// any reports whether the group asks for host volumes at all.
-func (r hostVolumeReqs) any() bool { return len(r.fixed)+len(r.perAlloc) > 0 }
-
 // fixedOK reports whether node n has every request that does not depend
 // on the allocation, as Nomad's HostVolumeChecker: the volume exists, and
 // a read-only host volume serves only read-only requests.

@@ -198,8 +198,6 @@ const (
 	// liveFirstWait is how long a render waits for a new watcher's
 	// first answer before it reports the data missing.
 	liveFirstWait = 5 * time.Second
-	// liveWaitTime is the wait of each blocking query.
-	liveWaitTime = 60 * time.Second
 	// Backoff after a failed query, doubling from min to max.
 	liveBackoffMin = 250 * time.Millisecond
 	liveBackoffMax = 30 * time.Second

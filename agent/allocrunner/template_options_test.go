@@ -406,17 +406,17 @@ func TestTemplateChangeScriptFailOnError(t *testing.T) {
 		run := startTemplateRun(t, stoppingDriver{sd}, sd, jobspec.Template{Data: yearTmpl, Destination: "local/app.conf", ChangeMode: "script",
 			ChangeScript: &jobspec.ChangeScript{Command: "/bin/reload", FailOnError: failOnError}})
 		run.change()
-		st := run.waitFor("the script's failure", func(st *cluster.TaskState) bool {
+		run.waitFor("the script's failure", func(st *cluster.TaskState) bool {
 			return hasEvent(st, EventHookFailed, "Template ran script /bin/reload with arguments [] on change but it exited with code 3: reload failed")
 		})
 		if !failOnError {
 			time.Sleep(100 * time.Millisecond)
-			if st = run.state(); st.State != cluster.TaskStateRunning || st.Failed {
+			if st := run.state(); st.State != cluster.TaskStateRunning || st.Failed {
 				t.Errorf("without fail_on_error the task stopped:\n%s", eventsText(st))
 			}
 			continue
 		}
-		st = run.waitFor("the task to be killed", func(st *cluster.TaskState) bool { return st.State == cluster.TaskStateDead })
+		st := run.waitFor("the task to be killed", func(st *cluster.TaskState) bool { return st.State == cluster.TaskStateDead })
 		if !st.Failed || !hasEvent(st, EventKilling, "Template script failed, task is being killed") {
 			t.Errorf("with fail_on_error: failed=%v\n%s", st.Failed, eventsText(st))
 		}
