@@ -89,6 +89,16 @@ func run(ctx context.Context, args []string, io stdio) int {
 	}
 	for _, c := range commands() {
 		if c.name == name {
+			if wantsYAML(args[1:]) { // output_any.go
+				y := &yamlOut{w: io.out}
+				io.out = y
+				code := c.run(ctx, args[1:], io)
+				if err := y.Close(); err != nil {
+					fmt.Fprintln(io.err, "drover:", err)
+					return exitError
+				}
+				return code
+			}
 			return c.run(ctx, args[1:], io)
 		}
 	}
@@ -172,6 +182,7 @@ func parseFlags(fs *flag.FlagSet, args []string, io stdio) (positional []string,
 	// The flag package prints the usage itself on every error; silence it
 	// so that --help goes to stdout once and a mistake gets a short hint
 	// instead of the whole page.
+	addOutputFlag(fs) // output_any.go: -o json|yaml wherever -json is
 	usage := fs.Usage
 	fs.Usage = func() {}
 	defer func() { fs.Usage = usage }()
