@@ -138,17 +138,5 @@ func (a *Agent) runMetricsListener(ctx context.Context) {
 	if a.metricsLn == nil {
 		return
 	}
-	srv := metrics.NewListenerServer(a.metrics.Handler(), a.log)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		a.log.Warn("metrics listener stopped", "err", err)
-	}
-	<-stopped
+	metrics.ServeListener(ctx, a.metricsLn, a.metrics.Handler(), a.log)
 }

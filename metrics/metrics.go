@@ -16,7 +16,10 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -61,10 +64,32 @@ func (r registry) Handler() http.Handler {
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
 
-// NewListenerServer returns the HTTP server of a separate metrics
+// newListenerServer returns the HTTP server of a separate metrics
 // listener (telemetry prometheus_listen): GET /metrics and nothing else,
 // with no token check, for scrapers that hold none.
-func NewListenerServer(h http.Handler, log *slog.Logger) *http.Server {
+// ServeListener serves a separate metrics listener (NewListenerServer)
+// on ln until ctx ends, then shuts it down; servers and agents both run
+// one. A nil ln serves nothing.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
+	if ln == nil {
+		return
+	}
+	srv := newListenerServer(h, log)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("metrics listener stopped", "err", err)
+	}
+	<-stopped
+}
+
+func newListenerServer(h http.Handler, log *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
 	return &http.Server{

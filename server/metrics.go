@@ -144,19 +144,7 @@ func (s *Server) runMetricsListener(ctx context.Context) {
 	if s.metricsLn == nil {
 		return
 	}
-	srv := metrics.NewListenerServer(s.metrics.Handler(), s.logger)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		s.logger.Warn("metrics listener stopped", "err", err)
-	}
-	<-stopped
+	metrics.ServeListener(ctx, s.metricsLn, s.metrics.Handler(), s.logger)
 }
 
 // placedAllocs counts the new allocations of a plan: in-place updates
