@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/server/servertest"
@@ -59,6 +61,7 @@ func BenchmarkUIPages(b *testing.B) {
 	base := "http://" + srv.HTTPAddr()
 	client := &http.Client{Timeout: time.Minute}
 	pages := uiPages(jobID, allocID)
+	checkUIState(b, client, base)
 	names := []string{"sources", "timeline", "jobs", "job", "allocation", "nodes", "deployments"}
 	load := func(b *testing.B, reqs []uiRequest) (time.Duration, int) {
 		var bytesRead int
@@ -67,6 +70,9 @@ func BenchmarkUIPages(b *testing.B) {
 			req, err := http.NewRequestWithContext(b.Context(), rq.method, base+rq.path, strings.NewReader(rq.body))
 			if err != nil {
 				b.Fatal(err)
+			}
+			if rq.body != "" {
+				req.Header.Set("Content-Type", "application/json") // as app.js sends it
 			}
 			resp, err := client.Do(req)
 			if err != nil {
@@ -205,4 +211,26 @@ func fillUIState(b *testing.B, srv *servertest.Server) (jobID, allocID string) {
 		apply(state.MsgSyncStatusUpsert, &state.SyncStatusRequest{Status: st, Now: now})
 	}
 	return "job-0004", allocIDs[4*perJob]
+}
+
+// checkUIState fails the benchmark unless GET /v1/jobs lists the 1,000
+// jobs, each with 10 running allocations.
+func checkUIState(b *testing.B, client *http.Client, base string) {
+	b.Helper()
+	resp, err := client.Get(base + "/v1/jobs")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []*api.JobListStub
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		b.Fatal(err)
+	}
+	running := 0
+	for _, j := range list {
+		running += j.Summary["web"][cluster.AllocClientRunning]
+	}
+	if len(list) != 1000 || running != 10_000 {
+		b.Fatalf("state holds %d jobs and %d running allocations, want 1,000 and 10,000", len(list), running)
+	}
 }

@@ -215,6 +215,21 @@ func TestWebUIInBrowser(t *testing.T) {
 	if !strings.Contains(nodesText, "devnode") || !strings.Contains(nodesText, "raw_exec") || !strings.Contains(nodesText, "eligible") {
 		t.Errorf("the nodes page lacks devnode, its drivers or eligibility:\n%s", nodesText)
 	}
+	// A commit's rollout to success, live: on an open timeline, a pushed
+	// commit turns from progressing to healthy without a reload (the
+	// marker would not survive one).
+	fail("timeline again", chromedp.Do(walk,
+		chromedp.Navigate(base+"/ui/timeline"),
+		chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"]`))))
+	_, err = chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 8`))
+	fail("mark the page again", err)
+	healthy := r.Commit("Scale web to 3", map[string]string{"web.hcl": rawJob("web", 3, "/bin/sleep")})
+	fail("the pushed commit's rollout succeeds on the open page", chromedp.Do(walk,
+		chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+healthy+`"][data-outcome="applied"][data-health="healthy"]`))))
+	if mark, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad || 0`)); err != nil || mark != 8 {
+		t.Errorf("the timeline reloaded while following the rollout (mark %d, %v)", mark, err)
+	}
+	shot("timeline-healthy")
 	fail("settle", chromedp.Do(walk, chromedp.Sleep(300*time.Millisecond))) // let a late onerror fire, were there one
 	pwned, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__pwned || 0`))
 	fail("window.__pwned", err)

@@ -36,6 +36,7 @@ func targets() map[string]string {
 		"BenchmarkVariableRead":          "record p50 (GET /v1/var)",
 		"BenchmarkTemplateRerender":      "p50 ≤ 500 ms (catalog change → re-rendered file)",
 		"BenchmarkServiceBlockingFanout": "report (1,000 blocking watchers on GET /v1/service/NAME)",
+		"BenchmarkUIPages":               "< 200 ms server time per page (1,000 jobs, 10,000 allocations)",
 	}
 }
 

@@ -271,7 +271,7 @@
       .sort((a, b) => (b.create_index || 0) - (a.create_index || 0))[0];
     return [el('h1', {}, 'Commit timeline'), el('p', { class: 'muted', id: 'live' }, 'Live: follows the event stream.'),
       (list || []).map((st) => [el('h2', {}, st.source, ' ', el('span', { class: 'muted' }, (st.ref || '') + ' · ' + (st.repo || ''))),
-        (st.commits || []).map((c) => el('div', { class: 'commit', 'data-commit': c.commit, 'data-outcome': c.outcome },
+        (st.commits || []).map((c) => el('div', { class: 'commit', 'data-commit': c.commit, 'data-outcome': c.outcome, 'data-health': c.health || '' },
           el('div', { class: 'head' }, commitText(c.commit), el('strong', {}, c.subject || ''), authors[c.commit] ? el('span', { class: 'muted' }, authors[c.commit]) : null,
             badge(c.outcome), c.health ? badge(c.health) : null, el('span', { class: 'muted' }, when(c.time))),
           c.errors ? el('ul', { class: 'diag' }, c.errors.map((d) => el('li', {}, el('code', {}, d)))) : null,
