@@ -277,7 +277,13 @@ func TestTemplateChangeSignalInExecTask(t *testing.T) {
 	run := startExecTemplateRunWith(t,
 		jobspec.Template{Data: `year {{ timestamp "2006" }}`, Destination: "local/app.conf", ChangeMode: "signal", ChangeSignal: "SIGHUP"},
 		map[string]any{"command": "/bin/sh", "args": []any{"-c",
-			`trap 'cat "$NOMAD_TASK_DIR/app.conf" >> "$NOMAD_TASK_DIR/got"; echo >> "$NOMAD_TASK_DIR/got"' HUP; while :; do sleep 0.1; done`}})
+			`trap 'cat "$NOMAD_TASK_DIR/app.conf" >> "$NOMAD_TASK_DIR/got"; echo >> "$NOMAD_TASK_DIR/got"' HUP; : > "$NOMAD_TASK_DIR/ready"; while :; do sleep 0.1; done`}})
+	// A SIGHUP before the trap is set would end the shell.
+	ready := filepath.Join(run.r.Dir(), "t", "local", "ready")
+	run.waitFor("the trap to be set", func(*cluster.TaskState) bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
 	run.change()
 	got := filepath.Join(run.r.Dir(), "t", "local", "got")
 	run.waitFor("the trap to run", func(*cluster.TaskState) bool {
@@ -297,9 +303,16 @@ func TestTemplateChangeRestartInExecTask(t *testing.T) {
 	run := startExecTemplateRunWith(t,
 		jobspec.Template{Data: `year {{ timestamp "2006" }}`, Destination: "local/app.conf", ChangeMode: "restart"},
 		map[string]any{"command": "/bin/sh", "args": []any{"-c", `cat "$NOMAD_TASK_DIR/app.conf" >> "$NOMAD_TASK_DIR/starts"; echo >> "$NOMAD_TASK_DIR/starts"; exec sleep 1000`}})
+	starts := filepath.Join(run.r.Dir(), "t", "local", "starts")
+	// The task must have written its first line before the change: a
+	// restart that kills the shell before its cat ran would leave only
+	// the second.
+	run.waitFor("the first start", func(*cluster.TaskState) bool {
+		b, _ := os.ReadFile(starts)
+		return string(b) == "year 2026\n"
+	})
 	run.change()
 	st := run.waitFor("the restart", func(st *cluster.TaskState) bool { return st.Restarts == 1 && st.State == cluster.TaskStateRunning })
-	starts := filepath.Join(run.r.Dir(), "t", "local", "starts")
 	run.waitFor("the second start", func(*cluster.TaskState) bool {
 		b, _ := os.ReadFile(starts)
 		return string(b) == "year 2026\nyear 2027\n"
