@@ -81,6 +81,12 @@ type CommitOutcome struct {
 	// Sealed says which sealed variables the commit changed, as
 	// `~ Variable "app/db" (sealed: 2 items changed)`: never a value.
 	Sealed []string `json:"sealed,omitempty"`
+	// Plan is the plan the reconciler computed for the commit, as
+	// `drover reconcile --plan` prints it: sensitive values masked,
+	// sealed variables as notes. Bounded in size, and kept by the newest
+	// commits only (reconciler/commit_plan.go); empty for a commit
+	// rejected before it was planned.
+	Plan string `json:"plan,omitempty"`
 }
 
 // Health of an applied commit's rollout.

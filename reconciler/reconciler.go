@@ -11,6 +11,7 @@ import (
 
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/gitsource"
+	"github.com/droverhq/drover/render"
 	"github.com/droverhq/drover/repo"
 )
 
@@ -250,9 +251,22 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		return res, st, nil
 	}
 
+	// planFor is the plan kept in the commit's record (commit_plan.go),
+	// computed only when a new record is written, against the jobs
+	// observed before submitting.
+	planFor := func(sealed []render.SealedNote) string {
+		if o := commitOutcome(st.Commits, c.SHA); o != nil && o.Plan != "" && o.Outcome == cluster.CommitRollingOut {
+			return o.Plan // a later wave: the plan made before the first stays
+		}
+		return commitPlan(desired, d, jobs, c.SHA, sealed)
+	}
 	if d.Reject != "" {
 		res.Outcome, res.Errors = PassRejected, []string{d.Reject}
-		st = withOutcome(st, cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRejected, Time: now, Errors: res.Errors})
+		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRejected, Time: now, Errors: res.Errors}
+		if n := commitOutcome(st.Commits, c.SHA); n == nil || n.Outcome != cluster.CommitRejected {
+			o.Plan = planFor(nil) // what the commit would have done
+		}
+		st = withOutcome(st, o)
 		log.Warn("commit rejected: mass prune", "reason", d.Reject)
 		e := stepErr("decide", Rejected, errors.New(d.Reject))
 		e.Errors = res.Errors
@@ -292,7 +306,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 		return res, st, err
 	}
 	if len(holds) > 0 {
-		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRollingOut, Time: now, Waiting: holdStrings(holds), Retry: attempt}
+		o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitRollingOut, Time: now, Waiting: holdStrings(holds), Retry: attempt, Plan: planFor(sealed)}
 		res.Outcome = PassWaiting
 		if holdsFailed(holds) {
 			o.Outcome, o.Waiting, o.Errors = cluster.CommitFailed, nil, o.Waiting
@@ -317,7 +331,7 @@ func (r *Reconciler) pass(ctx context.Context, prev *cluster.SyncStatus) (PassRe
 	}
 	res.Outcome = PassApplied
 	st.LastApplied, st.LastAppliedAt = c.SHA, now
-	o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now, Retry: attempt, Sealed: sealedStrings(sealed)}
+	o := cluster.CommitOutcome{Commit: c.SHA, Subject: c.Subject, Outcome: cluster.CommitApplied, Time: now, Retry: attempt, Sealed: sealedStrings(sealed), Plan: planFor(sealed)}
 	if _, ok := r.cluster.(RolloutReader); ok {
 		// The track step follows these until healthy (Run): the record
 		// says progressing until then, and keeps the versions so that a

@@ -33,6 +33,10 @@ func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncSta
 		switch {
 		case st.Commits[0].Outcome == cluster.CommitRollingOut:
 			// A rollout in waves updates its one entry, and ends it.
+			// The plan stays the one computed before its first wave.
+			if prev := st.Commits[0].Plan; prev != "" {
+				o.Plan = prev
+			}
 			st.Commits = slices.Clone(st.Commits)
 			st.Commits[0] = o
 			return st
@@ -40,6 +44,9 @@ func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncSta
 			// The rollout the entry followed failed: one entry per
 			// attempt, which says how it ended.
 			o.Retry = st.Commits[0].Retry
+			if o.Plan == "" {
+				o.Plan = st.Commits[0].Plan
+			}
 			st.Commits = slices.Clone(st.Commits)
 			st.Commits[0] = o
 			return st
@@ -48,6 +55,7 @@ func withOutcome(st cluster.SyncStatus, o cluster.CommitOutcome) cluster.SyncSta
 		}
 	}
 	st.Commits = append([]cluster.CommitOutcome{o}, st.Commits[:min(len(st.Commits), keepOutcomes-1)]...)
+	trimPlans(st.Commits) // commit_plan.go
 	return st
 }
 
@@ -205,6 +213,7 @@ func withCorrection(st cluster.SyncStatus, sha, why string, now time.Time) clust
 		st.Commits[i] = cluster.CommitOutcome{
 			Commit: sha, Subject: o.Subject, Outcome: cluster.CommitApplied, Health: cluster.HealthHealthy, Time: now, Retry: o.Retry,
 			Corrected: was + "; corrected " + now.UTC().Format(time.RFC3339) + ": " + why,
+			Plan:      o.Plan,
 		}
 		return st
 	}

@@ -75,6 +75,7 @@ func (s *Server) routes(mux *router) {
 	mux.handle("POST /v1/allocation/{id}/identity", CapNodeSelfWrite, s.write(s.allocIdentity))
 	mux.handle("GET /.well-known/jwks.json", CapPublic, s.local(s.jwks))
 	mux.handle("GET /v1/allocation/{id}/exec-check", CapAllocExec, s.read(s.allocExecCheck)) // alloc_exec.go
+	s.allocLogsRoutes(mux)                                                                   // task logs through the agent (alloc_logs.go)
 	mux.handle("GET /v1/evaluations", CapReadJob, s.read(s.evalList))
 	mux.handle("GET /v1/evaluation/{id}", CapReadJob, s.read(s.evalGet))
 	mux.handle("GET /v1/deployments", CapReadJob, s.read(s.deploymentList))

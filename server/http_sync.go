@@ -15,6 +15,7 @@ import (
 func (s *Server) sourceRoutes(mux *router) {
 	mux.handle("GET /v1/sync", CapReadJob, s.read(s.syncList))
 	mux.handle("GET /v1/sync/{source}", CapReadJob, s.read(s.syncGet))
+	mux.handle("GET /v1/sync/{source}/commit/{sha}/plan", CapReadJob, s.read(s.syncCommitPlan)) // sync_commit_plan.go
 	mux.handle("POST /v1/sync/{source}/retry", CapSubmitJob, s.write(s.syncRetry))
 	mux.handle("POST /v1/job/{id}/deregister", CapSubmitJob, s.write(s.jobStopWithSource))
 	// Webhooks are served by the leader, whose reconcilers they kick;

@@ -47,8 +47,14 @@ func chromiumPath(t *testing.T) string {
 func TestWebUIInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	r := gittest.New(t)
+	// web prints a line as it starts: the allocation page shows it
+	// (server/alloc_logs.go proxies the agent's log).
+	webCmd := filepath.Join(t.TempDir(), "web.sh")
+	if err := os.WriteFile(webCmd, []byte("#!/bin/sh\necho hello-from-web-task\nexec /bin/sleep \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	first := r.Commit(`Add web and xss <script>window.__pwned=3</script>`, map[string]string{
-		"web.hcl":    rawJob("web", 1, "/bin/sleep"),
+		"web.hcl":    rawJob("web", 1, webCmd),
 		"canary.hcl": canaryJob("1000"),
 		"xss.hcl":    strings.Replace(rawJob("xss", 1, "/bin/sleep"), "  group", "  meta {\n    note = "+hclQuote(xssMeta)+"\n  }\n  group", 1),
 	})
@@ -100,7 +106,7 @@ func TestWebUIInBrowser(t *testing.T) {
 			}
 		}
 	}()
-	walk, cancel := context.WithTimeout(ctx, 45*time.Second)
+	walk, cancel := context.WithTimeout(ctx, 150*time.Second)
 	defer cancel()
 	fail := func(what string, err error) {
 		t.Helper()
@@ -165,6 +171,14 @@ func TestWebUIInBrowser(t *testing.T) {
 	if allocText := text("main"); !strings.Contains(allocText, "Task started by client") || !strings.Contains(allocText, "drover alloc logs -f") {
 		t.Errorf("the allocation page lacks the task events or the logs command:\n%s", allocText)
 	}
+	// The task's stdout, read through the server.
+	for logText := ""; !strings.Contains(logText, "hello-from-web-task"); {
+		if walk.Err() != nil {
+			t.Fatalf("the allocation page's log viewer does not show the task's line; it shows %q", logText)
+		}
+		logText, _ = chromedp.Run(walk, chromedp.Text(chromedp.CSS(`main pre.log[data-task="t"]`)))
+		time.Sleep(100 * time.Millisecond)
+	}
 	requests()
 	// The attack: the meta renders as text and runs nothing.
 	fail("xss job page", chromedp.Do(walk,
@@ -184,8 +198,16 @@ func TestWebUIInBrowser(t *testing.T) {
 	// The canary job's first version must finish before its second
 	// starts, for the second to wait on its canary.
 	waitUIDeployment(t, c, "canary", 0, func(g *cluster.DeploymentGroup) bool { return g.HealthyAllocs >= g.DesiredTotal })
-	scale := r.Commit("Scale web to 2", map[string]string{"web.hcl": rawJob("web", 2, "/bin/sleep"), "canary.hcl": canaryJob("1001")})
+	scale := r.Commit("Scale web to 2", map[string]string{"web.hcl": rawJob("web", 2, webCmd), "canary.hcl": canaryJob("1001")})
 	fail("the pushed commit appears", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"][data-outcome="applied"]`))))
+	// Its plan, kept by the reconciler, unfolds and stays open through
+	// the live re-renders.
+	_, err = chromedp.Run(walk, chromedp.Evaluate[bool](`document.querySelector('.commit[data-commit="`+scale+`"] details.plan summary').click() || true`))
+	fail("unfold the plan", err)
+	fail("the plan unfolds", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"] details.plan[open] pre`))))
+	if plan := text(`.commit[data-commit="` + scale + `"] details.plan pre`); !strings.Contains(plan, `Job: "web"`) || !strings.Contains(plan, "Count") {
+		t.Errorf("the pushed commit's plan does not show web's new count:\n%s", plan)
+	}
 	broken := r.Commit("Break web", map[string]string{"web.hcl": "job \"web\" {\n  group \"g\" {\n    count = = 3\n"})
 	fail("the broken commit appears", chromedp.Do(walk, chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+broken+`"] .diag`))))
 	brokenText := text(`.commit[data-commit="` + broken + `"]`)
@@ -223,7 +245,7 @@ func TestWebUIInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+scale+`"]`))))
 	_, err = chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 8`))
 	fail("mark the page again", err)
-	healthy := r.Commit("Scale web to 3", map[string]string{"web.hcl": rawJob("web", 3, "/bin/sleep")})
+	healthy := r.Commit("Scale web to 3", map[string]string{"web.hcl": rawJob("web", 3, webCmd)})
 	fail("the pushed commit's rollout succeeds on the open page", chromedp.Do(walk,
 		chromedp.WaitVisible(chromedp.CSS(`.commit[data-commit="`+healthy+`"][data-outcome="applied"][data-health="healthy"]`))))
 	if mark, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad || 0`)); err != nil || mark != 8 {

@@ -201,7 +201,81 @@
       Object.entries(a.task_states || {}).map(([name, ts]) => [
         el('h2', {}, 'Task ', name, ' ', badge(ts.state), ts.failed ? ' failed' : ''),
         table(['Time', 'Type', 'Message'], (ts.events || []).slice().reverse().map((e) => [when(e.time), e.type, e.message || e.display_message || ''])),
-        el('p', { class: 'muted' }, 'Logs: the agent serves them, not this server. Run: ', el('code', {}, 'drover alloc logs -f ' + a.id + ' ' + name))])];
+        logViewer(a.id, name)])];
+  }
+
+  // Task logs come through the server (GET /v1/client/fs/logs/{alloc},
+  // which proxies to the node's agent with the caller's token). A viewer
+  // outlives renders: the page renders again on every Allocation event,
+  // and the viewer keeps its stream and its text. Log text is untrusted:
+  // it is added as text nodes only, and at most LOG_CAP characters stay
+  // in the page.
+  const LOG_CAP = 1 << 20;
+  const logViewers = new Map();
+  function logViewer(allocID, task) {
+    const key = allocID + '\n' + task;
+    if (logViewers.has(key)) return logViewers.get(key);
+    const pre = el('pre', { class: 'log', 'data-task': task });
+    const status = el('span', { class: 'muted log-status' });
+    const typeSel = el('select', { 'aria-label': 'stream' }, el('option', { value: 'stdout' }, 'stdout'), el('option', { value: 'stderr' }, 'stderr'));
+    // Follow is off until asked for: each followed log holds one of the
+    // few connections a browser keeps to a server.
+    const followBox = el('input', { type: 'checkbox', class: 'log-follow' });
+    let ctrl = null;
+    let kept = 0;
+    function add(text) {
+      if (!text) return;
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.appendChild(document.createTextNode(text));
+      kept += text.length;
+      if (kept > LOG_CAP) {
+        // Keep the newest three quarters of the cap, as one text node.
+        const rest = pre.textContent.slice(-(LOG_CAP * 3 / 4));
+        pre.textContent = rest;
+        kept = rest.length;
+      }
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    }
+    async function load() {
+      if (ctrl) ctrl.abort();
+      const mine = new AbortController();
+      ctrl = mine;
+      pre.textContent = '';
+      kept = 0;
+      status.textContent = 'loading…';
+      const url = '/v1/client/fs/logs/' + enc(allocID) + q({ task: task, type: typeSel.value, follow: followBox.checked ? 'true' : '', plain: 'true' });
+      try {
+        const resp = await fetch(url, { headers: authHeaders(), credentials: 'omit', cache: 'no-store', signal: mine.signal });
+        if (!resp.ok) {
+          const text = await resp.text();
+          let msg = 'HTTP ' + resp.status;
+          try { msg = JSON.parse(text).error || msg; } catch (e) { /* not JSON */ }
+          status.textContent = 'Logs: ' + msg;
+          return;
+        }
+        status.textContent = followBox.checked ? 'following' : '';
+        const reader = resp.body.getReader();
+        const dec = new TextDecoder();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          add(dec.decode(value, { stream: true }));
+        }
+        add(dec.decode());
+        if (ctrl === mine) status.textContent = followBox.checked ? 'the task is done' : '';
+      } catch (e) {
+        if (e.name !== 'AbortError') status.textContent = 'Logs: ' + e.message;
+      }
+    }
+    typeSel.addEventListener('change', load);
+    followBox.addEventListener('change', load);
+    window.addEventListener('pagehide', () => { if (ctrl) ctrl.abort(); });
+    const box = el('div', { class: 'logs', 'data-task': task },
+      el('div', { class: 'log-controls' }, 'Logs ', typeSel, ' ', el('label', {}, followBox, ' follow'), ' ', status), pre,
+      el('p', { class: 'muted' }, 'From a terminal: ', el('code', {}, 'drover alloc logs -f ' + allocID + ' ' + task)));
+    logViewers.set(key, box);
+    load();
+    return box;
   }
 
   async function nodes() {
@@ -260,9 +334,18 @@
   }
 
   // The timeline: each commit of each source, newest first, with the
-  // jobs it submitted and their deployments. The API keeps no rendered
-  // plan of a past commit (the PR comment renders it before the merge),
-  // so the timeline shows the job versions the commit changed instead.
+  // plan the reconciler kept for it (the text `drover reconcile --plan`
+  // prints, secrets masked by the server), the jobs it submitted and
+  // their deployments.
+  // openPlans keeps which plans are unfolded across the live re-renders.
+  const openPlans = new Set();
+  function planBlock(st, c) {
+    if (!c.plan) return null;
+    const key = st.source + '/' + c.commit + '/' + (c.retry || 0);
+    const d = el('details', { class: 'plan', 'data-commit': c.commit, open: openPlans.has(key) }, el('summary', {}, 'Plan'), el('pre', {}, c.plan));
+    d.addEventListener('toggle', () => { if (d.open) openPlans.add(key); else openPlans.delete(key); });
+    return d;
+  }
   async function timeline() {
     const [list, jobsList, deps] = await Promise.all([api('/v1/sync'), api('/v1/jobs'), api('/v1/deployments')]);
     const authors = {};
@@ -275,6 +358,7 @@
           el('div', { class: 'head' }, commitText(c.commit), el('strong', {}, c.subject || ''), authors[c.commit] ? el('span', { class: 'muted' }, authors[c.commit]) : null,
             badge(c.outcome), c.health ? badge(c.health) : null, el('span', { class: 'muted' }, when(c.time))),
           c.errors ? el('ul', { class: 'diag' }, c.errors.map((d) => el('li', {}, el('code', {}, d)))) : null,
+          planBlock(st, c),
           c.waiting ? el('div', {}, el('strong', {}, 'Waves: '), el('ul', {}, c.waiting.map((w) => el('li', {}, w)))) : null,
           c.corrected ? el('p', { class: 'muted' }, c.corrected) : null,
           c.sealed ? el('ul', {}, c.sealed.map((s) => el('li', { class: 'mono' }, s))) : null,
