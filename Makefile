@@ -29,11 +29,13 @@ deps:
 ## with the race detector, ending with the skipped tests and why.
 test: deps fmtcheck vet staticcheck corpus unit fault
 
-## unit: every test with the race detector. The output is plain `go
+## unit: every test with the race detector. The end-to-end tests that
+## start their own dev cluster run four at a time (-parallel 4): they
+## mostly wait on their clusters. The output is plain `go
 ## test`'s (ok lines, failing tests in full); tools/testsummary adds the
 ## skipped tests by reason at the end. go test's exit code decides.
 unit:
-	set -o pipefail; $(GO) test -race -count=1 -json ./... | $(GO) run ./tools/testsummary
+	set -o pipefail; $(GO) test -race -count=1 -timeout 20m -parallel 4 -json ./... | $(GO) run ./tools/testsummary
 
 ## fault: the slow fault tests, alone so that their latency figures are
 ## not other tests' load: 100,000 allocations placed and purged on three

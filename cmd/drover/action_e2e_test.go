@@ -66,6 +66,7 @@ job "svc" {
 // secrets/nomad_token hold the same JWT, and it and the named identity's
 // file verify against the servers' public JWKS with Nomad's claims.
 func TestActionAndIdentityEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if os.Geteuid() != 0 {
 		t.Skip(skipNoExecBusybox)
 	}

@@ -56,6 +56,7 @@ job "hc" {
 // `-all` still shows it critical and `-verbose` shows the check and its
 // output; the file back, it is listed again.
 func TestServiceHealthFromChecksEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if os.Geteuid() != 0 {
 		t.Skip(skipNoExecBusybox)
 	}

@@ -108,6 +108,7 @@ job "encode" {
 var dispatchedIDRe = regexp.MustCompile(`(?m)^Dispatched Job ID = (encode/dispatch-[0-9]+-[0-9a-f]{8})$`)
 
 func TestDispatchEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	requireBusybox(t)
 	d := startDevCluster(t)
 	dir := t.TempDir()
@@ -180,6 +181,7 @@ func TestDispatchEndToEnd(t *testing.T) {
 // failed, with the reason as its last event, and its poststop task never
 // starts.
 func TestMaxRunDurationEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	requireBusybox(t)
 	d := startDevCluster(t)
 	dir := t.TempDir()

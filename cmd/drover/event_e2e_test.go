@@ -18,6 +18,7 @@ import (
 // events in index order; a stream stopped midway and resumed with -index
 // from the last index it printed misses nothing and repeats nothing.
 func TestEventStreamCommandFollowsRolloutAndResumes(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dataDir, httpAddr := t.TempDir(), freeAddr(t)
 	env := hermeticEnv()
 	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")

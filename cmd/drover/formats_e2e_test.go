@@ -55,6 +55,7 @@ func mixedJobFiles(t *testing.T) map[string]string {
 // TestMixedSyntaxesValidatePlan: drover validate and drover plan read a
 // repository mixing the four syntaxes; a typo in each is positioned.
 func TestMixedSyntaxesValidatePlan(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dir, git := gitRepo(t)
 	writeFile(t, filepath.Join(dir, "jobs/keep.nomad.hcl"), rawJob("keep", 1, "/bin/sleep"))
 	git("add", "-A")
@@ -109,6 +110,7 @@ func TestMixedSyntaxesValidatePlan(t *testing.T) {
 // in every syntax, and each reads back as the same job (job plan: no
 // change).
 func TestMixedSyntaxesDeploy(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	r := gittest.New(t)
 	sha := r.Commit("Jobs in four syntaxes", mixedJobFiles(t))
 	dataDir, httpAddr := t.TempDir(), freeAddr(t)
@@ -167,6 +169,7 @@ func TestMixedSyntaxesDeploy(t *testing.T) {
 }
 
 func TestFmtCheck(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if r := drover(t, ".", "fmt", "-check", "../../examples"); r.code != 0 {
 		t.Fatalf("examples are not formatted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -198,6 +201,7 @@ func TestFmtCheck(t *testing.T) {
 }
 
 func TestJobInit(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dir := t.TempDir()
 	for _, tc := range []struct{ format, file string }{{"", "example.nomad.hcl"}, {"json", "example.job.json"}, {"yaml", "example.job.yaml"}} {
 		args := []string{"job", "init"}
@@ -227,6 +231,7 @@ func TestJobInit(t *testing.T) {
 // TestValidateAPIJobDriverConfig: driver config is checked in the API
 // formats as in HCL, at the offending key.
 func TestValidateAPIJobDriverConfig(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "web.job.yaml"), `Job:
   ID: web

@@ -75,6 +75,7 @@ func requireIsolatedExec(t *testing.T) {
 }
 
 func TestHostVolumeSurvivesReplacement(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	requireIsolatedExec(t)
 	vol, roDir := t.TempDir(), t.TempDir()
 	// The task runs as nobody: the operator makes the volume writable
@@ -181,6 +182,7 @@ func waitLogs(t *testing.T, s *testServer, dir, allocID, want string) result {
 // not allow volumes (host volumes are the operator's offer), given with
 // -host-volume.
 func TestHostVolumeDocker(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	requireDocker(t)
 	ensureBusyboxImage(t)
 	vol, roDir := t.TempDir(), t.TempDir()

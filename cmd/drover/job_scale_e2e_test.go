@@ -72,6 +72,7 @@ func waitDeployment(t *testing.T, c *api.Client, jobID string) {
 // `drover job status` shows three running; a count above the block's max
 // is refused with Nomad's message and changes nothing.
 func TestJobScaleEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dataDir, httpAddr := t.TempDir(), freeAddr(t)
 	env := hermeticEnv()
 	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")

@@ -68,6 +68,7 @@ const metricsSleeperJob = `job "sleeper" {
 // drover_sync_commits_rejected_total, a crashing task
 // drover_client_task_restarts_total.
 func TestE2EMetrics(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	gittest.RequireGit(t)
 	repo := gittest.New(t)
 	head := repo.Commit("Add jobs", map[string]string{"crash.nomad.hcl": metricsCrashJob, "sleeper.nomad.hcl": metricsSleeperJob})

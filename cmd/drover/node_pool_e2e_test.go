@@ -41,6 +41,7 @@ job %q {
 // a system job, both in pool edge, run only on the edge agent, and the
 // node pool commands show the pools and the jobs.
 func TestNodePoolPinsJobs(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED — NODE POOLS END TO END ARE NOT TESTED: the exec driver's chroot needs the agent to run as root")
 	}

@@ -103,6 +103,7 @@ func checkPlainProgress(t *testing.T, what, stdout string) string {
 // ending with the deployment's success; `deployment status -monitor`
 // does the same for a deployment; -json prints the one JSON document.
 func TestE2EProgressPlainOnAPipe(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if _, err := os.Stat("/bin/sleep"); err != nil {
 		t.Skipf("SKIP: /bin/sleep is missing (%v): the job's raw_exec task runs it", err)
 	}

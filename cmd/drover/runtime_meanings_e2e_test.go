@@ -120,6 +120,7 @@ func lastDeployment(t *testing.T, c *api.Client, jobID string) *cluster.Deployme
 // healthy_deadline. The task runs with the network block's interpolated
 // hostname, and `drover job status` shows the ui block.
 func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -197,6 +198,7 @@ func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
 // published on the host (the task's config lists no ports), so only that
 // address answers, and the deployment succeeds only if the check used it.
 func TestDockerHostnameAndDriverAddressEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

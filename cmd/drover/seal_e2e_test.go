@@ -24,6 +24,7 @@ import (
 // data directory (Raft log and snapshots) and no snapshot saved through
 // the API.
 func TestSealedVariableEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	const secret = "pl41n-T3xt-pa55word-0f-the-db"
 	r := gittest.New(t)
 	first := r.Commit("Add web", map[string]string{"web.hcl": rawJob("web", 1, "/bin/sleep")})

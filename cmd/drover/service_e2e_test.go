@@ -58,6 +58,7 @@ job "api" {
 // api` lists two instances whose addresses answer over HTTP; `drover job
 // scale api 3` makes it three; `drover job stop api` empties the catalog.
 func TestServiceCatalogEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if os.Geteuid() != 0 {
 		t.Skip(skipNoExecBusybox)
 	}

@@ -36,6 +36,7 @@ import (
 // web's rendered upstreams.txt lists 3 instances and web's server logs
 // that it got SIGHUP and re-read them.
 func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("SKIPPED — THE SERVICES AND SECRETS EXAMPLE IS NOT TESTED: its tasks run python3's HTTP server, and python3 is not on PATH")
 	}

@@ -82,6 +82,7 @@ job "web" {
 // re-renders web's file within a second of the third instance running,
 // and web receives SIGHUP (its log says so).
 func TestLiveTemplateEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	dataDir, httpAddr := t.TempDir(), freeAddr(t)
 	env := hermeticEnv()
 	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
@@ -173,6 +174,7 @@ func findFile(t *testing.T, root, suffix string) string {
 // variable and api's instances with the task's workload identity, and
 // follow a change of the variable.
 func TestLiveTemplateWithACLEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	s := startServer(t, "-node-name", "s1")
 	agentDir := t.TempDir()
 	s.startAgent(t, "a1", agentDir, withRawExec(t)...)

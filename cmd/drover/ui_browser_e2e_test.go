@@ -45,6 +45,7 @@ func chromiumPath(t *testing.T) string {
 // a broken one as rejected with its file:line:col, without a reload. Every request the pages make stays on the server, and no
 // script error or CSP violation occurs.
 func TestWebUIInBrowser(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	chromium := chromiumPath(t)
 	r := gittest.New(t)
 	// web prints a line as it starts: the allocation page shows it

@@ -23,6 +23,7 @@ import (
 // keeps reading without an error, and the secret in no file of the data
 // dir (Raft log, snapshots) and no line of the server's log.
 func TestVariablesEndToEnd(t *testing.T) {
+	t.Parallel() // its own dev cluster, ports and directories
 	s := startServer(t)
 	dir := t.TempDir()
 	cli := func(args ...string) result {
