@@ -22,9 +22,13 @@ import (
 // The agent's own API is small: health, and task logs. Logs are read
 // where they are written (the node's disk), so the CLI asks the servers
 // which node runs an allocation and then fetches from that node's agent
-// (Node.HTTPAddr) directly, with the same token as the servers. A proxy
-// through the servers would spare the CLI a second address, but would
-// put every byte of every followed log through the leader.
+// (Node.HTTPAddr) directly, with the same token as the servers. A
+// browser cannot reach an agent (another origin, the cluster's CA), so
+// the servers also proxy this route for the web UI (server/alloc_logs.go,
+// Nomad's GET /v1/client/fs/logs/{alloc}?task=T): whichever server the
+// browser asks relays the bytes with the caller's token, and the agent
+// still decides. The CLI keeps going direct, so followed logs do not all
+// pass through one server.
 //
 //	GET /v1/agent/health
 //	GET /v1/client/fs/logs/{alloc}/{task}?type=stdout|stderr&follow=true&lines=N
