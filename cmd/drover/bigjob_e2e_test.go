@@ -413,7 +413,7 @@ func TestE2EJobMaxCountDefault(t *testing.T) {
 	s := startServer(t, "-log-level", "warn")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "big.nomad.hcl"), bigJobFile(10_001))
-	r := s.cli(t, dir, "job", "run", "big.nomad.hcl")
+	r := s.cli(t, dir, "job", "run", "-no-deployment", "big.nomad.hcl")
 	if r.code != 1 {
 		t.Errorf("job run of count = 10001: want exit 1\n%s", r)
 	}

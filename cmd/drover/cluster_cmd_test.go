@@ -200,7 +200,7 @@ func TestJobRunAndStopInProcess(t *testing.T) {
 
 	// The same file again changes nothing and creates no evaluation.
 	c = capture{}
-	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: path}, clock: clock}, c.stdio()); code != exitOK ||
+	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: path}, clock: clock, evalOnly: true}, c.stdio()); code != exitOK ||
 		!strings.Contains(c.out.String(), "Job unchanged: nothing to do") {
 		t.Errorf("job run again: exit %d\nstdout: %s\nstderr: %s", code, c.out.String(), c.err.String())
 	}
@@ -242,7 +242,7 @@ func TestJobRunAndStopInProcess(t *testing.T) {
 	c = capture{}
 	io := c.stdio()
 	io.in = strings.NewReader(spreadJob("api", 1, ""))
-	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: "-"}, clock: clock}, io); code != exitOK {
+	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: "-"}, clock: clock, evalOnly: true}, io); code != exitOK {
 		t.Errorf("job run -: exit %d\nstderr: %s", code, c.err.String())
 	}
 }

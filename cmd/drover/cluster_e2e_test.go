@@ -336,7 +336,7 @@ func TestClusterCommands(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "api.nomad.hcl"), spreadJob("api", 1, ""))
 
 	// Run: the monitor follows the evaluation to its end.
-	r := s.cli(t, dir, "job", "run", "web.nomad.hcl")
+	r := s.cli(t, dir, "job", "run", "-no-deployment", "web.nomad.hcl")
 	if r.code != 0 {
 		t.Fatalf("job run: want exit 0\n%s", r)
 	}
@@ -466,14 +466,14 @@ func TestClusterCommands(t *testing.T) {
 	}
 
 	// Run: the windows job is accepted but cannot be placed: exit 2.
-	r = s.cli(t, dir, "job", "run", "win.nomad.hcl")
+	r = s.cli(t, dir, "job", "run", "-no-deployment", "win.nomad.hcl")
 	if r.code != 2 || !strings.Contains(r.stdout, "failed to place all allocations") || !strings.Contains(r.stdout, "3 nodes excluded by filter") {
 		t.Errorf("job run of the windows job: want exit 2 with the reason\n%s", r)
 	}
 
 	// Check-index: a stale index is refused and changes nothing; the
 	// index a plan printed is accepted.
-	r = s.cli(t, dir, "job", "run", "-check-index", "999", "web.nomad.hcl")
+	r = s.cli(t, dir, "job", "run", "-no-deployment", "-check-index", "999", "web.nomad.hcl")
 	if r.code != 1 || !strings.Contains(r.stderr, "check_index 999") || !strings.Contains(r.stderr, "drover job plan web.nomad.hcl") {
 		t.Errorf("job run -check-index 999: want exit 1 and a conflict that says what to do\n%s", r)
 	}
@@ -482,11 +482,11 @@ func TestClusterCommands(t *testing.T) {
 	if r.code != 2 || m == nil || m[1] != "0" {
 		t.Fatalf("job plan of a new job: want exit 2 and check-index 0\n%s", r)
 	}
-	r = s.cli(t, dir, "job", "run", "-check-index", m[1], "api.nomad.hcl")
+	r = s.cli(t, dir, "job", "run", "-no-deployment", "-check-index", m[1], "api.nomad.hcl")
 	if r.code != 0 {
 		t.Errorf("job run -check-index from the plan: want exit 0\n%s", r)
 	}
-	r = s.cli(t, dir, "job", "run", "web.nomad.hcl")
+	r = s.cli(t, dir, "job", "run", "-no-deployment", "web.nomad.hcl")
 	if r.code != 0 || !strings.Contains(r.stdout, "Job unchanged: nothing to do") {
 		t.Errorf("job run of the unchanged job: want exit 0 and nothing to do\n%s", r)
 	}
@@ -521,7 +521,7 @@ func TestClusterCommandsErrors(t *testing.T) {
 	dead := "http://" + freeAddr(t)
 	for _, args := range [][]string{
 		{"job", "status"},
-		{"job", "run", "web.nomad.hcl"},
+		{"job", "run", "-no-deployment", "web.nomad.hcl"},
 		{"node", "status", "-address", dead},
 	} {
 		r := runDrover(t, dir, append(hermeticEnv(), "DROVER_ADDR="+dead), args...)
@@ -532,7 +532,7 @@ func TestClusterCommandsErrors(t *testing.T) {
 	}
 
 	// An invalid file never reaches the server.
-	r := runDrover(t, dir, append(hermeticEnv(), "DROVER_ADDR="+dead), "job", "run", "bad.nomad.hcl")
+	r := runDrover(t, dir, append(hermeticEnv(), "DROVER_ADDR="+dead), "job", "run", "-no-deployment", "bad.nomad.hcl")
 	if r.code != 1 || !strings.Contains(r.stderr, "bad.nomad.hcl:3:5") || strings.Contains(r.stderr, "cannot reach") {
 		t.Errorf("job run of an invalid file: want exit 1 with file:line:col and no request\n%s", r)
 	}

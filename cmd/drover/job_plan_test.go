@@ -86,7 +86,7 @@ func TestJobPlanRolloutOrder(t *testing.T) {
 		t.Errorf("plan of a new job lacks %q:\n%s", want, c.out.String())
 	}
 	c = capture{}
-	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: path}, clock: func() time.Time { return renderNow }}, c.stdio()); code != exitOK {
+	if code := jobRun(ctx, jobRunOptions{client: addr, file: jobFileOptions{path: path}, clock: func() time.Time { return renderNow }, evalOnly: true}, c.stdio()); code != exitOK {
 		t.Fatalf("job run: exit %d\nstderr: %s", code, c.err.String())
 	}
 

@@ -58,6 +58,10 @@ type jobRunOptions struct {
 	json       bool
 	// clock stamps the monitor's lines; tests fix it.
 	clock func() time.Time
+	// evalOnly (-no-deployment) stops after the evaluation: for scripts
+	// that check placement only, and for tests whose nodes have no
+	// agent, where no allocation ever becomes healthy.
+	evalOnly bool
 }
 
 func runJobRun(ctx context.Context, args []string, io stdio) int {
@@ -68,6 +72,7 @@ func runJobRun(ctx context.Context, args []string, io stdio) int {
 	fs.Var((*listFlag)(&opts.file.varFiles), "var-file", "read variables from an HCL `file` (repeatable)")
 	fs.Var(optionalUint{&opts.checkIndex}, "check-index", "submit only if the job's modify index is `N` (0: the job must not exist)")
 	fs.BoolVar(&opts.detach, "detach", false, "return once the job is submitted, without following its evaluation")
+	fs.BoolVar(&opts.evalOnly, "no-deployment", false, "follow the evaluation, not the deployment that follows it")
 	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
 	pos, code, done := parseFlags(fs, args, io)
 	if done {
@@ -137,7 +142,7 @@ func jobRun(ctx context.Context, opts jobRunOptions, io stdio) int {
 		if res.Evaluation != nil {
 			out.monitorResult = &res
 		}
-		if code == exitOK && !opts.json {
+		if code == exitOK && !opts.json && !opts.evalOnly {
 			// Like Nomad, follow the version's deployment (a group with
 			// an update block) to its end; -json keeps its one answer.
 			code = followJobDeployment(ctx, client, res.Evaluation.Namespace, job.ID, resp.Version, opts.clock, io)
