@@ -62,12 +62,9 @@ func runEventStream(ctx context.Context, args []string, io stdio) int {
 	fs.Var(&topics, "topic", "a `TOPIC` or TOPIC:KEY to follow (repeatable; default all)")
 	ns := fs.String("namespace", "", "the `namespace` of job events (\"*\" for all; default \"default\")")
 	index := fs.Uint64("index", 0, "resume after this Raft `index` (the last one printed); 0 follows from now")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: event stream takes no arguments; name topics with -topic (see --help)"); done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	_, client, _, code, ok := opts.start(fs, args, io, 0, 0, "Error: event stream takes no arguments; name topics with -topic (see --help)")
 	if !ok {
-		return exitError
+		return code
 	}
 	st, err := client.EventStream(ctx, api.EventStreamOptions{Topics: topics, Namespace: *ns, Index: *index})
 	if err != nil {

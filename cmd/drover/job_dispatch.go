@@ -168,16 +168,7 @@ func jobDispatch(ctx context.Context, opts jobDispatchOptions, io stdio) int {
 		if !opts.json {
 			fmt.Fprintln(io.out)
 		}
-		var res monitorResult
-		res, code = followEval(ctx, client, resp.EvalID, resp.DispatchedJobID, opts.json, opts.clock, io)
-		if res.Evaluation != nil {
-			out.monitorResult = &res
-		}
+		code = followInto(ctx, client, resp.EvalID, resp.DispatchedJobID, opts.json, opts.clock, io, &out.monitorResult)
 	}
-	if opts.json {
-		if err := writeJSON(io.out, out); err != nil {
-			return exitError
-		}
-	}
-	return code
+	return jsonTail(io, opts.json, out, code)
 }

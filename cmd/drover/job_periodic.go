@@ -91,16 +91,7 @@ func jobPeriodicForce(ctx context.Context, opts jobPeriodicForceOptions, io stdi
 		fmt.Fprintf(io.out, "Job %q launched child %q\nEvaluation ID: %s\n", stub.ID, resp.ChildID, resp.EvalID)
 	}
 	if !opts.detach {
-		var res monitorResult
-		res, code = followEval(ctx, client, resp.EvalID, resp.ChildID, opts.json, opts.clock, io)
-		if res.Evaluation != nil {
-			out.monitorResult = &res
-		}
+		code = followInto(ctx, client, resp.EvalID, resp.ChildID, opts.json, opts.clock, io, &out.monitorResult)
 	}
-	if opts.json {
-		if err := writeJSON(io.out, out); err != nil {
-			return exitError
-		}
-	}
-	return code
+	return jsonTail(io, opts.json, out, code)
 }

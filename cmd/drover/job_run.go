@@ -148,12 +148,7 @@ func jobRun(ctx context.Context, opts jobRunOptions, io stdio) int {
 			code = followJobDeployment(ctx, client, res.Evaluation.Namespace, job.ID, resp.Version, opts.clock, io)
 		}
 	}
-	if opts.json {
-		if err := writeJSON(io.out, out); err != nil {
-			return exitError
-		}
-	}
-	return code
+	return jsonTail(io, opts.json, out, code)
 }
 
 // followEval runs the monitor for job run and job stop and maps its
@@ -191,4 +186,26 @@ func (o optionalUint) Set(s string) error {
 	}
 	*o.p = &v
 	return nil
+}
+
+// followInto follows evalID as followEval does and keeps its result in
+// *dst, the -json document's monitor part, when there is one: the tail
+// that job dispatch, periodic force, scale and stop share.
+func followInto(ctx context.Context, client *api.Client, evalID, jobID string, quiet bool, clock func() time.Time, io stdio, dst **monitorResult) int {
+	res, code := followEval(ctx, client, evalID, jobID, quiet, clock, io)
+	if res.Evaluation != nil {
+		*dst = &res
+	}
+	return code
+}
+
+// jsonTail prints doc with -json and returns code, or exitError when the
+// document cannot be written.
+func jsonTail(io stdio, asJSON bool, doc any, code int) int {
+	if asJSON {
+		if err := writeJSON(io.out, doc); err != nil {
+			return exitError
+		}
+	}
+	return code
 }

@@ -122,18 +122,9 @@ func jobScale(ctx context.Context, opts jobScaleOptions, io stdio) int {
 		}
 	}
 	if !opts.detach && resp.EvalID != "" {
-		var res monitorResult
-		res, code = followEval(ctx, client, resp.EvalID, stub.ID, opts.json, opts.clock, io)
-		if res.Evaluation != nil {
-			out.monitorResult = &res
-		}
+		code = followInto(ctx, client, resp.EvalID, stub.ID, opts.json, opts.clock, io, &out.monitorResult)
 	}
-	if opts.json {
-		if err := writeJSON(io.out, out); err != nil {
-			return exitError
-		}
-	}
-	return code
+	return jsonTail(io, opts.json, out, code)
 }
 
 // renderScaling lists the groups' scaling blocks, when any has one, and

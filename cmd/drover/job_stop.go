@@ -94,16 +94,7 @@ func jobStop(ctx context.Context, opts jobStopOptions, io stdio) int {
 			fmt.Fprintf(io.out, "Job %q stopping\nEvaluation ID: %s\n", stub.ID, resp.EvalID)
 		}
 	default:
-		var res monitorResult
-		res, code = followEval(ctx, client, resp.EvalID, stub.ID, opts.json, opts.clock, io)
-		if res.Evaluation != nil {
-			out.monitorResult = &res
-		}
+		code = followInto(ctx, client, resp.EvalID, stub.ID, opts.json, opts.clock, io, &out.monitorResult)
 	}
-	if opts.json {
-		if err := writeJSON(io.out, out); err != nil {
-			return exitError
-		}
-	}
-	return code
+	return jsonTail(io, opts.json, out, code)
 }

@@ -56,12 +56,9 @@ func runNodePoolList(ctx context.Context, args []string, io stdio) int {
 	var opts queryOptions
 	opts.register(fs, "print the node pools as JSON")
 	prefix := fs.String("prefix", "", "list only pools whose name starts with `prefix`")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: node pool list takes no arguments (see --help)"); done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	_, client, _, code, ok := opts.start(fs, args, io, 0, 0, "Error: node pool list takes no arguments (see --help)")
 	if !ok {
-		return exitError
+		return code
 	}
 	pools, _, err := client.NodePools().List(ctx, &api.QueryOptions{Prefix: *prefix})
 	if err != nil {
@@ -98,13 +95,9 @@ func runNodePoolInfo(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("node pool info", nodePoolInfoHelp, io)
 	var opts queryOptions
 	opts.register(fs, "print the node pool as JSON")
-	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give one node pool: drover node pool info POOL")
-	if done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	pos, client, _, code, ok := opts.start(fs, args, io, 1, 1, "Error: give one node pool: drover node pool info POOL")
 	if !ok {
-		return exitError
+		return code
 	}
 	pool, _, err := client.NodePools().Info(ctx, pos[0], nil)
 	if err != nil {
@@ -361,13 +354,9 @@ func runNodePoolNodes(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("node pool nodes", nodePoolNodesHelp, io)
 	var opts queryOptions
 	opts.register(fs, "print the nodes as JSON")
-	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give one node pool: drover node pool nodes POOL")
-	if done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	pos, client, _, code, ok := opts.start(fs, args, io, 1, 1, "Error: give one node pool: drover node pool nodes POOL")
 	if !ok {
-		return exitError
+		return code
 	}
 	nodes, _, err := client.NodePools().ListNodes(ctx, pos[0], nil)
 	if err != nil {
@@ -395,13 +384,9 @@ func runNodePoolJobs(ctx context.Context, args []string, io stdio) int {
 	var opts queryOptions
 	opts.register(fs, "print the jobs as JSON")
 	namespace := fs.String("namespace", "", "list only jobs of this `namespace` (default: every namespace the token may list)")
-	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give one node pool: drover node pool jobs POOL")
-	if done {
-		return code
-	}
-	client, now, ok := opts.connect(io)
+	pos, client, now, code, ok := opts.start(fs, args, io, 1, 1, "Error: give one node pool: drover node pool jobs POOL")
 	if !ok {
-		return exitError
+		return code
 	}
 	q := &api.QueryOptions{}
 	if *namespace != "" {

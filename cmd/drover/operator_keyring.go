@@ -44,12 +44,9 @@ func runKeyringList(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("operator root keyring list", keyringListHelp, io)
 	var opts queryOptions
 	opts.register(fs, "print the keys as JSON")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: keyring list takes no arguments"); done {
-		return code
-	}
-	client, now, ok := opts.connect(io)
+	_, client, now, code, ok := opts.start(fs, args, io, 0, 0, "Error: keyring list takes no arguments")
 	if !ok {
-		return exitError
+		return code
 	}
 	keys, err := client.Operator().KeyringKeys(ctx)
 	if err != nil {
@@ -90,12 +87,9 @@ func runKeyringRotate(ctx context.Context, args []string, io stdio) int {
 	var opts queryOptions
 	opts.register(fs, "print the new key as JSON")
 	full := fs.Bool("full", false, "re-encrypt every variable with the new key in the background")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: keyring rotate takes no arguments"); done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	_, client, _, code, ok := opts.start(fs, args, io, 0, 0, "Error: keyring rotate takes no arguments")
 	if !ok {
-		return exitError
+		return code
 	}
 	resp, err := client.Operator().KeyringRotate(ctx, *full)
 	if err != nil {

@@ -41,12 +41,9 @@ func runSealRecipients(ctx context.Context, args []string, io stdio) int {
 	var opts queryOptions
 	opts.register(fs, "print the keys as JSON")
 	raw := fs.Bool("raw", false, "print only the active key's age1... line (an age recipients file)")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: seal recipients takes no arguments"); done {
-		return code
-	}
-	client, now, ok := opts.connect(io)
+	_, client, now, code, ok := opts.start(fs, args, io, 0, 0, "Error: seal recipients takes no arguments")
 	if !ok {
-		return exitError
+		return code
 	}
 	resp, err := client.Operator().SealRecipients(ctx)
 	if err != nil {
@@ -94,12 +91,9 @@ func runSealRotate(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("operator seal rotate", sealRotateHelp, io)
 	var opts queryOptions
 	opts.register(fs, "print the keys as JSON")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: seal rotate takes no arguments"); done {
-		return code
-	}
-	client, now, ok := opts.connect(io)
+	_, client, now, code, ok := opts.start(fs, args, io, 0, 0, "Error: seal rotate takes no arguments")
 	if !ok {
-		return exitError
+		return code
 	}
 	resp, err := client.Operator().SealRotate(ctx)
 	if err != nil {
@@ -128,13 +122,9 @@ func runSealRemove(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("operator seal remove", sealRemoveHelp, io)
 	var opts queryOptions
 	opts.register(fs, "print the remaining keys as JSON")
-	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give the fingerprint of the key to remove")
-	if done {
-		return code
-	}
-	client, now, ok := opts.connect(io)
+	pos, client, now, code, ok := opts.start(fs, args, io, 1, 1, "Error: give the fingerprint of the key to remove")
 	if !ok {
-		return exitError
+		return code
 	}
 	resp, err := client.Operator().SealRemove(ctx, pos[0])
 	if err != nil {

@@ -39,6 +39,21 @@ func (q queryOptions) connect(io stdio) (*api.Client, time.Time, bool) {
 	return client, now, true
 }
 
+// start parses a command's flags and its minArgs..maxArgs positional
+// arguments (else prints wrongCount) and connects: the opening the read
+// and operator commands share. When ok is false the command returns code.
+func (q *queryOptions) start(fs *flag.FlagSet, args []string, io stdio, minArgs, maxArgs int, wrongCount string) (pos []string, client *api.Client, now time.Time, code int, ok bool) {
+	pos, code, done := parseArgs(fs, args, io, minArgs, maxArgs, wrongCount)
+	if done {
+		return nil, nil, time.Time{}, code, false
+	}
+	client, now, ok = q.connect(io)
+	if !ok {
+		return nil, nil, time.Time{}, exitError, false
+	}
+	return pos, client, now, exitOK, true
+}
+
 // output prints v, the API objects, with -json; else human prints them
 // for people. Stdout with -json is for the JSON document alone.
 func (q queryOptions) output(io stdio, v any, human func()) int {

@@ -42,12 +42,9 @@ func runServiceList(ctx context.Context, args []string, io stdio) int {
 	var opts queryOptions
 	opts.register(fs, "print the services as JSON")
 	ns := fs.String("namespace", "", "the `namespace` to list (\"*\" for all; default \"default\")")
-	if _, code, done := parseArgs(fs, args, io, 0, 0, "Error: service list takes no arguments (see --help)"); done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	_, client, _, code, ok := opts.start(fs, args, io, 0, 0, "Error: service list takes no arguments (see --help)")
 	if !ok {
-		return exitError
+		return code
 	}
 	q := &api.QueryOptions{}
 	if *ns != "" {
@@ -98,13 +95,9 @@ func runServiceInfo(ctx context.Context, args []string, io stdio) int {
 	all := fs.Bool("all", false, "show critical instances too")
 	choose := fs.String("choose", "", "pick `N|KEY`: N instances by rendezvous hashing on KEY (the same KEY picks the same instances while they exist)")
 	verbose := fs.Bool("verbose", false, "show every field of each instance")
-	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give one service name: drover service info NAME (run 'drover service list' to see them)")
-	if done {
-		return code
-	}
-	client, _, ok := opts.connect(io)
+	pos, client, _, code, ok := opts.start(fs, args, io, 1, 1, "Error: give one service name: drover service info NAME (run 'drover service list' to see them)")
 	if !ok {
-		return exitError
+		return code
 	}
 	params := map[string]string{}
 	if *ns != "" {
