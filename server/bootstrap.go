@@ -391,6 +391,9 @@ func (s *Server) loadOwnPKI(now time.Time) error {
 		return fmt.Errorf("tls: %s: %w (a server certificate must name %s; 'drover tls cert create -server' makes one)", s.cfg.TLSCertFile, err, pki.ServerName(s.cfg.Region))
 	}
 	s.ident.Store(id)
+	if s.cfg.TLSKEKFile != "" {
+		return s.loadKEKFile(s.cfg.TLSKEKFile)
+	}
 	return nil
 }
 

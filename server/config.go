@@ -106,6 +106,13 @@ type Config struct {
 	TLSCAFile   string
 	TLSCertFile string
 	TLSKeyFile  string
+	// TLSKEKFile is the key-encryption key of a cluster with its own PKI
+	// (tls { kek_file }): the same file on every server, made by `drover
+	// tls kek create`, mode 0600. With the built-in CA the first server
+	// makes the KEK and hands it to joining servers, so it is not set
+	// there; with an own PKI nothing hands it out, and without it the
+	// servers cannot seal variables, sealed files' keys or identities.
+	TLSKEKFile string
 	// InsecurePlaintextHTTP lets an API bound beyond loopback answer
 	// plain HTTP too. Tokens then cross the network in the clear.
 	InsecurePlaintextHTTP bool
@@ -215,6 +222,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCAFile == "") != (c.TLSCertFile == "") || (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("tls: ca_file, cert_file and key_file go together: set all three, or none to use the built-in CA"))
+	}
+	if c.TLSKEKFile != "" && c.TLSCertFile == "" {
+		errs = append(errs, errors.New("tls: kek_file goes with your own PKI (tls { cert_file }); with the built-in CA the servers make and share the key-encryption key themselves: remove kek_file"))
 	}
 	if c.TLSCertFile != "" && c.JoinToken != "" {
 		errs = append(errs, errors.New("tls: a server with its own certificate files (tls { cert_file }) needs no join token"))
@@ -342,6 +352,7 @@ type fileConfig struct {
 		CAFile                *string   `hcl:"ca_file,optional"`
 		CertFile              *string   `hcl:"cert_file,optional"`
 		KeyFile               *string   `hcl:"key_file,optional"`
+		KEKFile               *string   `hcl:"kek_file,optional"`
 		VerifyServerHostname  *bool     `hcl:"verify_server_hostname,optional"`
 		Range                 hcl.Range `hcl:",def_range"`
 	} `hcl:"tls,block"`
@@ -396,6 +407,7 @@ type fileConfig struct {
 //	  ca_file   = "/etc/drover/ca.pem"          # your own PKI instead of the built-in CA:
 //	  cert_file = "/etc/drover/server.pem"      # a certificate naming server.<region>.drover
 //	  key_file  = "/etc/drover/server-key.pem"
+//	  kek_file  = "/etc/drover/kek"             # with your own PKI: drover tls kek create, same file on every server
 //	}
 //	acl {
 //	  token_file = "/etc/drover/token"   # a management token
@@ -477,6 +489,7 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 		set(&c.TLSCAFile, t.CAFile)
 		set(&c.TLSCertFile, t.CertFile)
 		set(&c.TLSKeyFile, t.KeyFile)
+		set(&c.TLSKEKFile, t.KEKFile)
 		if t.VerifyServerHostname != nil && !*t.VerifyServerHostname {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,

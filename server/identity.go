@@ -50,8 +50,8 @@ type identityKeyCache struct {
 }
 
 var errNoKEK = errors.New("workload identities need the servers' key-encryption key (<data-dir>/tls/kek) to seal the signing key, " +
-	"and this server has none: servers using their own PKI (tls { cert_file ... }) cannot sign identities yet; " +
-	"remove the identity blocks' env/file, or let Drover run the cluster CA")
+	"and this server has none: servers using their own PKI (tls { cert_file ... }) need tls { kek_file }, " +
+	"the same file on every server (drover tls kek create makes one)")
 
 // identitySigner returns the key that signs workload identities,
 // creating and replicating the keyring on first need (leader only).

@@ -52,7 +52,7 @@ const rekeyInterval = 30 * time.Second
 
 var errNoKEKVariables = errorf(http.StatusNotImplemented,
 	"variables need the servers' key-encryption key (<data-dir>/tls/kek) to seal the root keyring, and this server has none: "+
-		"servers using their own PKI (tls { cert_file ... }) cannot store variables yet; let Drover run the cluster CA")
+		"servers using their own PKI (tls { cert_file ... }) need tls { kek_file }, the same file on every server (drover tls kek create makes one)")
 
 // rootKeyring caches the unsealed data keys by key ID (a key's material
 // never changes) and serialises the creation of the first key and

@@ -43,7 +43,7 @@ import (
 const aadSealKey = "drover-seal-key:"
 
 var errNoKEKSeal = errors.New("sealed variables need the servers' key-encryption key (<data-dir>/tls/kek) to keep the cluster's age identities, " +
-	"and this server has none: servers using their own PKI (tls { cert_file ... }) cannot open sealed files yet")
+	"and this server has none: servers using their own PKI (tls { cert_file ... }) need tls { kek_file }, the same file on every server (drover tls kek create makes one)")
 
 // sealKeyCache is the unsealed age identities, by keyring modify index.
 type sealKeyCache struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,43 @@ func (s *Server) loadKEK(dir string) error {
 	kek, err := pki.ParseKEK(strings.TrimSpace(string(b)))
 	if err != nil {
 		return fmt.Errorf("tls: %s: %w", filepath.Join(dir, kekFile), err)
+	}
+	s.kek.Store(&kek)
+	return nil
+}
+
+// maxKEKFile bounds what loadKEKFile reads: the key's line is 56 bytes.
+const maxKEKFile = 4 << 10
+
+// loadKEKFile reads the operator's KEK (tls { kek_file }) of a cluster
+// with its own PKI. Like ssh with a private key, it refuses a file that
+// others may read or write: whoever reads it opens every variable.
+func (s *Server) loadKEKFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("tls: kek_file: %w (drover tls kek create makes one; copy the same file to every server)", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("tls: kek_file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("tls: kek_file %s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("tls: kek_file %s has mode %04o: others may read the key that opens every variable; run chmod 600 %s", path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKEKFile+1))
+	if err != nil {
+		return fmt.Errorf("tls: kek_file: %w", err)
+	}
+	if len(b) > maxKEKFile {
+		return fmt.Errorf("tls: kek_file %s is larger than %d bytes: it is not a key made by drover tls kek create", path, maxKEKFile)
+	}
+	kek, err := pki.ParseKEK(string(b))
+	if err != nil {
+		return fmt.Errorf("tls: kek_file %s: %w (drover tls kek create makes one)", path, err)
 	}
 	s.kek.Store(&kek)
 	return nil

@@ -215,7 +215,7 @@ func TestJobRunAndStopInProcess(t *testing.T) {
 
 	// Stop follows its evaluation; every line carries the fixed clock.
 	c = capture{}
-	if code := jobStop(ctx, jobStopOptions{client: addr, jobID: "web", clock: clock}, c.stdio()); code != exitOK {
+	if code := jobStop(ctx, jobStopOptions{jobCommand: jobCommand{client: addr, jobID: "web", clock: clock}}, c.stdio()); code != exitOK {
 		t.Fatalf("job stop: exit %d\nstderr: %s", code, c.err.String())
 	}
 	if !strings.Contains(c.out.String(), `==> 2026-03-14T15:09:26Z: Evaluation "`) || !strings.Contains(c.out.String(), `finished with status "complete"`) {
@@ -233,7 +233,7 @@ func TestJobRunAndStopInProcess(t *testing.T) {
 
 	// Stopping an unknown job says how to list jobs.
 	c = capture{}
-	if code := jobStop(ctx, jobStopOptions{client: addr, jobID: "nope", clock: clock}, c.stdio()); code != exitError ||
+	if code := jobStop(ctx, jobStopOptions{jobCommand: jobCommand{client: addr, jobID: "nope", clock: clock}}, c.stdio()); code != exitError ||
 		!strings.Contains(c.err.String(), "run 'drover job status' to list jobs") {
 		t.Errorf("job stop nope: exit %d\nstderr: %s", code, c.err.String())
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/droverhq/drover/api"
 )
@@ -40,27 +39,15 @@ an unknown job, a job that is not periodic or is stopped, a second force
 of the same job in the same second, an unreachable server.
 `
 
-type jobPeriodicForceOptions struct {
-	client clientOptions
-	jobID  string
-	detach bool
-	json   bool
-	clock  func() time.Time
-}
+type jobPeriodicForceOptions struct{ jobCommand }
 
 func runJobPeriodicForce(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("job periodic force", jobPeriodicForceHelp, io)
-	opts := jobPeriodicForceOptions{clock: time.Now}
-	opts.client.register(fs)
-	fs.BoolVar(&opts.detach, "detach", false, "return once the child is launched, without following its evaluation")
-	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	var opts jobPeriodicForceOptions
+	opts.register(fs, "return once the child is launched, without following its evaluation")
+	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one job: drover job periodic force JOB (see --help)")
 	if done {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(io.err, "Error: give exactly one job: drover job periodic force JOB (see --help)")
-		return exitError
 	}
 	opts.jobID = pos[0]
 	return jobPeriodicForce(ctx, opts, io)
@@ -73,11 +60,7 @@ type jobPeriodicForceJSON struct {
 }
 
 func jobPeriodicForce(ctx context.Context, opts jobPeriodicForceOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
-	if !ok {
-		return exitError
-	}
-	stub, code := findJob(ctx, client, opts.jobID, opts.clock(), io)
+	client, stub, code := opts.findJob(ctx, io)
 	if stub == nil {
 		return code
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
@@ -45,30 +44,20 @@ deployment still in progress, an unreachable server.
 `
 
 type jobScaleOptions struct {
-	client  clientOptions
-	jobID   string
+	jobCommand
 	group   string
 	count   int64
 	message string
-	detach  bool
-	json    bool
-	clock   func() time.Time
 }
 
 func runJobScale(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("job scale", jobScaleHelp, io)
-	opts := jobScaleOptions{clock: time.Now}
-	opts.client.register(fs)
-	fs.BoolVar(&opts.detach, "detach", false, "return once the scale is registered, without following its evaluation")
-	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
+	var opts jobScaleOptions
+	opts.register(fs, "return once the scale is registered, without following its evaluation")
 	fs.StringVar(&opts.message, "message", "", "a note kept with the scaling event")
-	pos, code, done := parseFlags(fs, args, io)
+	pos, code, done := parseArgs(fs, args, io, 2, 3, "Error: want JOB [GROUP] COUNT, e.g. drover job scale web 3 (see --help)")
 	if done {
 		return code
-	}
-	if len(pos) < 2 || len(pos) > 3 {
-		fmt.Fprintln(io.err, "Error: want JOB [GROUP] COUNT, e.g. drover job scale web 3 (see --help)")
-		return exitError
 	}
 	opts.jobID = pos[0]
 	if len(pos) == 3 {
@@ -90,11 +79,7 @@ type jobScaleJSON struct {
 }
 
 func jobScale(ctx context.Context, opts jobScaleOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
-	if !ok {
-		return exitError
-	}
-	stub, code := findJob(ctx, client, opts.jobID, opts.clock(), io)
+	client, stub, code := opts.findJob(ctx, io)
 	if stub == nil {
 		return code
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/droverhq/drover/api"
 )
@@ -32,28 +31,18 @@ Exit codes: 0 stopped, 1 an error (an unknown job, an unreachable server).
 `
 
 type jobStopOptions struct {
-	client clientOptions
-	jobID  string
-	purge  bool
-	detach bool
-	json   bool
-	clock  func() time.Time
+	jobCommand
+	purge bool
 }
 
 func runJobStop(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("job stop", jobStopHelp, io)
-	opts := jobStopOptions{clock: time.Now}
-	opts.client.register(fs)
+	var opts jobStopOptions
+	opts.register(fs, "return once the stop is accepted, without following its evaluation")
 	fs.BoolVar(&opts.purge, "purge", false, "delete the job and its history instead of only stopping it")
-	fs.BoolVar(&opts.detach, "detach", false, "return once the stop is accepted, without following its evaluation")
-	fs.BoolVar(&opts.json, "json", false, "print the API's answers as JSON")
-	pos, code, done := parseFlags(fs, args, io)
+	pos, code, done := parseArgs(fs, args, io, 1, 1, "Error: give exactly one job: drover job stop JOB (see --help)")
 	if done {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(io.err, "Error: give exactly one job: drover job stop JOB (see --help)")
-		return exitError
 	}
 	opts.jobID = pos[0]
 	return jobStop(ctx, opts, io)
@@ -66,11 +55,7 @@ type jobStopJSON struct {
 }
 
 func jobStop(ctx context.Context, opts jobStopOptions, io stdio) int {
-	client, ok := opts.client.newClient(io)
-	if !ok {
-		return exitError
-	}
-	stub, code := findJob(ctx, client, opts.jobID, opts.clock(), io)
+	client, stub, code := opts.findJob(ctx, io)
 	if stub == nil {
 		return code
 	}

@@ -28,11 +28,13 @@ are for a CA of your own and for operators' CLI certificates.
 Subcommands:
   ca create     Create a CA: drover-agent-ca.pem and drover-agent-ca-key.pem
   cert create   Create a server, client (agent) or CLI certificate signed by a CA
+  kek create    Create the key-encryption key servers with a CA of your own share
 
 Examples:
   drover tls ca create
   drover tls cert create -cli
   drover tls cert create -cli -ca /var/lib/drover/tls/ca.pem -key /var/lib/drover/tls/ca-key.pem
+  drover tls kek create -out /etc/drover/kek
 
 Run 'drover tls <subcommand> create --help' for its options.
 `
@@ -44,6 +46,9 @@ func runTLS(ctx context.Context, args []string, io stdio) int {
 		}},
 		{"cert", "Create certificates signed by a CA", func(ctx context.Context, args []string, io stdio) int {
 			return tlsGroup(ctx, "tls cert", tlsHelp, []command{{"create", "Create a certificate", runTLSCertCreate}}, args, io)
+		}},
+		{"kek", "Create a key-encryption key", func(ctx context.Context, args []string, io stdio) int {
+			return tlsGroup(ctx, "tls kek", tlsHelp, []command{{"create", "Create a key-encryption key", runTLSKEKCreate}}, args, io)
 		}},
 	}, args, io)
 }
@@ -128,6 +133,50 @@ func tlsCACreate(opts tlsCAOptions, now time.Time, io stdio) error {
 		certPath, ca.Cert.NotAfter.UTC().Format(time.DateOnly), pki.FingerprintString(ca.Fingerprint()))
 	fmt.Fprintf(io.out, "==> CA key saved to %s (mode 0600: keep it secret)\n", keyPath)
 	return nil
+}
+
+const tlsKEKCreateHelp = `
+Usage: drover tls kek create [options]
+
+Create a key-encryption key (KEK) for servers that use a CA of your own
+(tls { ca_file cert_file key_file }) and write it to -out, mode 0600.
+Servers seal with it the root keyring of variables, the age keys of
+sealed files and the workload identity signing key before these go into
+Raft. Copy the same file to every server and name it in their config:
+
+  tls {
+    kek_file = "/etc/drover/kek"
+  }
+
+With the built-in CA this is not needed: the first server makes the KEK
+and hands it to the servers that join. Keep the file secret and backed
+up: Raft snapshots are useless without it. The file is never overwritten.
+
+Examples:
+  drover tls kek create
+  drover tls kek create -out /etc/drover/kek
+` + tlsExitCodes
+
+func runTLSKEKCreate(_ context.Context, args []string, io stdio) int {
+	flags := newFlagSet("tls kek create", tlsKEKCreateHelp, io)
+	out := flags.String("out", "drover-kek", "the `file` to write")
+	if _, code, done := parseArgs(flags, args, io, 0, 0, "drover tls kek create: takes no arguments; run 'drover tls kek create --help'"); done {
+		return code
+	}
+	if _, err := os.Lstat(*out); err == nil {
+		fmt.Fprintf(io.err, "drover tls kek create: %s exists: remove it or pick another -out (nothing was written)\n", *out)
+		return exitError
+	}
+	kek, err := pki.NewKEK()
+	if err == nil {
+		err = tlsWriteNew([]tlsFile{{*out, []byte(pki.EncodeKEK(kek) + "\n"), 0o600}})
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "drover tls kek create: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(io.out, "==> Key-encryption key saved to %s (mode 0600: keep it secret, copy it to every server, name it in tls { kek_file })\n", *out)
+	return exitOK
 }
 
 const tlsCertCreateHelp = `

@@ -200,6 +200,33 @@ func TestTLSCertCreate(t *testing.T) {
 	}
 }
 
+// TestTLSKEKCreate: the file holds a KEK servers load, mode 0600, and a
+// second run neither overwrites it nor prints the key.
+func TestTLSKEKCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek")
+	code, out, stderr := tlsRun(t, "kek", "create", "-out", path)
+	if code != exitOK || !strings.Contains(out, path) {
+		t.Fatalf("exit %d: %s%s", code, out, stderr)
+	}
+	key := tlsRead(t, path)
+	if _, err := pki.ParseKEK(string(key)); err != nil {
+		t.Fatalf("the file is not a KEK: %v", err)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(key))) {
+		t.Error("the key was printed")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	code, _, stderr = tlsRun(t, "kek", "create", "-out", path)
+	if code != exitError || !strings.Contains(stderr, "exists") {
+		t.Fatalf("second run: exit %d %s", code, stderr)
+	}
+	if string(tlsRead(t, path)) != string(key) {
+		t.Fatal("the KEK was overwritten")
+	}
+}
+
 // TestTLSHelp: every level answers --help with an example, on stdout.
 func TestTLSHelp(t *testing.T) {
 	for _, tc := range []struct {
@@ -210,6 +237,7 @@ func TestTLSHelp(t *testing.T) {
 		{[]string{"cert", "--help"}, "drover tls ca create"},
 		{[]string{"ca", "create", "--help"}, "drover tls ca create -region eu"},
 		{[]string{"cert", "create", "-help"}, "drover tls cert create -client -node-id"},
+		{[]string{"kek", "create", "--help"}, "kek_file = \"/etc/drover/kek\""},
 	} {
 		code, out, stderr := tlsRun(t, tc.args...)
 		if code != exitOK || !strings.Contains(out, tc.want) {
