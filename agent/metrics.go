@@ -35,7 +35,8 @@ func (a *Agent) Metrics() *metrics.Agent { return a.metrics }
 // taskViews is read at every scrape: each allocation's tasks with their
 // state, and the resource use of the running ones whose driver reports
 // it (exec and raw_exec: the task's cgroup, or /proc without one;
-// docker and qemu report none yet).
+// docker: the Engine's stats API; qemu: the QEMU process, through its
+// exec runner).
 func (a *Agent) taskViews() []metrics.TaskView {
 	// A Prometheus collector is handed no context; the driver calls of
 	// one scrape are bounded here instead.

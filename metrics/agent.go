@@ -18,8 +18,8 @@ type Agent struct {
 type TaskView struct {
 	AllocID, Namespace, Job, Task, Driver string
 	State                                 string
-	// Usage is nil when the driver reports no resource usage (only the
-	// exec and raw_exec drivers do) or the task is not running.
+	// Usage is nil when the driver reports no resource usage or the task
+	// is not running.
 	Usage *TaskUsage
 }
 
@@ -75,7 +75,7 @@ var (
 	tasksDesc = prometheus.NewDesc("drover_client_tasks",
 		"Tasks of the allocations on this agent, by driver and state (pending, running, dead).", []string{"driver", "state"}, nil)
 	memDesc = prometheus.NewDesc("drover_client_allocation_memory_rss_bytes",
-		"Resident memory of an allocation's running tasks, from the driver (exec, raw_exec: cgroup or /proc).",
+		"Resident memory of an allocation's running tasks, from the driver (exec, raw_exec: cgroup or /proc; docker: the container's anonymous memory, from the Engine's stats API; qemu: the QEMU process with the guest RAM it touched).",
 		[]string{"alloc_id", "namespace", "job"}, nil)
 	cpuDesc = prometheus.NewDesc("drover_client_allocation_cpu_seconds_total",
 		"CPU time of an allocation's running tasks since they started, by mode (user, system), from the driver.",
