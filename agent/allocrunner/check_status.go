@@ -94,6 +94,7 @@ func (r *Runner) runCheckStatuses(ctx context.Context) {
 		wg.Go(func() {
 			t := time.NewTicker(c.interval)
 			defer t.Stop()
+			var restart checkRestartState // this goroutine's own (check_restart.go)
 			for {
 				if r.Finished() {
 					return
@@ -111,6 +112,8 @@ func (r *Runner) runCheckStatuses(ctx context.Context) {
 						r.log.Log(ctx, level, "check "+st.Status, "check", c.name, "service", c.service, "on_update", c.onUpdate, "output", st.Output)
 						r.report()
 					}
+					// After the report: a restart waits for the task to stop.
+					restart = r.applyCheckRestart(ctx, c, restart, statusOf(err))
 				}
 				select {
 				case <-ctx.Done():

@@ -117,6 +117,9 @@ type checkSpec struct {
 	// task's own network is only known once it runs, so runCheck
 	// resolves again then (address_mode.go).
 	addrIn addrInput
+	// restart is the check's check_restart, nil without one
+	// (check_restart.go).
+	restart *jobspec.CheckRestart
 }
 
 // healthChecks binds the group's and tasks' service checks to the
@@ -143,7 +146,7 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 				name: c.Name, kind: c.Type, path: c.Path, method: c.Method, header: c.Header,
 				command: c.Command, args: c.Args, task: c.Task, interval: c.Interval, timeout: c.Timeout,
 				onUpdate: checkOnUpdate(sv.s.OnUpdate, c.OnUpdate),
-				service:  sv.s.Name, owner: sv.owner,
+				service:  sv.s.Name, owner: sv.owner, restart: c.CheckRestart,
 			}
 			cs.name = cluster.CheckName(sv.s.Name, i, c.Name)
 			if cs.task == "" {

@@ -197,6 +197,12 @@ func (tr *taskRunner) renewIdentities(ctx context.Context, h *drivers.TaskHandle
 	tr.mu.Lock()
 	ids := tr.identities
 	tr.mu.Unlock()
+	if tr.takeReattachIDs() { // reattach.go: the previous agent started the run
+		var ok bool
+		if ids, ok = tr.reattachIdentities(ctx, h); !ok {
+			return
+		}
+	}
 	for {
 		next := renewable(ids)
 		if next.IsZero() {

@@ -40,6 +40,9 @@ type taskRunner struct {
 	// with, and secretsDir where their files are (identity.go).
 	identities []SignedIdentity
 	secretsDir string
+	// reattachIDs: the run was re-attached after an agent restart and
+	// its identities are fetched afresh before renewal (reattach.go).
+	reattachIDs bool
 
 	killOnce   sync.Once
 	killC      chan struct{} // closed by kill
@@ -50,6 +53,9 @@ type taskRunner struct {
 	// timedOut (set before killC is closed) makes a kill a failure: the
 	// run outlasted max_run_duration (dispatch.go).
 	timedOut bool
+	// checkRestartRun is the start of the run check_restart stopped
+	// (check_restart.go); zero otherwise.
+	checkRestartRun time.Time
 }
 
 func newTaskRunner(ar *Runner, t *jobspec.Task, rec *localstate.TaskRecord) *taskRunner {
@@ -216,6 +222,7 @@ func (tr *taskRunner) run(ctx context.Context) {
 				h = nil
 			} else {
 				tr.log.Info("re-attached to task")
+				tr.reattach() // reattach.go: templates and identities live again
 			}
 		} else {
 			if tr.killed() {
@@ -261,8 +268,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 		// exit 0 ends them; a service's main task and sidecars restart.
 		hook, sidecar := tr.hook()
 		toCompletion := !sidecar && (tr.ar.batch() || hook != hookMain)
+		kind := tr.exitKindOf(res) // a check_restart stop is a failure (check_restart.go)
 		tr.mu.Lock()
-		dec, counters := nextRestart(tr.task.Restart, tr.ar.batch(), toCompletion, kindOf(res), tr.restart, now)
+		dec, counters := nextRestart(tr.task.Restart, tr.ar.batch(), toCompletion, kind, tr.restart, now)
 		tr.restart = counters
 		tr.mu.Unlock()
 		if !dec.Restart {

@@ -163,6 +163,10 @@ type taskTemplates struct {
 	r     *taskenv.Resolver
 	texts []string
 	live  *liveData
+	// restored, after an agent restart, is what each template's file
+	// held when the agent re-attached: the next render is compared
+	// with it instead of texts (reattach.go). Nil otherwise.
+	restored []*restoredText
 }
 
 // rerender renders templates idx again and writes those whose text
@@ -177,7 +181,13 @@ func (ts *taskTemplates) rerender(idx []int, now time.Time, euid int) (changed [
 		if err != nil {
 			return changed, warnings, fmt.Errorf("template %s: %w", name, err)
 		}
-		if text == ts.texts[i] {
+		if b := ts.restoredAt(i); b != nil {
+			ts.restored[i] = nil
+			if b.same(text) {
+				ts.texts[i] = text
+				continue
+			}
+		} else if text == ts.texts[i] {
 			continue
 		}
 		if dest != "" {
@@ -193,6 +203,15 @@ func (ts *taskTemplates) rerender(idx []int, now time.Time, euid int) (changed [
 		changed = append(changed, i)
 	}
 	return changed, warnings, nil
+}
+
+// restoredAt is template i's baseline from the files on disk, if its
+// first render after an agent restart is still to come.
+func (ts *taskTemplates) restoredAt(i int) *restoredText {
+	if i < len(ts.restored) {
+		return ts.restored[i]
+	}
+	return nil
 }
 
 // renderAt is when a template whose data changed first at first and
