@@ -148,6 +148,7 @@ func TestInPlaceChanges(t *testing.T) {
 		{"group reschedule", func(j *jobspec.Job) { j.Groups[0].Reschedule.Unlimited = false }, "reschedule.unlimited"},
 		{"service tags", func(j *jobspec.Job) { j.Groups[0].Services[0].Tags = []string{"v2"} }, "service[web].tags[v2]"},
 		{"check interval", func(j *jobspec.Job) { j.Groups[0].Services[0].Checks[0].Interval = 20 * time.Second }, "service[web].check[alive].interval"},
+		{"service check_restart", func(j *jobspec.Job) { j.Groups[0].Services[0].CheckRestart = &jobspec.CheckRestart{Limit: 3} }, "service[web].check_restart.limit"},
 		{"group constraint", func(j *jobspec.Job) {
 			j.Groups[0].Constraints = []jobspec.Constraint{{Attribute: "${meta.rack}", Operator: "=", Value: "r1"}}
 		}, "constraint[${meta.rack} = r1].attribute"},

@@ -169,7 +169,7 @@ func servicesEqual(a, b []jobspec.Service) bool {
 		if x.Name != y.Name || x.Port != y.Port || x.Provider != y.Provider || x.Task != y.Task ||
 			!stringsEqual(x.Tags, y.Tags) || !stringsEqual(x.CanaryTags, y.CanaryTags) ||
 			!stringMapEqual(x.Meta, y.Meta) || x.AddressMode != y.AddressMode || x.OnUpdate != y.OnUpdate ||
-			len(x.Checks) != len(y.Checks) {
+			!ptrEqual(x.CheckRestart, y.CheckRestart) || len(x.Checks) != len(y.Checks) {
 			return false
 		}
 		for j := range x.Checks {

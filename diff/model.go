@@ -246,6 +246,7 @@ func serviceNodes(svcs []jobspec.Service, s secrets) []*node {
 			setNode("Tags", "tags", sv.Tags, inPlace),
 			setNode("CanaryTags", "canary_tags", sv.CanaryTags, inPlace),
 			mapNode("Meta", "meta", sv.Meta, inPlace, s),
+			checkRestartNode(sv.CheckRestart),
 		}
 		kids = append(kids, checkNodes(sv.Checks, s)...)
 		n := newNode("Service", listSeg("service", sv.Name), inPlace, as, kids...)
@@ -253,6 +254,19 @@ func serviceNodes(svcs []jobspec.Service, s secrets) []*node {
 		ns = append(ns, n)
 	}
 	return uniqueKeys(ns)
+}
+
+// checkRestartNode is a check's or a service's check_restart block, nil
+// without one.
+func checkRestartNode(r *jobspec.CheckRestart) *node {
+	if r == nil {
+		return nil
+	}
+	var ras attrs
+	ras.add("Limit", "limit", fmtInt(r.Limit), inPlace)
+	ras.add("Grace", "grace", fmtDur(r.Grace), inPlace)
+	ras.add("IgnoreWarnings", "ignore_warnings", fmtBool(r.IgnoreWarnings), inPlace)
+	return newNode("CheckRestart", "check_restart", inPlace, ras)
 }
 
 func checkNodes(cs []jobspec.Check, s secrets) []*node {
@@ -283,14 +297,7 @@ func checkNodes(cs []jobspec.Check, s secrets) []*node {
 			}
 			header = mapNode("Header", "header", flat, inPlace, s)
 		}
-		var cr *node
-		if r := c.CheckRestart; r != nil {
-			var ras attrs
-			ras.add("Limit", "limit", fmtInt(r.Limit), inPlace)
-			ras.add("Grace", "grace", fmtDur(r.Grace), inPlace)
-			ras.add("IgnoreWarnings", "ignore_warnings", fmtBool(r.IgnoreWarnings), inPlace)
-			cr = newNode("CheckRestart", "check_restart", inPlace, ras)
-		}
+		cr := checkRestartNode(c.CheckRestart)
 		// Unnamed checks are told apart by what they probe.
 		key := c.Name
 		if key == "" {

@@ -77,6 +77,14 @@ func decodeService(ev *evaluator, b *hclsyntax.Block, defaultName string, groupL
 	s.Meta, ds = decodeFreeMap(ev, body, "meta")
 	diags = append(diags, ds...)
 	diags = append(diags, decodeAddressModeOnUpdate(ev, body, serviceAddressModes, &s.AddressMode, &s.OnUpdate)...)
+	for _, rb := range body.Blocks {
+		if rb.Type == "check_restart" && usable(rb, 0) {
+			p, ds := checkRestartFlat.decode(ev, rb)
+			diags = append(diags, ds...)
+			cr := p.apply(CheckRestart{})
+			s.CheckRestart = &cr
+		}
+	}
 	for _, cb := range body.Blocks {
 		if cb.Type != "check" || !usable(cb, 0) {
 			continue

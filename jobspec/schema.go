@@ -105,8 +105,8 @@ var portSpec = newSpec("port", specOpts{
 
 var serviceSpec = newSpec("service", specOpts{
 	attrs:  []string{"name", "port", "tags", "canary_tags", "provider", "task", "meta", "address_mode", "on_update"},
-	blocks: map[string]int{"meta": 0, "check": 0},
-	single: []string{"meta"},
+	blocks: map[string]int{"meta": 0, "check": 0, "check_restart": 0},
+	single: []string{"meta", "check_restart"},
 	nomad: map[string]string{
 		"address":             "Drover registers the address address_mode picks; set address_mode instead.",
 		"enable_tag_override": hintConsul, "cluster": hintConsul, "kind": hintConsul,

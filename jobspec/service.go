@@ -21,6 +21,9 @@ type Service struct {
 	// OnUpdate is require_healthy (default), ignore_warnings or ignore:
 	// how the service's checks count for deployment health.
 	OnUpdate string `json:"on_update,omitempty"`
+	// CheckRestart applies to each of the service's checks; a check's
+	// own block overrides what it sets (EffectiveCheckRestart).
+	CheckRestart *CheckRestart `json:"check_restart,omitempty"`
 }
 
 // Check is one health check of a service.
@@ -41,6 +44,35 @@ type Check struct {
 	AddressMode   string              `json:"address_mode,omitempty"`
 	OnUpdate      string              `json:"on_update,omitempty"`
 	CheckRestart  *CheckRestart       `json:"check_restart,omitempty"`
+}
+
+// EffectiveCheckRestart is the check_restart that governs check c of
+// service s, by Nomad's rule: the service's block, with what the check's
+// own block sets (a positive limit, a grace, ignore_warnings) winning.
+// Nil means the check restarts nothing.
+func EffectiveCheckRestart(s *Service, c *Check) *CheckRestart {
+	var svc *CheckRestart
+	if s != nil {
+		svc = s.CheckRestart
+	}
+	switch {
+	case svc == nil:
+		return c.CheckRestart
+	case c.CheckRestart == nil:
+		out := *svc
+		return &out
+	}
+	out := *svc
+	if c.CheckRestart.Limit > 0 {
+		out.Limit = c.CheckRestart.Limit
+	}
+	if c.CheckRestart.Grace > 0 {
+		out.Grace = c.CheckRestart.Grace
+	}
+	if c.CheckRestart.IgnoreWarnings {
+		out.IgnoreWarnings = true
+	}
+	return &out
 }
 
 // CheckRestart restarts a task whose check keeps failing.

@@ -146,7 +146,7 @@ func (r *Runner) healthChecks() ([]checkSpec, error) {
 				name: c.Name, kind: c.Type, path: c.Path, method: c.Method, header: c.Header,
 				command: c.Command, args: c.Args, task: c.Task, interval: c.Interval, timeout: c.Timeout,
 				onUpdate: checkOnUpdate(sv.s.OnUpdate, c.OnUpdate),
-				service:  sv.s.Name, owner: sv.owner, restart: c.CheckRestart,
+				service:  sv.s.Name, owner: sv.owner, restart: jobspec.EffectiveCheckRestart(&sv.s, &c),
 			}
 			cs.name = cluster.CheckName(sv.s.Name, i, c.Name)
 			if cs.task == "" {

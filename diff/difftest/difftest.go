@@ -177,6 +177,7 @@ func cloneServices(ss []jobspec.Service) []jobspec.Service {
 		s.Tags = append([]string(nil), s.Tags...)
 		s.CanaryTags = append([]string(nil), s.CanaryTags...)
 		s.Meta = cloneMap(s.Meta)
+		s.CheckRestart = clonePtr(s.CheckRestart)
 		var checks []jobspec.Check
 		for _, c := range s.Checks {
 			c.Args = append([]string(nil), c.Args...)
