@@ -61,6 +61,16 @@ job "web" {
 		t.Errorf("ready: %+v, want %+v", got, want)
 	}
 
+	// inspect -o hcl writes it back where it was.
+	out, err := MarshalHCL(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := mustParse(t, string(out), nil)
+	if !reflect.DeepEqual(again.Groups[0].Services[0].CheckRestart, s.CheckRestart) {
+		t.Errorf("after MarshalHCL: %+v, want %+v\n%s", again.Groups[0].Services[0].CheckRestart, s.CheckRestart, out)
+	}
+
 	// Two blocks on one service are refused, with a position.
 	diags := mustFail(t, `
 job "web" {
