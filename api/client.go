@@ -117,6 +117,9 @@ type QueryMeta struct {
 	// LastContact is how long ago the answering follower heard from the
 	// leader (0 on the leader).
 	LastContact time.Duration
+	// NextToken is a paged list's token for the next page (pass it as
+	// the next_token parameter); empty on the last page.
+	NextToken string
 }
 
 // StatusError is returned for every non-2xx answer.
@@ -250,6 +253,7 @@ func parseMeta(h http.Header) *QueryMeta {
 	if ms, err := strconv.ParseUint(h.Get(HeaderLastContact), 10, 64); err == nil {
 		m.LastContact = time.Duration(ms) * time.Millisecond
 	}
+	m.NextToken = h.Get(HeaderNextToken)
 	return m
 }
 

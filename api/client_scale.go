@@ -13,8 +13,9 @@ import (
 // Drover) speaks it unchanged.
 
 // ScalingRequest is the body of POST /v1/job/{id}/scale. Target names
-// the group ({"Group": "web"}); Count is required (Drover records
-// scaling events only with a count).
+// the group ({"Group": "web"}). Without Count nothing is scaled: the
+// request records a scaling event (Message, Error, Meta), as Nomad's
+// autoscaler reports a decision not to scale or a failure.
 type ScalingRequest struct {
 	Count          *int64            `json:"Count"`
 	Target         map[string]string `json:"Target"`

@@ -14,6 +14,10 @@ const (
 	HeaderIndex       = "X-Drover-Index"       // the state index the answer reflects
 	HeaderKnownLeader = "X-Drover-KnownLeader" // "true" when the answering server knows a leader
 	HeaderLastContact = "X-Drover-LastContact" // ms since the answering follower last heard from the leader
+	// HeaderNextToken is a paged list's next_token for the next page
+	// (Nomad's X-Nomad-NextToken, which the server sets too); absent on
+	// the last page.
+	HeaderNextToken = "X-Drover-NextToken"
 )
 
 // DefaultAddr is where a server listens unless told otherwise: loopback

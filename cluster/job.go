@@ -47,6 +47,10 @@ type Job struct {
 	// Scale is set on a version made by `drover job scale`: only the
 	// group's count differs from the version before (job_scale.go).
 	Scale *ScalingEvent `json:"scale,omitempty"`
+	// ScaleEvents are scaling events without a count recorded while this
+	// was the current version (an autoscaler's "no change" or error,
+	// Nomad's ScalingEventRegister), oldest first, at most 20 per group.
+	ScaleEvents []*ScalingEvent `json:"scale_events,omitempty"`
 
 	CreateIndex    uint64 `json:"create_index"`
 	ModifyIndex    uint64 `json:"modify_index"`

@@ -287,6 +287,9 @@ func (c Config) Validate() error {
 	} else if c.JobMaxCount > c.JobMaxAllocs {
 		errs = append(errs, fmt.Errorf("job_max_count %d is over job_max_allocs %d, so a group could never reach it: raise job_max_allocs too", c.JobMaxCount, c.JobMaxAllocs))
 	}
+	if c.DispatchMaxChildren <= 0 {
+		errs = append(errs, fmt.Errorf("dispatch_max_children %d: must be positive (default %d)", c.DispatchMaxChildren, DefaultDispatchMaxChildren))
+	}
 	if c.RetryInterval <= 0 {
 		errs = append(errs, errors.New("retry interval must be positive"))
 	}
@@ -337,6 +340,9 @@ type fileConfig struct {
 	JoinTokenFile   *string        `hcl:"join_token_file,optional"`
 	HeartbeatTTL    hcl.Expression `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  hcl.Expression `hcl:"heartbeat_grace,optional"`
+
+	// DispatchMaxChildren is Config.DispatchMaxChildren (dispatch.go).
+	DispatchMaxChildren *int `hcl:"dispatch_max_children,optional"`
 
 	// Garbage collection, Nomad's names (gc.go).
 	JobTrackedVersions    *int           `hcl:"job_tracked_versions,optional"`
@@ -396,6 +402,7 @@ type fileConfig struct {
 //	heartbeat_ttl    = "10s"
 //	job_max_count    = 10000     # a group's count at most (default)
 //	job_max_allocs   = 100000    # a job's counts added up, at most (default)
+//	dispatch_max_children = 10000  # unfinished dispatched jobs of one parameterized job (default)
 //	job_tracked_versions    = 6      # garbage collection (Nomad's names and defaults)
 //	eval_gc_threshold       = "1h"   # terminal evaluations and allocations
 //	deployment_gc_threshold = "1h"   # terminal deployments
@@ -462,6 +469,9 @@ func ParseConfigFile(c *Config, filename string, src []byte) error {
 	}
 	if fc.JobMaxAllocs != nil {
 		c.JobMaxAllocs = *fc.JobMaxAllocs
+	}
+	if fc.DispatchMaxChildren != nil {
+		c.DispatchMaxChildren = *fc.DispatchMaxChildren
 	}
 	if fc.Join != nil {
 		c.Join = fc.Join

@@ -30,7 +30,9 @@ import (
 // DefaultDispatchMaxChildren bounds the unfinished dispatched children of
 // one parameterized job: every child is a job in each server's memory
 // and in every snapshot, and a loop dispatching without end would
-// otherwise fill them.
+// otherwise fill them. The server's config file sets another bound with
+// dispatch_max_children; every server should have the same, since
+// whichever leads checks dispatches.
 const DefaultDispatchMaxChildren = 10_000
 
 // Bounds of the other parts of a dispatch. The payload's is Nomad's.
@@ -214,7 +216,8 @@ func (s *Server) jobDispatch(w http.ResponseWriter, r *http.Request) error {
 	idx, raw, err := s.raft.Apply(r.Context(), state.MsgJobDispatch, cmd)
 	switch {
 	case state.IsTooManyChildren(err):
-		return errorf(http.StatusTooManyRequests, "%s", strings.TrimPrefix(err.Error(), state.ErrTooManyChildren.Error()+": "))
+		return errorf(http.StatusTooManyRequests, "%s; the limit is dispatch_max_children (%d) in the server's config file",
+			strings.TrimPrefix(err.Error(), state.ErrTooManyChildren.Error()+": "), s.cfg.DispatchMaxChildren)
 	case err != nil:
 		return err
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,12 @@ import (
 // count back is the reconciler's decision (reconciler.OwnedCounts): a
 // group with a scaling block owns its count in the cluster, as Argo CD
 // leaves an HPA's replicas alone; any other group's count is drift.
+//
+// A scale without a Count (Nomad's) changes nothing: it records a
+// scaling event (state.MsgScalingEventRegister), as an autoscaler
+// reports "no change" or, with Error, a failure. Message and Meta are
+// bounded (maxScaleMessage, maxScaleMeta) and each version keeps at most
+// 20 such events per group.
 
 // maxScaleMessage bounds a scale's message; maxScaleMeta its metadata.
 const (
@@ -59,23 +66,23 @@ func (s *Server) jobScale(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch {
-	case req.Count == nil:
-		return errorf(http.StatusBadRequest, "Count is required: Drover records scaling events only with a count")
-	case req.Error:
-		return errorf(http.StatusBadRequest, "error events (Error: true) are not recorded by Drover: send the count to set")
+	case req.Count != nil && req.Error:
+		// Nomad's rule: an error event reports a failure, not a count.
+		return errorf(http.StatusBadRequest, "scaling action should not contain count if error is true: send Error without Count to record a failed scaling")
 	case len(req.Target) > 8:
 		return errorf(http.StatusBadRequest, "Target has %d keys; it names at most the Namespace, Job and Group", len(req.Target))
 	case len(req.Message) > maxScaleMessage:
 		return errorf(http.StatusBadRequest, "Message is longer than %d bytes", maxScaleMessage)
-	case *req.Count > 1<<31-1:
+	case req.Count != nil && *req.Count > 1<<31-1:
 		return errorf(http.StatusBadRequest, "Count %d is too large", *req.Count)
 	}
 	if j := req.Target[api.ScalingTargetJob]; j != "" && j != id {
 		return errorf(http.StatusBadRequest, "the path names job %q but Target names %q", id, j)
 	}
 	if len(req.Meta) > 0 {
-		if n := len(fmt.Sprint(req.Meta)); n > maxScaleMeta {
-			return errorf(http.StatusBadRequest, "Meta is larger than %d bytes", maxScaleMeta)
+		// Measured as stored: the JSON encoding, with sorted keys.
+		if b, err := json.Marshal(req.Meta); err != nil || len(b) > maxScaleMeta {
+			return errorf(http.StatusBadRequest, "Meta is larger than %d bytes as JSON", maxScaleMeta)
 		}
 	}
 	snap := s.raft.Store().Snapshot()
@@ -86,6 +93,9 @@ func (s *Server) jobScale(w http.ResponseWriter, r *http.Request) error {
 	group, err := scaleGroup(cur.Spec, req.Target)
 	if err != nil {
 		return err
+	}
+	if req.Count == nil {
+		return s.scalingEvent(w, r, cur, group, &req)
 	}
 	count := int(*req.Count)
 	// Checked here for a quick answer; the FSM checks again on the state
@@ -119,6 +129,29 @@ func (s *Server) jobScale(w http.ResponseWriter, r *http.Request) error {
 	}
 	if cur.Source != nil {
 		resp.Notes = append(resp.Notes, scaleGitNote(cur.Spec, group, cur.Source))
+	}
+	return s.reply(w, idx, resp)
+}
+
+// scalingEvent records a scale without a count (Nomad's): an
+// autoscaler's "no change", or with Error its failure. The job is not
+// changed and nothing is scheduled; the event shows in GET
+// /v1/job/{id}/scale with the others.
+func (s *Server) scalingEvent(w http.ResponseWriter, r *http.Request, cur *cluster.Job, group string, req *api.ScalingRequest) error {
+	cmd := &state.ScalingEventRegisterRequest{
+		Namespace: cur.Namespace, JobID: cur.ID, Group: group,
+		Message: req.Message, Error: req.Error, Meta: req.Meta, Now: time.Now(),
+	}
+	if err := state.ScalingEventCheck(cmd); err != nil {
+		return scaleError(err)
+	}
+	idx, raw, err := s.raft.Apply(r.Context(), state.MsgScalingEventRegister, cmd)
+	if err != nil {
+		return scaleError(err)
+	}
+	resp := &api.JobScaleResponse{Index: idx, JobModifyIndex: cur.JobModifyIndex, Version: cur.Version}
+	if out, ok := raw.(*state.ScalingEventRegisterResponse); ok {
+		resp.JobModifyIndex, resp.Version = out.JobModifyIndex, out.Version
 	}
 	return s.reply(w, idx, resp)
 }
@@ -187,11 +220,19 @@ func scaleStatus(j *cluster.Job, versions []*cluster.Job, allocs []*cluster.Allo
 	}
 	vs := slices.Clone(versions)
 	slices.SortFunc(vs, func(a, b *cluster.Job) int { return cmp.Compare(b.Version, a.Version) })
+	// Each version holds the scale that made it and the count-less
+	// events recorded while it was current; newest first across them.
+	var evs []*cluster.ScalingEvent
 	for _, v := range vs {
-		ev := v.Scale
-		if ev == nil {
-			continue
+		if v.Scale != nil {
+			evs = append(evs, v.Scale)
 		}
+		evs = append(evs, v.ScaleEvents...)
+	}
+	slices.SortStableFunc(evs, func(a, b *cluster.ScalingEvent) int {
+		return cmp.Or(cmp.Compare(b.Time, a.Time), cmp.Compare(b.CreateIndex, a.CreateIndex))
+	})
+	for _, ev := range evs {
 		g, ok := st.TaskGroups[ev.TaskGroup]
 		if !ok || len(g.Events) >= maxScaleEvents {
 			continue

@@ -60,6 +60,8 @@ func (s *Server) startLeaderDuties(parent context.Context) (stop func()) {
 		duties.Go(func() { s.runPeriodic(ctx) })
 		duties.Go(func() { s.runDisconnects(ctx) })
 		duties.Go(func() { s.runRekey(ctx) }) // keyring.go
+		// Variable locks past their TTL and delay (variables_lock_reaper.go).
+		duties.Go(func() { s.runLockReaper(ctx) })
 		// The service catalog, once per term (services.go).
 		duties.Go(func() { s.resyncServices(ctx) })
 		duties.Wait()

@@ -14,7 +14,8 @@ import (
 
 // Nomad Variables over HTTP (Nomad's paths and shapes):
 //
-//	GET    /v1/vars?prefix=&namespace=   metadata only, never items
+//	GET    /v1/vars?prefix=&namespace=&per_page=&next_token=
+//	                                     metadata only, never items
 //	GET    /v1/var/{path}                one variable with its items
 //	PUT    /v1/var/{path}?cas=N          create or replace (cas=0: create only)
 //	PUT    /v1/var/{path}?lock-acquire   / ?lock-release
@@ -23,7 +24,7 @@ import (
 // Items are encrypted on the leader before the Raft apply (keyring.go).
 // No value ever reaches a log line or an error message.
 
-// maxVariableList bounds one list answer.
+// maxVariableList bounds one list answer: the largest page.
 const maxVariableList = 10000
 
 func (s *Server) variableRoutes(mux *router) {
@@ -70,27 +71,90 @@ func denyVariable(r *http.Request, c, ns, path string) error {
 }
 
 // varList answers GET /v1/vars: the metadata of the variables under
-// ?prefix the token may list.
+// ?prefix the token may list, in (namespace, path) order, a page at a
+// time (Nomad's paging): ?per_page=N (at most maxVariableList, the
+// default) and ?next_token=T, the token the previous page's
+// X-Nomad-NextToken header gave. The token names the first variable of
+// the next page as "namespace.path" (Nomad's form; neither may contain
+// a dot); a page starts at the first variable at or after it, so one
+// deleted in between is simply passed.
 func (s *Server) varList(w http.ResponseWriter, r *http.Request) error {
 	ns := namespace(r)
-	prefix := r.URL.Query().Get("prefix")
+	q := r.URL.Query()
+	prefix := q.Get("prefix")
 	if len(prefix) > cluster.MaxVariablePathLen {
 		return errorf(http.StatusBadRequest, "prefix is longer than %d characters", cluster.MaxVariablePathLen)
+	}
+	perPage, err := varPerPage(q.Get("per_page"))
+	if err != nil {
+		return err
+	}
+	fromNS, fromPath, err := parseVarNextToken(q.Get("next_token"), ns)
+	if err != nil {
+		return err
 	}
 	id := identityFrom(r.Context())
 	return s.blocking(w, r, []string{state.TableVariables}, func(snap *state.Snapshot) (any, error) {
 		out := []api.VariableMetadata{}
-		for _, v := range snap.Variables(ns, prefix, 0) {
+		next := ""
+		snap.VariablesFrom(ns, prefix, fromNS, fromPath, func(v *cluster.VariableEncrypted) bool {
 			if !id.allowVariable(v.Namespace, v.Path, varCapList) {
-				continue
+				return true
 			}
-			if len(out) >= maxVariableList {
-				break
+			if len(out) >= perPage {
+				next = v.Namespace + "." + v.Path
+				return false
 			}
 			out = append(out, varMeta(v.VariableMetadata, false))
+			return true
+		})
+		// fn may run again when a blocking query wakes: the header is
+		// that of the answer served.
+		for _, h := range []string{api.HeaderNextToken, headerNomadNextToken} {
+			if next == "" {
+				w.Header().Del(h)
+			} else {
+				w.Header().Set(h, next)
+			}
 		}
 		return out, nil
 	})
+}
+
+// headerNomadNextToken is Nomad's name of the next page's token, set
+// beside Drover's for Nomad's clients.
+const headerNomadNextToken = "X-Nomad-NextToken"
+
+// varPerPage reads ?per_page: absent or 0 is the largest page.
+func varPerPage(v string) (int, error) {
+	if v == "" {
+		return maxVariableList, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errorf(http.StatusBadRequest, "per_page=%q: want a page size from 1 to %d (0 or none: %d)", v, maxVariableList, maxVariableList)
+	}
+	if n == 0 || n > maxVariableList {
+		return maxVariableList, nil
+	}
+	return n, nil
+}
+
+// parseVarNextToken splits a next_token "namespace.path" at its last
+// dot: a path has none (cluster.ValidateVariablePath), a namespace name
+// might. A token without a dot is a path in namespace ns.
+func parseVarNextToken(tok, ns string) (string, string, error) {
+	if tok == "" {
+		return "", "", nil
+	}
+	if len(tok) > cluster.MaxVariablePathLen+256 {
+		return "", "", errorf(http.StatusBadRequest, "next_token is longer than any token a page gives: pass the X-Nomad-NextToken header of the previous page")
+	}
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 {
+		return ns, tok, nil
+	}
+	return tok[:i], tok[i+1:], nil
 }
 
 // varGet answers GET /v1/var/{path}.

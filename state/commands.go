@@ -72,6 +72,14 @@ const (
 	// it sets the age keyring that opens sealed variable files, or
 	// writes and prunes one commit's sealed variables in one index.
 	MsgSealApply
+	// MsgScalingEventRegister records a scaling event without a count
+	// (Nomad's ScalingEventRegister: an autoscaler's "no change" or
+	// error) on the job's current version (job_scale_event.go).
+	MsgScalingEventRegister
+	// MsgVarLockExpire releases variable locks whose TTL and lock delay
+	// ran out without a renewal: the leader's lock reaper
+	// (variables_lock.go).
+	MsgVarLockExpire
 )
 
 var messageNames = map[MessageType]string{
@@ -113,6 +121,8 @@ var messageNames = map[MessageType]string{
 	MsgServiceRegister:        "ServiceRegister",
 	MsgServiceDeregister:      "ServiceDeregister",
 	MsgSealApply:              "SealApply",
+	MsgScalingEventRegister:   "ScalingEventRegister",
+	MsgVarLockExpire:          "VarLockExpire",
 }
 
 func (t MessageType) String() string {

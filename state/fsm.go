@@ -267,6 +267,10 @@ var handlers = map[MessageType]handler{
 	MsgRootKeyUpsert:          handle((*writer).rootKeyUpsert),
 	MsgServiceRegister:        handle((*writer).serviceResync),     // service.go
 	MsgServiceDeregister:      handle((*writer).serviceDeregister), // service.go
+
+	// job_scale_event.go, variables_lock.go
+	MsgScalingEventRegister: handle((*writer).scalingEventRegister),
+	MsgVarLockExpire:        handle((*writer).varLockExpire),
 }
 
 // writer is one command's view of the FSM's write transaction.

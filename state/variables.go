@@ -153,6 +153,7 @@ func variablesTable() *memdb.TableSchema {
 			"key": {Name: "key", Indexer: keyIndex[*cluster.VariableEncrypted](1, func(v *cluster.VariableEncrypted) []string {
 				return []string{v.KeyID}
 			})},
+			"lock": varLockIndexSchema(), // variables_lock.go
 		},
 	}
 }
@@ -203,6 +204,12 @@ func (w *writer) varApply(req *VarApplyRequest) (any, error) {
 		}
 		if held && reqLock != cur.Lock.ID {
 			return conflict("the variable is locked; pass its lock ID")
+		}
+		if req.Op == VarOpLockRenew && cur.Lock.Expires != 0 && req.Now.UnixNano() >= cur.Lock.Expires {
+			// Nomad's: once the TTL ran out the lock is lost, held only
+			// through its delay until the reaper releases it
+			// (variables_lock.go).
+			return conflict("the lock's TTL ran out before this renewal; acquire it again")
 		}
 	}
 	if req.Op == VarOpDelete {

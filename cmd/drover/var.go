@@ -93,11 +93,40 @@ func runVarList(ctx context.Context, args []string, io stdio) int {
 	if !ok {
 		return exitError
 	}
-	vars, _, err := client.Variables().List(ctx, varNamespace(*ns, io), *prefix, nil)
+	vars, err := listAllVariables(ctx, client.Variables(), varNamespace(*ns, io), *prefix, 0)
 	if err != nil {
 		return printAPIError(io, err, client.Address())
 	}
 	return opts.output(io, vars, func() { renderVarList(io.out, vars, now) })
+}
+
+// listAllVariables follows the list's pages (next_token) to the end,
+// perPage at a time (0: the server's largest page).
+func listAllVariables(ctx context.Context, vars *api.Variables, ns, prefix string, perPage int) ([]*api.VariableMetadata, error) {
+	var all []*api.VariableMetadata
+	token := ""
+	for {
+		q := &api.QueryOptions{Params: map[string]string{}}
+		if perPage > 0 {
+			q.Params["per_page"] = strconv.Itoa(perPage)
+		}
+		if token != "" {
+			q.Params["next_token"] = token
+		}
+		page, meta, err := vars.List(ctx, ns, prefix, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if meta == nil || meta.NextToken == "" {
+			return all, nil
+		}
+		if meta.NextToken == token || len(page) == 0 {
+			// A server that does not move on would loop for ever.
+			return nil, fmt.Errorf("the server answered next_token %q again: stopped after %d variables", token, len(all))
+		}
+		token = meta.NextToken
+	}
 }
 
 func renderVarList(w io.Writer, vars []*api.VariableMetadata, now time.Time) {
