@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,19 +57,16 @@ func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
 			st.BeforeStop = prev.Source
 		}
 	}
-	allocs := snap.AllocsByJob(j.Namespace, j.ID)
-	for _, a := range allocs {
-		if st.Summary == nil {
-			st.Summary = map[string]map[string]int{}
+	// The FSM keeps the counts (state/job_summary.go): a row costs the
+	// same whether the job has ten allocations or 100,000.
+	sum := snap.JobSummary(j.Namespace, j.ID)
+	if sum != nil {
+		st.Summary = make(map[string]map[string]int, len(sum.Summary))
+		for g, c := range sum.Summary {
+			st.Summary[g] = maps.Clone(c) // the store's own; the stub is the caller's
 		}
-		g := st.Summary[a.TaskGroup]
-		if g == nil {
-			g = map[string]int{}
-			st.Summary[a.TaskGroup] = g
-		}
-		g[a.ClientStatus]++
 	}
-	st.Status = jobStatus(j, allocs)
+	st.Status = jobSummaryStatus(j, sum)
 	if st.Status == cluster.JobStatusDead && !j.Stop && batchPending(snap, j) {
 		// Every allocation is done, but an evaluation still waits (a
 		// failed allocation's reschedule): not dead yet, as in Nomad.
@@ -84,6 +82,28 @@ func jobStub(snap *state.Snapshot, j *cluster.Job) *api.JobListStub {
 // stopped. jobStub refines a dead batch job with an evaluation still
 // waiting to pending.
 func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
+	live := false
+	for _, a := range allocs {
+		if !a.Terminal() {
+			live = true
+			break
+		}
+	}
+	return jobStatusOf(j, len(allocs), live)
+}
+
+// jobSummaryStatus is jobStatus from the FSM's counts of j's allocations
+// (state.Snapshot.JobSummary; nil when it has none), without reading them.
+func jobSummaryStatus(j *cluster.Job, sum *state.JobSummary) string {
+	if sum == nil {
+		return jobStatusOf(j, 0, false)
+	}
+	return jobStatusOf(j, sum.Allocs, sum.NonTerminal > 0)
+}
+
+// jobStatusOf is jobStatus from counts: how many allocations the job has,
+// and whether any of them is not terminal.
+func jobStatusOf(j *cluster.Job, allocs int, live bool) string {
 	// A periodic or parameterized job is a template that runs only as its
 	// children: Nomad calls it running until it is stopped.
 	if j.Spec != nil && (j.Spec.Periodic != nil || j.Spec.Parameterized != nil) {
@@ -92,15 +112,13 @@ func jobStatus(j *cluster.Job, allocs []*cluster.Allocation) string {
 		}
 		return cluster.JobStatusRunning
 	}
-	for _, a := range allocs {
-		if !a.Terminal() {
-			return cluster.JobStatusRunning
-		}
+	if live {
+		return cluster.JobStatusRunning
 	}
 	if j.Stop {
 		return cluster.JobStatusDead
 	}
-	if len(allocs) > 0 && j.Spec != nil && (j.Spec.Type == jobspec.JobTypeBatch || j.Spec.Type == jobspec.JobTypeSysBatch) {
+	if allocs > 0 && j.Spec != nil && (j.Spec.Type == jobspec.JobTypeBatch || j.Spec.Type == jobspec.JobTypeSysBatch) {
 		return cluster.JobStatusDead
 	}
 	return cluster.JobStatusPending

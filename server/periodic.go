@@ -46,7 +46,7 @@ func planPeriodic(snap *state.Snapshot, now time.Time) (due []periodicDue, wake 
 	jobs := snap.Jobs()
 	running := map[key]bool{} // parents with a child not yet finished
 	for _, j := range jobs {
-		if j.ParentID != "" && !j.Stop && jobStatus(j, snap.AllocsByJob(j.Namespace, j.ID)) != cluster.JobStatusDead {
+		if j.ParentID != "" && !j.Stop && jobSummaryStatus(j, snap.JobSummary(j.Namespace, j.ID)) != cluster.JobStatusDead {
 			running[key{j.Namespace, j.ParentID}] = true
 		}
 	}

@@ -280,6 +280,9 @@ type writer struct {
 	touched []string
 	msg     MessageType
 	changes []change // for the event stream (events.go)
+	// summaries are the job summaries this transaction has written,
+	// which it may still change in place (job_summary.go).
+	summaries map[summaryKey]*JobSummary
 }
 
 func (w *writer) begin(index uint64) {
@@ -310,8 +313,18 @@ func (w *writer) insert(table string, obj any) error {
 	// The service catalog follows allocations, nodes and deployments in
 	// the same transaction (service.go).
 	after := w.serviceHook(table, obj)
+	// So do the job summaries (job_summary.go).
+	count, err := w.jobSummaryHook(table, obj, false)
+	if err != nil {
+		return err
+	}
 	if err := w.txn.Insert(table, obj); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	if count != nil {
+		if err := count(); err != nil {
+			return err
+		}
 	}
 	if after != nil {
 		if err := after(); err != nil {
@@ -324,8 +337,18 @@ func (w *writer) insert(table string, obj any) error {
 func (w *writer) delete(table string, obj any) error {
 	w.touch(table)
 	w.record(table, obj, true) // events.go
+	// The job summaries follow allocations here too (job_summary.go).
+	count, err := w.jobSummaryHook(table, obj, true)
+	if err != nil {
+		return err
+	}
 	if err := w.txn.Delete(table, obj); err != nil {
 		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	if count != nil {
+		if err := count(); err != nil {
+			return err
+		}
 	}
 	return w.serviceDeleteHook(table, obj) // service.go
 }

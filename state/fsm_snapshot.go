@@ -219,6 +219,10 @@ func readSnapshot(r io.Reader) (*generation, error) {
 			return nil, fmt.Errorf("restore: %w", err)
 		}
 	}
+	// Snapshots carry no job summaries: they follow from the allocations.
+	if err := rebuildJobSummaries(txn); err != nil { // job_summary.go
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 	txn.Commit()
 	return g, nil
 }

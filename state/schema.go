@@ -132,6 +132,7 @@ func schema() *memdb.DBSchema {
 		TableVariables:      variablesTable(),
 		TableRootKeys:       rootKeysTable(),
 		TableServices:       servicesTable(),
+		TableJobSummary:     jobSummaryTable(), // job_summary.go: derived, never in a snapshot
 		tableIndex: {
 			Name: tableIndex,
 			Indexes: map[string]*memdb.IndexSchema{
