@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 )
 
@@ -40,6 +42,32 @@ type ACLTokenCreateRequest struct {
 	// TTL, when set, is a Go duration ("1h") after which the token
 	// expires.
 	TTL string `json:"ttl,omitempty"`
+}
+
+// ACLCapabilities is what the caller's token may do, as the servers
+// enforce it (GET /v1/acl/token/self/capabilities).
+type ACLCapabilities struct {
+	// ACL is false on a server that does not check ACL policies: then
+	// every level is write and every namespace capability is granted.
+	ACL bool `json:"acl"`
+	// Management is true for a token that may do everything: a
+	// management token, the token_file token, or any request to a
+	// server that checks no tokens.
+	Management bool `json:"management"`
+	// Namespaces maps each namespace asked about to the capabilities the
+	// routes check that the token holds there (Nomad's names:
+	// "list-jobs", "read-job", "submit-job", ...).
+	Namespaces map[string][]string `json:"namespaces"`
+	// Node, Agent and Operator are "write", "read" or "" (none).
+	Node     string `json:"node"`
+	Agent    string `json:"agent"`
+	Operator string `json:"operator"`
+}
+
+// Allows reports whether the token holds the namespace capability (e.g.
+// "submit-job") in namespace ns, which must be among those asked about.
+func (c *ACLCapabilities) Allows(ns, capability string) bool {
+	return slices.Contains(c.Namespaces[ns], capability)
 }
 
 // ACL is the ACL endpoints.
@@ -112,6 +140,17 @@ func (a *ACL) Token(ctx context.Context, accessor string) (*ACLToken, error) {
 func (a *ACL) Self(ctx context.Context) (*ACLToken, error) {
 	var out ACLToken
 	if _, err := a.c.query(ctx, "/v1/acl/token/self", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Capabilities returns what the client's token may do in each of
+// namespaces ("default" when none is given; at most 64). Any valid token
+// may ask; asking writes nothing.
+func (a *ACL) Capabilities(ctx context.Context, namespaces ...string) (*ACLCapabilities, error) {
+	var out ACLCapabilities
+	if _, err := a.c.do(ctx, http.MethodGet, "/v1/acl/token/self/capabilities", url.Values{"namespace": namespaces}, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

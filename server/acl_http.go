@@ -30,6 +30,7 @@ func (s *Server) aclRoutes(mux *router) {
 	mux.handle("POST /v1/acl/token", CapManagement, s.write(s.aclTokenCreate))
 	mux.handle("PUT /v1/acl/token", CapManagement, s.write(s.aclTokenCreate))
 	mux.handle("GET /v1/acl/token/self", CapAnyToken, s.local(s.aclTokenSelf))
+	mux.handle("GET /v1/acl/token/self/capabilities", CapAnyToken, s.local(s.aclCapabilities(mux))) // acl_capabilities.go
 	mux.handle("GET /v1/acl/token/{accessor}", CapManagement, s.read(s.aclTokenGet))
 	mux.handle("DELETE /v1/acl/token/{accessor}", CapManagement, s.write(s.aclTokenRevoke))
 	mux.handle("GET /v1/agent/routes", CapAgentRead, s.local(s.agentRoutes))

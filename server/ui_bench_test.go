@@ -21,9 +21,7 @@ import (
 // uiRequest is one HTTP request a UI page makes on load.
 type uiRequest struct {
 	method, path, body string
-	// want is the status the request must get: the deployments page's
-	// capability probe (a pause of a deployment that does not exist)
-	// expects 404.
+	// want is the status the request must get.
 	want int
 }
 
@@ -41,10 +39,9 @@ func uiPages(jobID, allocID string) map[string][]uiRequest {
 		"jobs":     {get("/ui/jobs"), get("/v1/jobs")},
 		"job": {get("/ui/job?id=" + jobID), get(job), get(job + "/versions"), get(job + "/history"),
 			get(job + "/allocations"), get(job + "/deployments"), get("/v1/jobs?namespace=default&prefix=" + jobID)},
-		"allocation": {get("/ui/allocation?id=" + allocID), get("/v1/allocation/" + allocID)},
-		"nodes":      {get("/ui/nodes"), get("/v1/nodes")},
-		"deployments": {get("/ui/deployments"), get("/v1/deployments"),
-			{method: "POST", path: "/v1/deployment/00000000-0000-0000-0000-000000000000/pause", body: "{}", want: 404}},
+		"allocation":  {get("/ui/allocation?id=" + allocID), get("/v1/allocation/" + allocID)},
+		"nodes":       {get("/ui/nodes"), get("/v1/nodes")},
+		"deployments": {get("/ui/deployments"), get("/v1/deployments"), get("/v1/acl/token/self/capabilities?namespace=default")},
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +12,6 @@ import (
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/workloadid"
 )
-
-// skipNoExecBusybox is why the action test skips: it runs busybox inside
-// an isolated exec task, which needs root and a static /bin/busybox
-// (Debian's busybox-static; 'make deps' installs it).
-const skipNoExecBusybox = "SKIP: needs root (the exec driver's isolation) and /bin/busybox (apt-get install busybox-static)"
 
 const actionJobFile = `
 job "svc" {
@@ -67,34 +61,16 @@ job "svc" {
 // file verify against the servers' public JWKS with Nomad's claims.
 func TestActionAndIdentityEndToEnd(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	if os.Geteuid() != 0 {
-		t.Skip(skipNoExecBusybox)
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Logf("/bin/busybox: %v", err)
-		t.Skip(skipNoExecBusybox)
-	}
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	requireExecBusybox(t)
+	d := startDevCluster(t)
+	c := d.client
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "svc.nomad.hcl"), actionJobFile)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return d.cli(t, dir, args...)
 	}
-	t.Cleanup(func() {
-		cli("job", "stop", "svc")
-		followAllocs(t, c, "svc", "the exec task to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-	})
+	d.stopJobsAtCleanup(t, dir, "svc")
 	if r := cli("job", "run", "-detach", "svc.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
 	}
@@ -110,7 +86,7 @@ func TestActionAndIdentityEndToEnd(t *testing.T) {
 		t.Fatalf("action whoami printed %q; want uid 65534, a 0700 secrets dir of the task's user, the same token in env and file, the task's name", lines)
 	}
 
-	resp, err := http.Get("http://" + httpAddr + "/.well-known/jwks.json")
+	resp, err := http.Get("http://" + d.addr + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,15 +218,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestDevRunsJobAndShowsLogs(t *testing.T) {
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "printer.nomad.hcl"), `
@@ -250,21 +243,19 @@ job "printer" {
 }`)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
 	if r := cli("job", "run", "printer.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
 	}
 	allocs := followAllocs(t, c, "printer", "the task to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
 	id := allocs[0].ID
-	pid := readPID(t, filepath.Join(dataDir, "agent", "allocs", id, "alloc", "pid"))
+	pid := readPID(t, filepath.Join(dev.data, "agent", "allocs", id, "alloc", "pid"))
 
 	want := "line-1 from say\nline-2 from say\nline-3 from say\n"
 	var r result
 	waitUntil(t, "the log lines", func() bool {
-		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", id[:8])
+		r = runDrover(t, dir, dev.env, "alloc", "logs", id[:8])
 		return r.code == 0 && r.stdout == want
 	})
 	if r = cli("alloc", "logs", "-tail", "-n", "1", id[:8], "say"); r.code != 0 || r.stdout != "line-3 from say\n" {
@@ -277,7 +268,7 @@ job "printer" {
 		t.Errorf("alloc logs with a wrong task: %s", r)
 	}
 	// drover dev stops its tasks when it stops.
-	dev.stop(syscall.SIGTERM)
+	dev.proc.stop(syscall.SIGTERM)
 	if pidAlive(pid) {
 		t.Errorf("task %d outlived drover dev", pid)
 	}
@@ -449,10 +440,7 @@ func TestAgentSecureByDefault(t *testing.T) {
 	dir := t.TempDir()
 	// Registered after the agent's, so it runs first: tasks outlive a
 	// stopped agent.
-	t.Cleanup(func() {
-		runDrover(t, dir, s.env, "job", "stop", "whoami")
-		followAllocs(t, s.client, "whoami", "the exec task to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-	})
+	stopJobsAtCleanup(t, s.client, s.env, dir, "whoami")
 
 	// The job file's directory exists on the host, not in the task's root.
 	writeFile(t, filepath.Join(dir, "whoami.nomad.hcl"), `

@@ -20,15 +20,8 @@ import (
 // and a foreign Origin. Each is refused before anything is stored, and
 // the CLI still works.
 func TestDevRefusesBrowserAttacks(t *testing.T) {
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	_, port, _ := net.SplitHostPort(httpAddr)
+	dev := startDevCluster(t)
+	_, port, _ := net.SplitHostPort(dev.addr)
 
 	// What the page would post: a job that runs a shell command.
 	job := []byte(`{"job":{"id":"pwned","datacenters":["*"],"groups":[{"name":"g","count":1,"tasks":[{"name":"t","driver":"raw_exec",` +
@@ -46,7 +39,7 @@ func TestDevRefusesBrowserAttacks(t *testing.T) {
 		}, http.StatusForbidden, "cross-origin"},
 		{"DNS rebinding", rebound, map[string]string{
 			"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://" + rebound, "Sec-Fetch-Site": "same-origin",
-		}, http.StatusForbidden, "DNS rebinding protection: Host \"" + rebound + "\" is not this server; use http://" + httpAddr},
+		}, http.StatusForbidden, "DNS rebinding protection: Host \"" + rebound + "\" is not this server; use http://" + dev.addr},
 		{"foreign Origin", "", map[string]string{
 			"Content-Type": "application/json", "Origin": "https://evil.example",
 		}, http.StatusForbidden, "cross-origin"},
@@ -54,7 +47,7 @@ func TestDevRefusesBrowserAttacks(t *testing.T) {
 			"Content-Type": "text/plain",
 		}, http.StatusUnsupportedMediaType, "send Content-Type: application/json"},
 	} {
-		req, err := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/v1/jobs", bytes.NewReader(job))
+		req, err := http.NewRequest(http.MethodPost, "http://"+dev.addr+"/v1/jobs", bytes.NewReader(job))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,9 +73,7 @@ func TestDevRefusesBrowserAttacks(t *testing.T) {
 	dir := t.TempDir()
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
 	jobs := func() []string {
 		t.Helper()

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 )
 
@@ -57,42 +56,22 @@ job "hc" {
 // output; the file back, it is listed again.
 func TestServiceHealthFromChecksEndToEnd(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	if os.Geteuid() != 0 {
-		t.Skip(skipNoExecBusybox)
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Logf("/bin/busybox: %v", err)
-		t.Skip(skipNoExecBusybox)
-	}
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	requireExecBusybox(t)
+	d := startDevCluster(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "hc.nomad.hcl"), checkJobFile)
-	denv := append(env, "DROVER_ADDR=http://"+httpAddr)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, denv, args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return d.cli(t, dir, args...)
 	}
-	t.Cleanup(func() {
-		cli("job", "stop", "hc")
-		followAllocs(t, c, "hc", "the tasks to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-	})
+	d.stopJobsAtCleanup(t, dir, "hc")
 	// instances polls `drover service info -json` until want holds.
 	instances := func(what string, want func([]*cluster.ServiceRegistration) bool, extra ...string) []*cluster.ServiceRegistration {
 		t.Helper()
 		deadline := time.Now().Add(agentWait)
 		for {
 			args := append(append([]string{"service", "info", "-json"}, extra...), "hc")
-			r := runDrover(t, dir, denv, args...)
+			r := runDrover(t, dir, d.env, args...)
 			var regs []*cluster.ServiceRegistration
 			if r.code == 0 && json.Unmarshal([]byte(r.stdout), &regs) == nil && want(regs) {
 				return regs
@@ -113,14 +92,14 @@ func TestServiceHealthFromChecksEndToEnd(t *testing.T) {
 	instances("one instance with its check passing", passing)
 
 	var health string
-	_ = filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, filepath.Join("server", "local", "www", "health")) {
+	_ = filepath.WalkDir(d.data, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(p, filepath.Join("server", "local", "www", "health")) {
 			health = p
 		}
 		return nil
 	})
 	if health == "" {
-		t.Fatalf("no server/local/www/health under %s", dataDir)
+		t.Fatalf("no server/local/www/health under %s", d.data)
 	}
 	if err := os.Remove(health); err != nil {
 		t.Fatal(err)

@@ -42,37 +42,6 @@ func taskDriver() string {
 	return "raw_exec"
 }
 
-// devCluster is `drover dev` on free ports, with a client for the API
-// and an environment for the CLI.
-type devCluster struct {
-	proc   *proc
-	client *api.Client
-	env    []string
-	data   string
-}
-
-func startDevCluster(t testing.TB, extra ...string) *devCluster {
-	t.Helper()
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	args := append([]string{"dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode"}, extra...)
-	p := startProc(t, "drover dev", env, args...)
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitHealthy(c, false)
-	waitNodes(t, c, 1)
-	return &devCluster{proc: p, client: c, env: append(env, "DROVER_ADDR=http://"+httpAddr), data: dataDir}
-}
-
-func (d *devCluster) cli(t *testing.T, dir string, args ...string) result {
-	t.Helper()
-	r := runDrover(t, dir, d.env, args...)
-	t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-	return r
-}
-
 func encodeJob(driver string) string {
 	return fmt.Sprintf(`
 job "encode" {

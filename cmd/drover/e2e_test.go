@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The end-to-end tests build the real drover binary once and run it as a
@@ -36,7 +37,13 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build drover:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	// A drover process still running now is a test's leak (see
+	// outlivers): fail the run, loudly, rather than leave it behind.
+	if checkOutlivers(os.Stderr, droverBin, 10*time.Second) > 0 && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 type result struct {

@@ -19,15 +19,8 @@ import (
 // from the last index it printed misses nothing and repeats nothing.
 func TestEventStreamCommandFollowsRolloutAndResumes(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
 	defer cancel()
 	_, meta, err := c.Jobs().List(ctx, nil)
@@ -36,7 +29,7 @@ func TestEventStreamCommandFollowsRolloutAndResumes(t *testing.T) {
 	}
 	start := strconv.FormatUint(meta.LastIndex, 10)
 
-	cliEnv := append(env, "DROVER_ADDR=http://"+httpAddr)
+	cliEnv := dev.env
 	topics := []string{"-topic", "Job", "-topic", "Allocation", "-topic", "Deployment"}
 	ref := startProc(t, "event stream (whole)", cliEnv, append([]string{"event", "stream", "-json", "-index", start}, topics...)...)
 	part1 := startProc(t, "event stream (part 1)", cliEnv, append([]string{"event", "stream", "-index", start}, topics...)...)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/gitsource/gittest"
 	"github.com/droverhq/drover/jobspec"
@@ -113,14 +112,8 @@ func TestMixedSyntaxesDeploy(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
 	r := gittest.New(t)
 	sha := r.Commit("Jobs in four syntaxes", mixedJobFiles(t))
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
 	st := waitApplied(t, c, sha)
 	if st.LastApplied != sha {
 		t.Fatalf("commit not applied: %+v", st)
@@ -130,9 +123,7 @@ func TestMixedSyntaxesDeploy(t *testing.T) {
 	}
 	cli := func(args ...string) result {
 		t.Helper()
-		res := runDrover(t, r.Dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), res)
-		return res
+		return dev.cli(t, r.Dir, args...)
 	}
 	out := t.TempDir()
 	for _, id := range []string{"web", "db", "api", "worker"} {

@@ -109,7 +109,10 @@ func TestHostVolumeSurvivesReplacement(t *testing.T) {
 		t.Helper()
 		return s.cli(t, dir, args...)
 	}
-	t.Cleanup(func() { runDrover(t, dir, s.env, "job", "stop", "-purge", jobID) })
+	// Registered after the agent's, so it runs first; it waits for the
+	// task to stop, as tasks outlive a stopped drover agent by design:
+	// only asking the server to stop the job left the task running.
+	stopJobsAtCleanup(t, s.client, s.env, dir, jobID)
 
 	// 1. The first allocation finds the volume empty and writes to it.
 	writeFile(t, job, hostVolumeJob(jobID, "data", 1))

@@ -73,22 +73,13 @@ func waitDeployment(t *testing.T, c *api.Client, jobID string) {
 // is refused with Nomad's message and changes nothing.
 func TestJobScaleEndToEnd(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), scaleJobFile)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
 	if r := cli("job", "run", "web.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)

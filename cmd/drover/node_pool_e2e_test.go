@@ -65,12 +65,7 @@ func TestNodePoolPinsJobs(t *testing.T) {
 	}
 	// Registered after the agents', so it runs first: tasks outlive a
 	// stopped agent.
-	t.Cleanup(func() {
-		for _, id := range []string{"edge-web", "edge-sys"} {
-			runDrover(t, dir, s.env, "job", "stop", "-detach", id)
-			followAllocs(t, s.client, id, "the tasks of "+id+" to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-		}
-	})
+	stopJobsAtCleanup(t, s.client, s.env, dir, "edge-web", "edge-sys")
 
 	// 1. The agent's node_pool created the pool; apply describes it.
 	r := cli("node", "pool", "list")

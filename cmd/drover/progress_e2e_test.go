@@ -17,7 +17,6 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/gitsource/gittest"
 )
 
@@ -107,19 +106,13 @@ func TestE2EProgressPlainOnAPipe(t *testing.T) {
 	if _, err := os.Stat("/bin/sleep"); err != nil {
 		t.Skipf("SKIP: /bin/sleep is missing (%v): the job's raw_exec task runs it", err)
 	}
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 	dir := t.TempDir()
+	cliEnv := append(dev.env, "TERM=xterm-256color")
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr, "TERM=xterm-256color"), args...)
+		r := runDrover(t, dir, cliEnv, args...)
 		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
 		return r
 	}
@@ -171,7 +164,7 @@ func TestE2EProgressPlainOnAPipe(t *testing.T) {
 	// wave's job and group, the deployment's success, and the verdict.
 	ci := gittest.New(t)
 	ci.Commit("Add api", map[string]string{"api.hcl": progressJob2("api", "v1")})
-	r = runDrover(t, ci.Dir, append(env, "DROVER_ADDR=http://"+httpAddr), "reconcile", "--once", "--repo", ".", "--min-healthy", "1s", "--timeout", "90s")
+	r = runDrover(t, ci.Dir, dev.env, "reconcile", "--once", "--repo", ".", "--min-healthy", "1s", "--timeout", "90s")
 	t.Logf("$ drover reconcile --once\n%s", r)
 	if r.code != 0 || strings.Contains(r.stdout, "\x1b") ||
 		!regexp.MustCompile(`(?m)^    \S+: api version 0: deployment [0-9a-f]{8} successful \(Deployment completed successfully\)$`).MatchString(r.stdout) ||
@@ -185,12 +178,12 @@ func TestE2EProgressPlainOnAPipe(t *testing.T) {
 	// colours unless NO_COLOR.
 	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), progressJobFile("v4"))
 	var colorEnv []string // hermeticEnv sets NO_COLOR
-	for _, e := range env {
+	for _, e := range dev.env {
 		if !strings.HasPrefix(e, "NO_COLOR=") {
 			colorEnv = append(colorEnv, e)
 		}
 	}
-	colorEnv = append(colorEnv, "DROVER_ADDR=http://"+httpAddr, "TERM=xterm-256color")
+	colorEnv = append(colorEnv, "TERM=xterm-256color")
 	out, code := runDroverOnPTY(t, dir, colorEnv, "job", "run", "web.nomad.hcl")
 	t.Logf("$ drover job run web.nomad.hcl (on a terminal)\nexit %d\n%q", code, out)
 	if code != 0 {

@@ -57,20 +57,12 @@ func waitApplied(t *testing.T, c *api.Client, sha string) *cluster.SyncStatus {
 func TestGitOpsLoopAndReconcileOnce(t *testing.T) {
 	r := gittest.New(t)
 	first := r.Commit("Add web", map[string]string{"web.hcl": rawJob("web", 1, "/bin/sleep")})
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
 	waitApplied(t, c, first)
 	cli := func(dir string, args ...string) result {
 		t.Helper()
-		res := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), res)
-		return res
+		return dev.cli(t, dir, args...)
 	}
 
 	// Edit, commit: the new allocations run.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,37 +123,17 @@ func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip(skipNoExecBusybox)
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Logf("/bin/busybox: %v", err)
-		t.Skip(skipNoExecBusybox)
-	}
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	requireExecBusybox(t)
+	dev := startDevCluster(t)
+	c := dev.client
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "ready.nomad.hcl"), onUpdateJob("ready", "ignore"))
 	writeFile(t, filepath.Join(dir, "strict.nomad.hcl"), onUpdateJob("strict", "require_healthy"))
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
-	t.Cleanup(func() {
-		for _, id := range []string{"ready", "strict"} {
-			cli("job", "stop", id)
-			followAllocs(t, c, id, "the exec tasks to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-		}
-	})
+	dev.stopJobsAtCleanup(t, dir, "ready", "strict")
 	for _, f := range []string{"ready.nomad.hcl", "strict.nomad.hcl"} {
 		if r := cli("job", "run", "-detach", f); r.code != 0 {
 			t.Fatalf("job run %s: %s", f, r)
@@ -172,7 +151,7 @@ func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
 	id := running(allocs)[0].ID
 	var r result
 	waitUntil(t, "the task's hostname in its log", func() bool {
-		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", id[:8], "app")
+		r = runDrover(t, dir, dev.env, "alloc", "logs", id[:8], "app")
 		return r.code == 0 && strings.Contains(r.stdout, "hostname=")
 	})
 	if !strings.Contains(r.stdout, "hostname=ready-0\n") {
@@ -204,15 +183,8 @@ func TestDockerHostnameAndDriverAddressEndToEnd(t *testing.T) {
 	}
 	requireDocker(t)
 	ensureBusyboxImage(t)
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 	jobID := fmt.Sprintf("dockhost-%d", time.Now().UnixNano()%1e6)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "dock.nomad.hcl"), `
@@ -258,9 +230,7 @@ job "`+jobID+`" {
 }`)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
 	t.Cleanup(func() {
 		cli("job", "stop", jobID)
@@ -283,7 +253,7 @@ job "`+jobID+`" {
 	id := running(allocs)[0].ID
 	var r result
 	waitUntil(t, "the container's hostname in its log", func() bool {
-		r = runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), "alloc", "logs", id[:8], "httpd")
+		r = runDrover(t, dir, dev.env, "alloc", "logs", id[:8], "httpd")
 		return r.code == 0 && strings.Contains(r.stdout, "hostname=")
 	})
 	if !strings.Contains(r.stdout, "hostname=web-0\n") {

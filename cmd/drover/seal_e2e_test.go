@@ -11,7 +11,6 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/gitsource/gittest"
 )
 
@@ -28,19 +27,13 @@ func TestSealedVariableEndToEnd(t *testing.T) {
 	const secret = "pl41n-T3xt-pa55word-0f-the-db"
 	r := gittest.New(t)
 	first := r.Commit("Add web", map[string]string{"web.hcl": rawJob("web", 1, "/bin/sleep")})
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
 	waitApplied(t, c, first)
 	var outputs []string // everything the CLI printed, grepped at the end
 	cli := func(dir string, args ...string) result {
 		t.Helper()
-		res := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+		res := runDrover(t, dir, dev.env, args...)
 		t.Logf("$ drover %s\n%s", strings.Join(args, " "), res)
 		outputs = append(outputs, res.stdout+res.stderr)
 		return res
@@ -152,10 +145,10 @@ func TestSealedVariableEndToEnd(t *testing.T) {
 			t.Errorf("command output %d holds the plaintext:\n%s", i, o)
 		}
 	}
-	if strings.Contains(dev.out.String(), secret) {
+	if strings.Contains(dev.proc.out.String(), secret) {
 		t.Errorf("the server's log holds the plaintext")
 	}
-	for _, root := range []string{r.Dir, dataDir, filepath.Dir(snap)} {
+	for _, root := range []string{r.Dir, dev.data, filepath.Dir(snap)} {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return nil

@@ -7,14 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 )
 
@@ -59,41 +57,23 @@ job "api" {
 // scale api 3` makes it three; `drover job stop api` empties the catalog.
 func TestServiceCatalogEndToEnd(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	if os.Geteuid() != 0 {
-		t.Skip(skipNoExecBusybox)
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Logf("/bin/busybox: %v", err)
-		t.Skip(skipNoExecBusybox)
-	}
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	requireExecBusybox(t)
+	d := startDevCluster(t)
+	c := d.client
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "api.nomad.hcl"), serviceJobFile)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return d.cli(t, dir, args...)
 	}
-	t.Cleanup(func() {
-		cli("job", "stop", "api")
-		followAllocs(t, c, "api", "the tasks to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-	})
+	d.stopJobsAtCleanup(t, dir, "api")
 	// instances polls `drover service info -json` until it lists want.
 	instances := func(want int, extra ...string) []*cluster.ServiceRegistration {
 		t.Helper()
 		deadline := time.Now().Add(agentWait)
 		for {
 			args := append(append([]string{"service", "info", "-json"}, extra...), "api")
-			r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+			r := runDrover(t, dir, d.env, args...)
 			var regs []*cluster.ServiceRegistration
 			if r.code == 0 && json.Unmarshal([]byte(r.stdout), &regs) == nil && len(regs) == want {
 				return regs

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 	"github.com/droverhq/drover/gitsource/gittest"
 )
@@ -63,20 +62,13 @@ func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
 
 	r := gittest.New(t)
 	seed := r.Commit("Seed the example", map[string]string{"api.nomad.hcl": apiJob, "web.nomad.hcl": webJob})
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
 	waitApplied(t, c, seed)
 	var outputs []string // everything shown to a user, grepped at the end
 	cli := func(args ...string) result {
 		t.Helper()
-		res := runDrover(t, r.Dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
+		res := runDrover(t, r.Dir, dev.env, args...)
 		t.Logf("$ drover %s\n%s", strings.Join(args, " "), res)
 		outputs = append(outputs, res.stdout+res.stderr)
 		return res
@@ -106,7 +98,7 @@ func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
 	// The password is in api's rendered template, where the task reads it.
 	rendered := map[string]bool{}
 	for _, a := range apiAllocs {
-		p := findFile(t, dataDir, filepath.Join(a.ID, "server", "secrets", "db.env"))
+		p := findFile(t, dev.data, filepath.Join(a.ID, "server", "secrets", "db.env"))
 		if b, _ := os.ReadFile(p); !strings.Contains(string(b), "DB_PASSWORD="+secret) {
 			t.Errorf("api's rendered %s does not hold the sealed password:\n%s", p, b)
 		}
@@ -166,10 +158,10 @@ func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
 	waitApplied(t, c, scaled)
 	apiAllocs = running(followAllocs(t, c, "api", "three running", func(as []*cluster.Allocation) bool { return len(running(as)) == 3 }))
 	for _, a := range apiAllocs {
-		rendered[findFile(t, dataDir, filepath.Join(a.ID, "server", "secrets", "db.env"))] = true
+		rendered[findFile(t, dev.data, filepath.Join(a.ID, "server", "secrets", "db.env"))] = true
 	}
 	for _, w := range webAllocs {
-		conf := findFile(t, dataDir, filepath.Join(w.ID, "server", "local", "upstreams.txt"))
+		conf := findFile(t, dev.data, filepath.Join(w.ID, "server", "local", "upstreams.txt"))
 		deadline := time.Now().Add(agentWait)
 		for {
 			b, _ := os.ReadFile(conf)
@@ -213,10 +205,10 @@ func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
 			t.Errorf("output %d shown to a user holds the plaintext:\n%s", i, o)
 		}
 	}
-	if strings.Contains(dev.out.String(), secret) {
+	if strings.Contains(dev.proc.out.String(), secret) {
 		t.Errorf("the server's or agent's log holds the plaintext")
 	}
-	for _, root := range []string{r.Dir, dataDir, filepath.Dir(snap)} {
+	for _, root := range []string{r.Dir, dev.data, filepath.Dir(snap)} {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || rendered[p] {
 				return nil

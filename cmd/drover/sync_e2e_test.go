@@ -98,16 +98,9 @@ func TestE2ESyncOutcomeFollowsCluster(t *testing.T) {
 	r := gittest.New(t)
 	r.Commit("Add web", map[string]string{"web.nomad.hcl": syncJob("1", scratch, false, false, false)})
 
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr,
-		"-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	rc := &rolloutCluster{Addr: "http://" + httpAddr, Client: c, Env: append(env, "DROVER_ADDR=http://"+httpAddr)}
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
+	rc := &rolloutCluster{Addr: "http://" + dev.addr, Client: c, Env: dev.env}
 	t.Cleanup(rc.stopTasks(t))
 	cli := func(args ...string) result { t.Helper(); return rc.cli(t, scratch, args...) }
 	expect := func(res result, code int, want ...string) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
 )
 
@@ -83,23 +82,14 @@ job "web" {
 // and web receives SIGHUP (its log says so).
 func TestLiveTemplateEndToEnd(t *testing.T) {
 	t.Parallel() // its own dev cluster, ports and directories
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	env := hermeticEnv()
-	dev := startProc(t, "drover dev", env, "dev", "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
-	waitNodes(t, c, 1)
+	dev := startDevCluster(t)
+	c := dev.client
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "api.nomad.hcl"), liveAPIJob)
 	writeFile(t, filepath.Join(dir, "web.nomad.hcl"), liveWebJob)
 	cli := func(args ...string) result {
 		t.Helper()
-		r := runDrover(t, dir, append(env, "DROVER_ADDR=http://"+httpAddr), args...)
-		t.Logf("$ drover %s\n%s", strings.Join(args, " "), r)
-		return r
+		return dev.cli(t, dir, args...)
 	}
 	t.Cleanup(func() {
 		cli("job", "stop", "-purge", "web")
@@ -114,7 +104,7 @@ func TestLiveTemplateEndToEnd(t *testing.T) {
 	}
 	web := followAllocs(t, c, "web", "web running", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
 	webID := running(web)[0].ID
-	conf := findFile(t, dataDir, filepath.Join(webID, "server", "local", "upstreams.conf"))
+	conf := findFile(t, dev.data, filepath.Join(webID, "server", "local", "upstreams.conf"))
 	servers := func() int {
 		b, _ := os.ReadFile(conf)
 		return strings.Count(string(b), "server ")

@@ -96,11 +96,7 @@ func TestWebUIInBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
-			// The deployments page asks the API whether the token may
-			// act by pausing a deployment that does not exist: its 404
-			// is the answer, not a fault.
-			probe := strings.Contains(m.URL, "/v1/deployment/00000000-0000-0000-0000-000000000000/pause")
-			if (m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning) && !probe {
+			if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
 				mu.Lock()
 				problems = append(problems, fmt.Sprintf("browser console %s: %s (%s:%d)", m.Type, m, m.URL, m.Line+1))
 				mu.Unlock()

@@ -7,6 +7,12 @@
 
 (function () {
   const TOKEN_KEY = 'drover.token';
+  // CAPS_KEY keeps what the server said the token may do, per namespace,
+  // for CAPS_TTL ms: pages and their live re-renders ask once per TTL,
+  // and a policy changed on the server shows within it. Sign-in and sign-out
+  // clear it, so one token's answer never serves another.
+  const CAPS_KEY = 'drover.caps';
+  const CAPS_TTL = 30000;
   const main = document.getElementById('main');
   const page = document.body.dataset.page;
 
@@ -118,8 +124,11 @@
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      clearCapabilities();
       try {
-        await api('/v1/jobs');
+        // Any valid token may ask what it may do: a token that may not
+        // list jobs still signs in.
+        await api('/v1/acl/token/self/capabilities');
         location.assign('/ui/sources');
       } catch (e) {
         sessionStorage.removeItem(TOKEN_KEY);
@@ -286,27 +295,65 @@
       (n.drivers || []).join(', '), res(n, 'cpu', ' MHz'), res(n, 'memory_mb', ' MiB'), n.running_allocs || 0]))];
   }
 
-  // mayChangeDeployments asks the API, not the UI, whether the token may
-  // act on deployments: a pause of a deployment that does not exist is
-  // refused with 403 without the capability, and is a 404 with it.
-  let mayChange;
-  async function mayChangeDeployments() {
-    if (mayChange !== undefined) return mayChange;
+  // capabilities asks the server what the token may do in each of
+  // namespaces (GET /v1/acl/token/self/capabilities, which computes the
+  // answer with the function that enforces it, and writes nothing). It
+  // returns a map from namespace to a Set of capability names ("submit-job"),
+  // or to an Error when the server could not say.
+  const MAX_CAPS_NAMESPACES = 64; // the endpoint's bound
+  function readCapsCache() {
     try {
-      await api('/v1/deployment/00000000-0000-0000-0000-000000000000/pause', 'POST', {});
-      mayChange = true;
-    } catch (e) {
-      mayChange = e.status !== 403 && e.status !== 401;
+      const c = JSON.parse(sessionStorage.getItem(CAPS_KEY) || 'null');
+      if (c && typeof c === 'object' && typeof c.at === 'number' && Date.now() - c.at < CAPS_TTL && c.namespaces) return c;
+    } catch (e) { /* a damaged entry is asked again */ }
+    return { at: Date.now(), namespaces: {} };
+  }
+  function clearCapabilities() {
+    sessionStorage.removeItem(CAPS_KEY);
+  }
+  async function capabilities(namespaces) {
+    const out = new Map();
+    const cache = readCapsCache();
+    const ask = [];
+    for (const ns of new Set(namespaces)) {
+      if (Array.isArray(cache.namespaces[ns])) out.set(ns, new Set(cache.namespaces[ns]));
+      else ask.push(ns);
     }
-    return mayChange;
+    for (let i = 0; i < ask.length; i += MAX_CAPS_NAMESPACES) {
+      const batch = ask.slice(i, i + MAX_CAPS_NAMESPACES);
+      try {
+        const c = await api('/v1/acl/token/self/capabilities?' + batch.map((ns) => 'namespace=' + enc(ns)).join('&'));
+        for (const ns of batch) {
+          const names = (c.namespaces || {})[ns] || [];
+          cache.namespaces[ns] = names;
+          out.set(ns, new Set(names));
+        }
+      } catch (e) {
+        for (const ns of batch) out.set(ns, e);
+      }
+    }
+    if (ask.length) {
+      try { sessionStorage.setItem(CAPS_KEY, JSON.stringify(cache)); } catch (e) { /* storage full: ask again next time */ }
+    }
+    return out;
   }
 
-  function deploymentActions(d, allowed) {
+  // may says whether caps (an entry of capabilities' answer) grant the
+  // namespace capability, and if not, why, for a button's title.
+  function may(caps, ns, capability) {
+    if (caps instanceof Error) return { ok: false, why: 'could not ask the server what this token may do: ' + caps.message };
+    if (caps && caps.has(capability)) return { ok: true };
+    return { ok: false, why: 'your token lacks namespace:' + capability + ' in namespace ' + ns };
+  }
+
+  function deploymentActions(d, caps) {
     const active = d.status === 'running' || d.status === 'paused';
     const canaries = Object.values(d.task_groups || {}).some((g) => g.desired_canaries > 0 && !g.promoted);
+    // The deployment routes check submit-job in the deployment's namespace.
+    const allowed = may(caps, d.namespace || 'default', 'submit-job');
     const act = (what, show) => show ? el('button', {
-      type: 'button', class: 'act-' + what, disabled: !allowed || !active,
-      title: allowed ? what + ' deployment ' + short(d.id) : 'your token lacks namespace:submit-job',
+      type: 'button', class: 'act-' + what, disabled: !allowed.ok || !active,
+      title: allowed.ok ? what + ' deployment ' + short(d.id) : allowed.why,
       onclick: async (ev) => {
         ev.target.disabled = true;
         clearError();
@@ -327,10 +374,15 @@
   }
 
   async function deployments() {
-    const [list, allowed] = await Promise.all([api('/v1/deployments'), mayChangeDeployments()]);
+    const list = await api('/v1/deployments');
     list.sort((a, b) => (b.create_index || 0) - (a.create_index || 0));
-    return [el('h1', {}, 'Deployments'), table(['Deployment', 'Job', 'Version', 'Status', 'Progress', 'Actions'], list.map((d) => [
-      el('span', { class: 'mono' }, short(d.id)), jobLink(d.namespace, d.job_id), d.job_version, [badge(d.status), ' ', d.status_description || ''], groupProgress(d), deploymentActions(d, allowed)]))];
+    const caps = await capabilities(list.map((d) => d.namespace || 'default'));
+    // Said once on the page too: a disabled button's title shows only on hover.
+    const denied = [...caps.entries()].map(([ns, c]) => may(c, ns, 'submit-job')).find((m) => !m.ok);
+    return [el('h1', {}, 'Deployments'),
+      denied ? el('p', { class: 'muted', id: 'actions-note' }, 'Promote, pause, resume and fail are off: ' + denied.why + '.') : null,
+      table(['Deployment', 'Job', 'Version', 'Status', 'Progress', 'Actions'], list.map((d) => [
+      el('span', { class: 'mono' }, short(d.id)), jobLink(d.namespace, d.job_id), d.job_version, [badge(d.status), ' ', d.status_description || ''], groupProgress(d), deploymentActions(d, caps.get(d.namespace || 'default'))]))];
   }
 
   // The timeline: each commit of each source, newest first, with the
@@ -379,8 +431,16 @@
   // leaves it: a failed load until a load succeeds, a refused action
   // until the next action.
   function showError(e, kind) {
-    const box = el('div', { class: 'error', id: 'error', 'data-kind': kind || 'action' }, e.message,
-      e.status === 401 || e.status === 403 ? [' — ', el('a', { href: '/ui/' }, 'sign in with a token that may do this')] : null);
+    let body = [e.message];
+    if (e.status === 401 && !token()) {
+      // No token, on a server that checks them: say so first, not the
+      // API's advice to set DROVER_TOKEN.
+      body = [el('strong', {}, 'Sign in to see this page: '), 'this server checks ACL tokens. ',
+        el('a', { href: '/ui/', id: 'signin-link' }, 'Sign in with a token')];
+    } else if (e.status === 401 || e.status === 403) {
+      body.push(' — ', el('a', { href: '/ui/', id: 'signin-link' }, 'sign in with a token that may do this'));
+    }
+    const box = el('div', { class: 'error', id: 'error', 'data-kind': kind || 'action', 'data-status': e.status || '' }, body);
     const old = document.getElementById('error');
     if (old) old.replaceWith(box); else main.before(box);
   }
@@ -403,6 +463,8 @@
       main.dataset.loaded = String(Date.now());
       clearError('load');
     } catch (e) {
+      // Nothing was ever shown: drop the "Loading…" placeholder.
+      if (!main.dataset.loaded) main.replaceChildren();
       showError(e, 'load');
     } finally {
       rendering = false;
@@ -454,6 +516,7 @@
 
   document.getElementById('signout').addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN_KEY);
+    clearCapabilities();
     location.assign('/ui/');
   });
   const who = document.getElementById('who');
