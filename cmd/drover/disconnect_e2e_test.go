@@ -72,6 +72,11 @@ func TestDisconnectStopOnClientAfter(t *testing.T) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	})
+	// The replacements placed after the reconnect are stopped through
+	// the agent before it goes, with contact restored first (cleanups run
+	// last registered first) in case the test ended while cut off.
+	stopJobsAtCleanup(t, c, s.env, dir, "cut", "known", "plain")
+	t.Cleanup(proxy.restore)
 
 	// Cut the agent off.
 	cut := time.Now()
