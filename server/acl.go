@@ -157,7 +157,8 @@ type identity struct {
 	node   string
 	server bool
 	// workload is set for a task's workload identity JWT
-	// (variables_acl.go): it grants only its implicit variable paths.
+	// (variables_acl.go): it grants only its implicit variable paths,
+	// and the service reads of its namespace (template_acl.go).
 	workload *workloadIdentity
 }
 

@@ -16,7 +16,9 @@ import (
 // endpoints, provider = "nomad"). Registrations are derived from
 // allocations in the FSM (state/service.go); these routes only read them
 // and delete one. Reads need read-job in the service's namespace, as in
-// Nomad; a delete needs submit-job there.
+// Nomad, or a task's workload identity of that namespace (Nomad's
+// implicit workload policy; template_acl.go); a delete needs submit-job
+// there.
 func (s *Server) serviceRoutes(mux *router) {
 	mux.handle("GET /v1/services", CapReadJob, s.read(s.serviceList))
 	mux.handle("GET /v1/service/{name}", CapReadJob, s.read(s.serviceGet))
@@ -41,9 +43,16 @@ func (s *Server) serviceList(w http.ResponseWriter, r *http.Request) error {
 				return false
 			}
 			// With namespace=*, only the namespaces the token may read.
-			return allowNamespace(r, CapReadJob, regNS) == nil
+			return mayReadServices(r, regNS)
 		}), nil
 	})
+}
+
+// mayReadServices reports whether the request may see the services of
+// namespace ns: with read-job there, or as a task's workload identity of
+// ns, which withAuth let through only for its own namespace (never *).
+func mayReadServices(r *http.Request, ns string) bool {
+	return allowNamespace(r, CapReadJob, ns) == nil || workloadRoute(identityFrom(r.Context()), "GET /v1/services", ns)
 }
 
 // serviceListStubs groups registrations into Nomad's list shape: per
