@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func allocsText(allocs []*cluster.Allocation) string {
 	return b.String()
 }
 
-// liveOn returns the job's allocations that run, by client status.
+// running returns the allocations that run and are meant to.
 func running(allocs []*cluster.Allocation) []*cluster.Allocation {
 	var out []*cluster.Allocation
 	for _, a := range allocs {
@@ -138,6 +139,26 @@ func running(allocs []*cluster.Allocation) []*cluster.Allocation {
 		}
 	}
 	return out
+}
+
+// allocHTTPURL is the host URL of the allocation's "http" port, which
+// must map to port to inside the task; it fails the test otherwise.
+func allocHTTPURL(t *testing.T, alloc *cluster.Allocation, to int) string {
+	t.Helper()
+	var port cluster.AllocatedPort
+	for _, p := range alloc.Resources.Ports {
+		if p.Label == "http" {
+			port = p
+		}
+	}
+	if port.Value == 0 || port.To != to {
+		t.Fatalf("allocation ports %+v: want http mapped to %d", alloc.Resources.Ports, to)
+	}
+	host := port.HostIP
+	if host == "" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port.Value)) + "/"
 }
 
 // clientLive reports whether a client still runs (or is about to run)
@@ -214,6 +235,29 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLogs waits until `drover alloc logs` of the allocation's task
+// (the only one where task is "") prints want on stdout, with the CLI in
+// env, and returns that result.
+func waitLogs(t *testing.T, env []string, dir, allocID, task, want string) result {
+	t.Helper()
+	args := []string{"alloc", "logs", allocID[:8]}
+	if task != "" {
+		args = append(args, task)
+	}
+	var r result
+	deadline := time.Now().Add(agentWait)
+	for {
+		r = runDrover(t, dir, env, args...)
+		if r.code == 0 && strings.Contains(r.stdout, want) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("allocation %s's log never contained %q:\n%s", allocID[:8], want, r)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -88,6 +88,25 @@ func startServerAt(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...st
 // token when it bootstraps the ACLs.
 func managementTokenFile(dataDir string) string { return filepath.Join(dataDir, "management.token") }
 
+// managementClients reads the management token the first server wrote
+// to dataDir and returns it with a client of each server's HTTP address
+// (host:port) that uses it.
+func managementClients(t *testing.T, dataDir string, httpAddrs []string) (string, []*api.Client) {
+	t.Helper()
+	b, err := os.ReadFile(managementTokenFile(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(b))
+	clients := make([]*api.Client, len(httpAddrs))
+	for i, addr := range httpAddrs {
+		if clients[i], err = api.NewClient(api.Config{Address: "http://" + addr, Token: token}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return token, clients
+}
+
 // clientJoinTokenFile is where the first server writes the token agents
 // join with.
 func clientJoinTokenFile(dataDir string) string { return filepath.Join(dataDir, "client.join-token") }

@@ -45,19 +45,11 @@ func TestE2ECorruptEntryStopsOneReplica(t *testing.T) {
 	for i := range 3 {
 		procs[i] = startProc(t, fmt.Sprintf("server s%d", i+1), env, serverArgs(i, dirs[i])...)
 		if i == 0 {
-			waitFile(t, filepath.Join(dirs[0], "management.token"), procs[0])
+			waitFile(t, managementTokenFile(dirs[0]), procs[0])
 			waitFile(t, joinToken, procs[0])
 		}
 	}
-	b, _ := os.ReadFile(filepath.Join(dirs[0], "management.token"))
-	mgmt := strings.TrimSpace(string(b))
-	clients := make([]*api.Client, 3)
-	for i := range 3 {
-		var err error
-		if clients[i], err = api.NewClient(api.Config{Address: "http://" + https[i], Token: mgmt}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, clients := managementClients(t, dirs[0], https)
 	ctx := func() context.Context {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		t.Cleanup(cancel)

@@ -7,13 +7,11 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,6 +127,29 @@ func ensureBusyboxImage(t *testing.T) {
 	}
 }
 
+// removeContainersAtCleanup removes, at the test's cleanup, every
+// container labelled with the job, running or not. Call it before the
+// cleanup that stops the job (cleanups run last in, first out), so that
+// it removes only what the driver failed to: a container outlives the
+// test, the agent and the Docker client that started it.
+func removeContainersAtCleanup(t *testing.T, jobID string) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ids, err := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
+		if err != nil {
+			t.Logf("cleanup: list the containers of %s: %v", jobID, err)
+		}
+		for _, id := range strings.Fields(ids) {
+			t.Logf("removing leftover container %s", id)
+			if _, err := dockerCLI(ctx, nil, "rm", "-f", id); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+	})
+}
+
 // allocContainers lists the containers, running or not, labelled with
 // the allocation: "ID State" lines.
 func allocContainers(t *testing.T, allocID string) []string {
@@ -185,20 +206,11 @@ job "`+jobID+`" {
 		t.Helper()
 		return s.cli(t, dir, args...)
 	}
-	stopped := false
-	t.Cleanup(func() {
-		// Whatever failed, leave no container behind.
-		if !stopped {
-			runDrover(t, dir, s.env, "job", "stop", jobID)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		ids, _ := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
-		for _, id := range strings.Fields(ids) {
-			t.Logf("removing leftover container %s", id)
-			_, _ = dockerCLI(ctx, nil, "rm", "-f", id)
-		}
-	})
+	// Whatever failed, leave no container behind. Not stopJobsAtCleanup:
+	// the agent is restarted below, and its cleanup (registered later)
+	// runs first, so no agent would be left to report the stop.
+	removeContainersAtCleanup(t, jobID)
+	t.Cleanup(func() { runDrover(t, dir, s.env, "job", "stop", jobID) }) // a stopped job is no error
 
 	if r := cli("job", "run", "web.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
@@ -207,20 +219,7 @@ job "`+jobID+`" {
 	alloc := running(allocs)[0]
 
 	// 1. The container answers on its mapped host port.
-	var port cluster.AllocatedPort
-	for _, p := range alloc.Resources.Ports {
-		if p.Label == "http" {
-			port = p
-		}
-	}
-	if port.Value == 0 || port.To != 8080 {
-		t.Fatalf("allocation ports %+v: want http mapped to 8080", alloc.Resources.Ports)
-	}
-	host := port.HostIP
-	if host == "" || host == "0.0.0.0" {
-		host = "127.0.0.1"
-	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port.Value)) + "/"
+	url := allocHTTPURL(t, alloc, 8080)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	var lastGet string
 	waitUntil(t, "HTTP 200 from "+url, func() bool {
@@ -237,11 +236,7 @@ job "`+jobID+`" {
 	t.Logf("GET %s: %s", url, lastGet)
 
 	// 2. Its output, through drover alloc logs.
-	var r result
-	waitUntil(t, "the container's log line", func() bool {
-		r = runDrover(t, dir, s.env, "alloc", "logs", alloc.ID[:8], "httpd")
-		return r.code == 0 && strings.Contains(r.stdout, "drover-e2e-started in docker\n")
-	})
+	r := waitLogs(t, s.env, dir, alloc.ID, "httpd", "drover-e2e-started in docker\n")
 
 	// One container, running, labelled with the allocation.
 	ctrs := allocContainers(t, alloc.ID)
@@ -294,7 +289,6 @@ job "`+jobID+`" {
 	if r = cli("job", "stop", jobID); r.code != 0 {
 		t.Fatalf("job stop: %s", r)
 	}
-	stopped = true
 	waitUntil(t, "the container to be removed", func() bool { return len(allocContainers(t, alloc.ID)) == 0 })
 	followAllocs(t, c, jobID, "the allocation to stop", func(as []*cluster.Allocation) bool { return len(running(as)) == 0 })
 }

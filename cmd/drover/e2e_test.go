@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,23 +49,11 @@ type result struct {
 	stdout, stderr string
 }
 
+// drover runs the binary in dir with this process's environment, for
+// the commands that need no cluster.
 func drover(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(droverBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("run drover %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{code, out.String(), errb.String()}
+	return runDrover(t, dir, append(os.Environ(), "NO_COLOR=1"), args...)
 }
 
 // gitRepo makes a repository with the git CLI; it skips the test loudly

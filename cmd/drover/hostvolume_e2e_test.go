@@ -125,7 +125,7 @@ func TestHostVolumeSurvivesReplacement(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(vol, "out"))
 		return string(b) == want
 	})
-	if r := waitLogs(t, s, dir, first.ID, "wrote\n"); !strings.HasPrefix(r.stdout, "previous=\n") {
+	if r := waitLogs(t, s.env, dir, first.ID, "", "wrote\n"); !strings.HasPrefix(r.stdout, "previous=\n") {
 		t.Errorf("the first allocation found something in the volume: %s", r)
 	}
 
@@ -140,7 +140,7 @@ func TestHostVolumeSurvivesReplacement(t *testing.T) {
 		return len(r) == 1 && r[0].ID != first.ID
 	})
 	second := running(allocs)[0]
-	r := waitLogs(t, s, dir, second.ID, "wrote\n")
+	r := waitLogs(t, s.env, dir, second.ID, "", "wrote\n")
 	if !strings.HasPrefix(r.stdout, "previous=hello-from-"+first.ID+"\n") {
 		t.Fatalf("the replacement did not read the first allocation's write:\n%s", r)
 	}
@@ -159,24 +159,6 @@ func TestHostVolumeSurvivesReplacement(t *testing.T) {
 		if !strings.Contains(r.stdout+r.stderr, "missing compatible host volumes") {
 			t.Errorf("job plan of a job needing volume %q does not say %q:\n%s", source, "missing compatible host volumes", r)
 		}
-	}
-}
-
-// waitLogs waits until the allocation's stdout contains want and
-// returns the drover alloc logs result.
-func waitLogs(t *testing.T, s *testServer, dir, allocID, want string) result {
-	t.Helper()
-	var r result
-	deadline := time.Now().Add(agentWait)
-	for {
-		r = runDrover(t, dir, s.env, "alloc", "logs", allocID[:8])
-		if r.code == 0 && strings.Contains(r.stdout, want) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("allocation %s's log never contained %q:\n%s", allocID[:8], want, r)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -234,20 +216,13 @@ job %q {
     }
   }
 }`, jobID, e2eBusyboxImage))
-	t.Cleanup(func() {
-		runDrover(t, dir, s.env, "job", "stop", "-purge", jobID)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		ids, _ := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
-		for _, id := range strings.Fields(ids) {
-			_, _ = dockerCLI(ctx, nil, "rm", "-f", id)
-		}
-	})
+	removeContainersAtCleanup(t, jobID)
+	stopJobsAtCleanup(t, s.client, s.env, dir, jobID)
 	if r := s.cli(t, dir, "job", "run", "job.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
 	}
 	alloc := running(followAllocs(t, s.client, jobID, "the container to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 }))[0]
-	r := waitLogs(t, s, dir, alloc.ID, "done\n")
+	r := waitLogs(t, s.env, dir, alloc.ID, "", "done\n")
 	if !strings.Contains(r.stdout, "in=from-the-host\n") || !strings.Contains(r.stdout, "ro-refused\n") {
 		t.Errorf("container output:\n%s", r)
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/droverhq/drover/api"
 	"github.com/droverhq/drover/cluster"
@@ -44,29 +43,6 @@ job "web" {
 }
 `
 
-// waitDeployment follows a job's deployments until the latest one is no
-// longer active: a job cannot be scaled during one (as in Nomad).
-func waitDeployment(t *testing.T, c *api.Client, jobID string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
-	defer cancel()
-	var index uint64
-	for {
-		ds, meta, err := c.Jobs().Deployments(ctx, jobID, &api.QueryOptions{WaitIndex: index, WaitTime: 5 * time.Second})
-		if err != nil {
-			t.Fatalf("deployments of %s: %v", jobID, err)
-		}
-		done := len(ds) > 0
-		for _, d := range ds {
-			done = done && !d.Active()
-		}
-		if done {
-			return
-		}
-		index = meta.LastIndex
-	}
-}
-
 // TestJobScaleEndToEnd: the real binary, drover dev, a job with a
 // scaling block: `drover job scale web 3` runs a third allocation and
 // `drover job status` shows three running; a count above the block's max
@@ -85,7 +61,7 @@ func TestJobScaleEndToEnd(t *testing.T) {
 		t.Fatalf("job run: %s", r)
 	}
 	followAllocs(t, c, "web", "two running", func(as []*cluster.Allocation) bool { return len(running(as)) == 2 })
-	waitDeployment(t, c, "web")
+	lastDeployment(t, c, "web") // a job cannot be scaled during a deployment (as in Nomad)
 
 	if r := cli("job", "scale", "web", "3"); r.code != 0 || !strings.Contains(r.stdout, "scaled to 3") {
 		t.Fatalf("job scale web 3: %s", r)
@@ -102,7 +78,7 @@ func TestJobScaleEndToEnd(t *testing.T) {
 		!strings.Contains(r.stdout, `scaled group "web" from 2 to 3`) {
 		t.Fatalf("job status shows neither the scaling block nor the scale: %s", r)
 	}
-	waitDeployment(t, c, "web")
+	lastDeployment(t, c, "web")
 
 	r = cli("job", "scale", "web", "9")
 	if r.code != 1 || !strings.Contains(r.stderr, "group count was greater than scaling policy maximum: 9 > 4") {

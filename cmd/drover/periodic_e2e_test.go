@@ -103,15 +103,7 @@ func TestE2EPeriodicAcrossLeaderKill(t *testing.T) {
 			waitFile(t, joinToken, procs[0])
 		}
 	}
-	b, _ := os.ReadFile(managementTokenFile(dirs[0]))
-	mgmt := strings.TrimSpace(string(b))
-	clients := make([]*api.Client, 3)
-	for i := range 3 {
-		var err error
-		if clients[i], err = api.NewClient(api.Config{Address: "http://" + https[i], Token: mgmt}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mgmt, clients := managementClients(t, dirs[0], https)
 	ctx := func() context.Context {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		t.Cleanup(cancel)

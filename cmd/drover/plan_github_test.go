@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,23 +51,11 @@ func prEventFile(t *testing.T, action, baseSHA, headSHA string, fork bool) strin
 	return p
 }
 
+// droverEnv runs the binary in dir with this process's environment
+// and env on top.
 func droverEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(droverBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("run drover %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{code, out.String(), errb.String()}
+	return runDrover(t, dir, append(append(os.Environ(), "NO_COLOR=1"), env...), args...)
 }
 
 func revParse(t *testing.T, dir, rev string) string {

@@ -158,7 +158,7 @@ func TestE2EProgressPlainOnAPipe(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); r.code != 0 || err != nil || doc["register"] == nil {
 		t.Errorf("job run -json: %v: %s", err, r)
 	}
-	waitDeployment(t, c, "web")
+	lastDeployment(t, c, "web")
 
 	// reconcile --once in CI: the plan, then a line per change of the
 	// wave's job and group, the deployment's success, and the verdict.

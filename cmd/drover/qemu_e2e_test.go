@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -108,20 +107,7 @@ job %q {
 	}
 	allocs := followAllocs(t, c, jobID, "the VM to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
 	alloc := running(allocs)[0]
-	var port cluster.AllocatedPort
-	for _, p := range alloc.Resources.Ports {
-		if p.Label == "http" {
-			port = p
-		}
-	}
-	if port.Value == 0 || port.To != 80 {
-		t.Fatalf("allocation ports %+v: want http mapped to 80", alloc.Resources.Ports)
-	}
-	host := port.HostIP
-	if host == "" || host == "0.0.0.0" {
-		host = "127.0.0.1"
-	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port.Value)) + "/"
+	url := allocHTTPURL(t, alloc, 80)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	get := func() (string, bool) {
 		resp, err := hc.Get(url)
@@ -143,11 +129,7 @@ job %q {
 	pid := pids[0]
 
 	// The console, through drover alloc logs.
-	var r result
-	waitUntil(t, "the guest's console in the task's logs", func() bool {
-		r = runDrover(t, dir, s.env, "alloc", "logs", alloc.ID[:8], "guest")
-		return r.code == 0 && strings.Contains(r.stdout, "guest: ready")
-	})
+	r := waitLogs(t, s.env, dir, alloc.ID, "guest", "guest: ready")
 
 	// kill -9 the agent: the VM runs on, and a new agent on the same data
 	// dir re-attaches to it.

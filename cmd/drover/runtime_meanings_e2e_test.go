@@ -149,11 +149,7 @@ func TestOnUpdateHostnameUIEndToEnd(t *testing.T) {
 
 	allocs := followAllocs(t, c, "ready", "the task to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
 	id := running(allocs)[0].ID
-	var r result
-	waitUntil(t, "the task's hostname in its log", func() bool {
-		r = runDrover(t, dir, dev.env, "alloc", "logs", id[:8], "app")
-		return r.code == 0 && strings.Contains(r.stdout, "hostname=")
-	})
+	r := waitLogs(t, dev.env, dir, id, "app", "hostname=")
 	if !strings.Contains(r.stdout, "hostname=ready-0\n") {
 		t.Errorf("the task printed %q, want hostname=ready-0 (network hostname \"${NOMAD_JOB_NAME}-${NOMAD_ALLOC_INDEX}\")", r.stdout)
 	}
@@ -232,17 +228,8 @@ job "`+jobID+`" {
 		t.Helper()
 		return dev.cli(t, dir, args...)
 	}
-	t.Cleanup(func() {
-		cli("job", "stop", jobID)
-		followAllocs(t, c, jobID, "the container to stop", func(as []*cluster.Allocation) bool { return !clientLive(as) })
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		ids, _ := dockerCLI(ctx, nil, "ps", "-aq", "--filter", "label=drover.job="+jobID)
-		for _, id := range strings.Fields(ids) {
-			t.Logf("removing leftover container %s", id)
-			_, _ = dockerCLI(ctx, nil, "rm", "-f", id)
-		}
-	})
+	removeContainersAtCleanup(t, jobID)
+	dev.stopJobsAtCleanup(t, dir, jobID)
 	if r := cli("job", "run", "-detach", "dock.nomad.hcl"); r.code != 0 {
 		t.Fatalf("job run: %s", r)
 	}
@@ -251,11 +238,7 @@ job "`+jobID+`" {
 	}
 	allocs := followAllocs(t, c, jobID, "the container to run", func(as []*cluster.Allocation) bool { return len(running(as)) == 1 })
 	id := running(allocs)[0].ID
-	var r result
-	waitUntil(t, "the container's hostname in its log", func() bool {
-		r = runDrover(t, dir, dev.env, "alloc", "logs", id[:8], "httpd")
-		return r.code == 0 && strings.Contains(r.stdout, "hostname=")
-	})
+	r := waitLogs(t, dev.env, dir, id, "httpd", "hostname=")
 	if !strings.Contains(r.stdout, "hostname=web-0\n") {
 		t.Errorf("the container printed %q, want hostname=web-0", r.stdout)
 	}

@@ -107,7 +107,7 @@ func TestServiceCatalogEndToEnd(t *testing.T) {
 		t.Fatalf("service list: %s", r)
 	}
 
-	waitDeployment(t, c, "api")
+	lastDeployment(t, c, "api")
 	if r := cli("job", "scale", "api", "3"); r.code != 0 {
 		t.Fatalf("job scale api 3: %s", r)
 	}

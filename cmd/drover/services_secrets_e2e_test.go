@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -200,28 +198,7 @@ func TestServicesAndSecretsExampleEndToEnd(t *testing.T) {
 	if res := cli("operator", "snapshot", "save", snap); res.code != 0 {
 		t.Errorf("snapshot save:\n%s", res)
 	}
-	for i, o := range outputs {
-		if strings.Contains(o, secret) {
-			t.Errorf("output %d shown to a user holds the plaintext:\n%s", i, o)
-		}
-	}
-	if strings.Contains(dev.proc.out.String(), secret) {
-		t.Errorf("the server's or agent's log holds the plaintext")
-	}
-	for _, root := range []string{r.Dir, dev.data, filepath.Dir(snap)} {
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || rendered[p] {
-				return nil
-			}
-			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(secret)) {
-				t.Errorf("%s holds the plaintext", p)
-			}
-			return nil
-		})
-	}
-	if out := r.Git("log", "-p", "--all"); strings.Contains(out, secret) {
-		t.Errorf("the repository's history holds the plaintext")
-	}
+	dev.checkNoPlaintext(t, secret, r, outputs, rendered, filepath.Dir(snap))
 }
 
 // httpGet returns the body of url, or "" when it does not answer 200.

@@ -112,7 +112,7 @@ func TestLiveTemplateEndToEnd(t *testing.T) {
 	if n := servers(); n != 2 {
 		t.Fatalf("web's upstreams.conf lists %d instances, want 2", n)
 	}
-	waitDeployment(t, c, "api")
+	lastDeployment(t, c, "api")
 
 	scaled := time.Now()
 	if r := cli("job", "scale", "api", "3"); r.code != 0 {

@@ -74,22 +74,14 @@ func TestWebUIInBrowserWithACLs(t *testing.T) {
 	secrets := map[string]string{"read-only": ro.SecretID, "management": s.token}
 	walkStart := time.Now().UTC()
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.WindowSize(1200, 900), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true))
-	defer cancelAlloc()
-	bctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	bctx, stopBrowser := startChromium(t, chromium)
+	defer stopBrowser()
 	var mu sync.Mutex
 	var problems []string
 	type sent struct{ url, auth, referer string }
 	var requests []sent
 	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait) // after cancelCtx (deferred), which ends both loops
+	t.Cleanup(wg.Wait) // after stopBrowser (deferred), which ends both loops
 	messages := chromedp.Console(bctx)
 	wg.Go(func() {
 		for m, err := range messages {
@@ -251,7 +243,7 @@ func TestWebUIInBrowserWithACLs(t *testing.T) {
 	shot("management-promoted")
 	t.Logf("browser walk: %v; screenshots in %s", time.Since(start), t.ArtifactDir())
 	cancel()
-	cancelCtx()
+	stopBrowser()
 	wg.Wait()
 
 	if len(pageWrites) != 0 {

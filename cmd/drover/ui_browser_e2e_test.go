@@ -37,6 +37,25 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// startChromium starts headless Chromium and returns a context of its
+// first tab, and the function that ends the browser. The browser lives as
+// long as that context: no timeout on it; a test sets one on its walk.
+func startChromium(t *testing.T, chromium string) (context.Context, func()) {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.WindowSize(1200, 900), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true))
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	stop := func() { cancelCtx(); cancelAlloc() }
+	// The first Run starts the browser.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		stop()
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx, stop
+}
+
 // TestWebUIInBrowser drives headless Chromium against the real drover
 // dev -repo: sign in without a token, see the dev source's applied
 // commit and the jobs, open a job page, and check that a job whose meta
@@ -59,33 +78,18 @@ func TestWebUIInBrowser(t *testing.T) {
 		"canary.hcl": canaryJob("1000"),
 		"xss.hcl":    strings.Replace(rawJob("xss", 1, "/bin/sleep"), "  group", "  meta {\n    note = "+hclQuote(xssMeta)+"\n  }\n  group", 1),
 	})
-	dataDir, httpAddr := t.TempDir(), freeAddr(t)
-	dev := startProc(t, "drover dev", hermeticEnv(), "dev", "-repo", r.Dir, "-data-dir", dataDir, "-http-addr", httpAddr, "-raft-addr", freeAddr(t), "-node-name", "devnode")
-	c, err := api.NewClient(api.Config{Address: "http://" + httpAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.waitHealthy(c, false)
+	dev := startDevCluster(t, "-repo", r.Dir)
+	c := dev.client
 	if st := waitApplied(t, c, first); st.LastApplied != first {
 		t.Fatalf("the first commit was not applied: %+v", st)
 	}
-	base := "http://" + httpAddr
-	if !strings.Contains(dev.out.String(), "web UI on "+base+"/ui/") {
+	base := "http://" + dev.addr
+	if !strings.Contains(dev.proc.out.String(), "web UI on "+base+"/ui/") {
 		t.Errorf("drover dev does not print the UI's URL %s/ui/", base)
 	}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.WindowSize(1200, 900), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	// The first Run starts the browser, which lives as long as ctx: no
-	// timeout on it, one on the walk below.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	ctx, stopBrowser := startChromium(t, chromium)
+	defer stopBrowser()
 	// Every console error, uncaught exception and browser log entry (a
 	// CSP violation, a failed request) is a failure.
 	var mu sync.Mutex
@@ -190,7 +194,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	// Live: commits pushed now appear on the open page, without a reload
 	// (the marker would not survive one); the broken one with its
 	// diagnostic's position.
-	_, err = chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 7`))
+	_, err := chromedp.Run(walk, chromedp.Evaluate[int](`window.__sameLoad = 7`))
 	fail("mark the page", err)
 	// The canary job's first version must finish before its second
 	// starts, for the second to wait on its canary.
