@@ -14,6 +14,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/droverhq/drover/drivers"
+	"github.com/droverhq/drover/jobspec"
 	"github.com/droverhq/drover/workloadid"
 )
 
@@ -174,26 +175,17 @@ func (tr *taskRunner) withIdentities(ctx context.Context, cfg *drivers.TaskConfi
 	return "", nil
 }
 
-// renewIdentities keeps the task's file identities that have a ttl
-// fresh while run h lives (ctx): halfway to a token's expiry it fetches
-// new tokens and rewrites the files, then applies the identity's
-// change_mode (Nomad's: "noop", the default, or "signal" with
-// change_signal). Variables (env = true) cannot change in a running
-// process: they keep the token the task started with.
+// renewIdentities keeps the task's identities that have a ttl fresh
+// while run h lives (ctx): halfway to a token's expiry it fetches new
+// tokens and rewrites the files, then applies the renewed identities'
+// change_mode (Nomad's: "noop", the default; "signal" with
+// change_signal; "restart", which stops the run for the run loop to
+// start it again at once with fresh tokens, not counted against the
+// restart policy, as a template's restart). A variable (env = true)
+// cannot change in a running process: it keeps the token the task
+// started with, so it is renewed only when its identity restarts the
+// task (the next run gets a fresh token in its environment).
 func (tr *taskRunner) renewIdentities(ctx context.Context, h *drivers.TaskHandle) {
-	renewable := func(ids []SignedIdentity) (next time.Time) {
-		now := tr.ar.now()
-		for _, id := range ids {
-			if !id.File || id.Expiration.IsZero() {
-				continue
-			}
-			at := now.Add(id.Expiration.Sub(now) / 2)
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
-		}
-		return next
-	}
 	tr.mu.Lock()
 	ids := tr.identities
 	tr.mu.Unlock()
@@ -204,7 +196,7 @@ func (tr *taskRunner) renewIdentities(ctx context.Context, h *drivers.TaskHandle
 		}
 	}
 	for {
-		next := renewable(ids)
+		next := nextRenewal(tr.task.Identities, ids, tr.ar.now())
 		if next.IsZero() {
 			return
 		}
@@ -237,28 +229,125 @@ func (tr *taskRunner) renewIdentities(ctx context.Context, h *drivers.TaskHandle
 			return
 		}
 		ids = fresh
-		tr.applyIdentityChange(ctx, h)
+		if !tr.applyIdentityChange(ctx, h, renewedIdentities(tr.task.Identities, fresh)) {
+			return
+		}
 	}
 }
 
-// applyIdentityChange applies the change_mode of the task's renewed
-// identities.
-func (tr *taskRunner) applyIdentityChange(ctx context.Context, h *drivers.TaskHandle) {
-	for _, wi := range tr.task.Identities {
-		switch wi.ChangeMode {
-		case "", "noop":
-		case "signal":
-			s, ok := tr.ar.driverFor(tr.task).(signaler)
-			if !ok {
-				tr.emit(EventHookFailed, fmt.Sprintf("Workload identity renewed, but driver %q cannot signal a running task: %s not sent", tr.task.Driver, wi.ChangeSignal))
-				continue
-			}
-			tr.emit(EventSignaling, fmt.Sprintf("Workload identity %q renewed: sending %s", wi.Name, wi.ChangeSignal))
-			if err := s.Signal(ctx, h, wi.ChangeSignal); err != nil && ctx.Err() == nil {
-				tr.emit(EventHookFailed, fmt.Sprintf("Workload identity renewed, but sending %s failed: %v", wi.ChangeSignal, err))
-			}
-		default:
-			tr.emit(EventHookMessage, fmt.Sprintf("Workload identity %q renewed; change_mode %q is not supported for identities yet: the new token is in the file, the task was not restarted", wi.Name, wi.ChangeMode))
+// identityBlock is the identity block named name; ok=false when the task
+// has none (the servers signed an identity the job no longer declares).
+func identityBlock(blocks []jobspec.WorkloadIdentity, name string) (jobspec.WorkloadIdentity, bool) {
+	for _, wi := range blocks {
+		n := wi.Name
+		if n == "" {
+			n = workloadid.DefaultName
+		}
+		if n == name {
+			return wi, true
 		}
 	}
+	return jobspec.WorkloadIdentity{}, false
+}
+
+// renews reports whether signed identity id, of block wi, is renewed
+// before it expires: it expires, and the task can see a new token: in
+// its file, or in its environment when the identity restarts the task.
+func renews(wi jobspec.WorkloadIdentity, id SignedIdentity) bool {
+	return !id.Expiration.IsZero() && (id.File || id.Env && wi.ChangeMode == "restart")
+}
+
+// nextRenewal is when the next of ids is due for renewal: halfway from
+// now to its expiry. Zero when none is renewed.
+func nextRenewal(blocks []jobspec.WorkloadIdentity, ids []SignedIdentity, now time.Time) (next time.Time) {
+	for _, id := range ids {
+		if wi, _ := identityBlock(blocks, id.Name); !renews(wi, id) {
+			continue
+		}
+		at := now.Add(id.Expiration.Sub(now) / 2)
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// renewedIdentities names the identities of fresh that a renewal renews
+// (whose change_mode applies), in order.
+func renewedIdentities(blocks []jobspec.WorkloadIdentity, fresh []SignedIdentity) []string {
+	var names []string
+	for _, id := range fresh {
+		if wi, _ := identityBlock(blocks, id.Name); renews(wi, id) {
+			names = append(names, id.Name)
+		}
+	}
+	return names
+}
+
+// identityPlan is what renewed identities ask for, by the rules a
+// template's changes follow (planChanges): a restart if any says
+// restart, and nothing else then; otherwise each signal.
+type identityPlan struct {
+	// restart names the first identity that asked for a restart.
+	restart string
+	signals []identitySignal
+}
+
+type identitySignal struct{ name, signal string }
+
+// planIdentityChange decides what the renewal of identities renewed
+// (names) asks for.
+func planIdentityChange(blocks []jobspec.WorkloadIdentity, renewed []string) identityPlan {
+	var p identityPlan
+	for _, name := range renewed {
+		wi, ok := identityBlock(blocks, name)
+		if !ok {
+			continue
+		}
+		switch wi.ChangeMode {
+		case "restart":
+			if p.restart == "" {
+				p.restart = name
+			}
+		case "signal":
+			p.signals = append(p.signals, identitySignal{name, wi.ChangeSignal})
+		}
+	}
+	if p.restart != "" {
+		p.signals = nil
+	}
+	return p
+}
+
+// applyIdentityChange applies the change_mode of the task's renewed
+// identities (names). It returns false when it stopped run h for a
+// restart: the run loop starts the task again, with fresh tokens, and
+// counts the restart in the task's restarts but not against its
+// restart policy (templateRestarted).
+func (tr *taskRunner) applyIdentityChange(ctx context.Context, h *drivers.TaskHandle, renewed []string) bool {
+	p := planIdentityChange(tr.task.Identities, renewed)
+	d := tr.ar.driverFor(tr.task)
+	if p.restart != "" {
+		tr.mu.Lock()
+		tr.tmpl.restart = true
+		tr.tmpl.restartMsg = fmt.Sprintf("Workload identity %q with change_mode restart renewed; task restarting now", p.restart)
+		tr.mu.Unlock()
+		tr.emit(EventRestartSignal, fmt.Sprintf("Workload identity %q with change_mode restart renewed", p.restart))
+		if err := d.Stop(ctx, h, "", 0); err != nil && ctx.Err() == nil {
+			tr.log.Warn("stop task for a workload identity restart", "err", err)
+		}
+		return false
+	}
+	for _, sg := range p.signals {
+		s, ok := d.(signaler)
+		if !ok {
+			tr.emit(EventHookFailed, fmt.Sprintf("Workload identity renewed, but driver %q cannot signal a running task: %s not sent", tr.task.Driver, sg.signal))
+			continue
+		}
+		tr.emit(EventSignaling, fmt.Sprintf("Workload identity %q renewed: sending %s", sg.name, sg.signal))
+		if err := s.Signal(ctx, h, sg.signal); err != nil && ctx.Err() == nil {
+			tr.emit(EventHookFailed, fmt.Sprintf("Workload identity renewed, but sending %s failed: %v", sg.signal, err))
+		}
+	}
+	return ctx.Err() == nil
 }

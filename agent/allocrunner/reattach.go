@@ -2,6 +2,8 @@ package allocrunner
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/droverhq/drover/agent/localstate"
 	"github.com/droverhq/drover/agent/taskenv"
 	"github.com/droverhq/drover/drivers"
 	"github.com/droverhq/drover/jobspec"
@@ -25,7 +28,10 @@ import (
 // the same here, without starting or restarting anything:
 //
 //   - templates: the files on disk are the baseline (Nomad compares
-//     with them too). The templates are rendered again at once, with
+//     with them too); a template without a file (env = true, no
+//     destination) is compared with the digest of its last render the
+//     agent kept in its local state (saveEnvSums). The templates are
+//     rendered again at once, with
 //     live data; a template whose text differs from its file is written
 //     and its change_mode applied, as when its data changes while the
 //     agent runs. The watchers of nomadVar and nomadService start with
@@ -44,19 +50,76 @@ const maxRestoredTemplate = 16 << 20
 // compared with. Nil once that render happened.
 type restoredText struct {
 	// adopt: there is nothing to compare with (an env = true template
-	// without a destination: its text lives only in the task's
-	// environment, which the agent does not keep). The first render is
-	// taken as the task's text and applies no change_mode.
+	// without a destination whose digest the agent did not keep: an
+	// agent from before template digests ran the task). The first
+	// render is taken as the task's text and applies no change_mode.
 	adopt bool
 	// gone: the file is missing, unreadable, too big or not a regular
 	// file; the first render writes it and counts as a change.
 	gone bool
 	sum  [sha256.Size]byte
+	// key, for a template without a file: sum is the HMAC-SHA256 of
+	// its last render under key, from the agent's local state.
+	key []byte
 }
 
-// same reports whether text is what the file held.
+// same reports whether text is what the file held (or, without a
+// file, what the last render before the restart was).
 func (b *restoredText) same(text string) bool {
-	return b.adopt || !b.gone && sha256.Sum256([]byte(text)) == b.sum
+	if b.adopt {
+		return true
+	}
+	if b.key != nil {
+		return hmac.Equal(textMAC(b.key, text), b.sum[:])
+	}
+	return !b.gone && sha256.Sum256([]byte(text)) == b.sum
+}
+
+// textMAC is the digest of a rendered text kept in the local state.
+func textMAC(key []byte, text string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(text))
+	return m.Sum(nil)
+}
+
+// envOnly reports whether template t (its destination interpolated:
+// dest) lives only in the task's environment: no file holds its text.
+func envOnly(t jobspec.Template, dest string) bool { return t.Env && dest == "" }
+
+// envSums are the digests of the last render of ts's env-only
+// templates, under a new random key; nil when it has none.
+func envSums(ts *taskTemplates) (*localstate.TemplateSums, error) {
+	var s *localstate.TemplateSums
+	for i, t := range ts.tmpls {
+		if !envOnly(t, ts.r.Interpolate(t.Destination)) {
+			continue
+		}
+		if s == nil {
+			s = &localstate.TemplateSums{Key: make([]byte, sha256.Size), Sums: make([][]byte, len(ts.tmpls))}
+			if _, err := rand.Read(s.Key); err != nil {
+				return nil, err
+			}
+		}
+		s.Sums[i] = textMAC(s.Key, ts.texts[i])
+	}
+	return s, nil
+}
+
+// saveEnvSums keeps the digests of ts's env-only templates' last
+// render in the agent's local state, for the comparison after an agent
+// restart (restoreTemplates). Called after a render at start and after
+// a re-render's change_mode was applied: a digest saved before the
+// change_mode and an agent stopped in between would hide the change
+// from the next agent. A failure to save costs only that comparison.
+func (tr *taskRunner) saveEnvSums(ts *taskTemplates) {
+	ts.unsaved = false
+	s, err := envSums(ts)
+	if err == nil && s != nil {
+		err = tr.ar.cfg.DB.PutTemplateSums(tr.ar.id, tr.task.Name, s)
+	}
+	if err != nil {
+		tr.log.Warn("keep the digests of the env = true templates; after an agent restart their first render will apply no change_mode", "err", err)
+	}
 }
 
 // taskPaths returns a task's directories as buildTask made them, and
@@ -103,7 +166,11 @@ func (tr *taskRunner) reattach() {
 	env := taskenv.Build(in, nil)
 	execEnv := env
 	if len(t.Templates) > 0 {
-		ts, tenv := restoreTemplates(t.Templates, dirs.Dirs, env, taskenv.NewResolver(in, env), tr.liveData())
+		sums, err := ar.cfg.DB.TemplateSums(ar.id, t.Name)
+		if err != nil {
+			tr.log.Warn("re-attached task: the digests of its env = true templates; their first render applies no change_mode", "err", err)
+		}
+		ts, tenv := restoreTemplates(t.Templates, dirs.Dirs, env, taskenv.NewResolver(in, env), tr.liveData(), sums)
 		execEnv = taskenv.Build(in, tenv)
 		tr.mu.Lock()
 		tr.tmpl.cur = ts
@@ -124,10 +191,11 @@ func (tr *taskRunner) reattach() {
 
 // restoreTemplates is the render state of a re-attached task's
 // templates: each destination's content as the baseline of the next
-// render, and the variables of the env = true templates as their files
-// hold them (for script checks and actions; the task's own environment
-// cannot change).
-func restoreTemplates(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, live *liveData) (*taskTemplates, map[string]string) {
+// render (for an env-only template, the digest in sums, from the local
+// state; nil when none was kept), and the variables of the env = true
+// templates as their files hold them (for script checks and actions;
+// the task's own environment cannot change).
+func restoreTemplates(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[string]string, r *taskenv.Resolver, live *liveData, sums *localstate.TemplateSums) (*taskTemplates, map[string]string) {
 	ts := &taskTemplates{
 		tmpls: tmpls, dirs: dirs, env: env, r: r, live: live,
 		texts: make([]string, len(tmpls)), restored: make([]*restoredText, len(tmpls)),
@@ -135,6 +203,19 @@ func restoreTemplates(tmpls []jobspec.Template, dirs taskenv.Dirs, env map[strin
 	tenv := map[string]string{}
 	for i, t := range tmpls {
 		dest := r.Interpolate(t.Destination)
+		if envOnly(t, dest) {
+			// Digests of another list of templates (a record from
+			// another job version) say nothing about these.
+			if sums != nil && len(sums.Sums) == len(tmpls) && len(sums.Sums[i]) == sha256.Size && len(sums.Key) > 0 {
+				b := &restoredText{key: sums.Key}
+				copy(b.sum[:], sums.Sums[i])
+				ts.restored[i] = b
+			} else {
+				ts.restored[i] = &restoredText{adopt: true}
+				ts.unsaved = true
+			}
+			continue
+		}
 		if dest == "" {
 			ts.restored[i] = &restoredText{adopt: true}
 			continue
@@ -191,9 +272,11 @@ func readRendered(taskDir, dest string) ([]byte, error) {
 // schedule the renewal. It costs one signing request per task and agent
 // restart. A file identity with a ttl is rewritten and its change_mode
 // applied, as at a renewal: the task's token may expire before the next
-// one. A file identity without a ttl never expires and keeps its file
-// (rewritten only when it is gone). The environment of script checks
-// and actions gets the fresh tokens; the task's own keeps its.
+// one (so is the change_mode of a variable identity with a ttl and
+// change_mode = "restart"). A file identity without a ttl never expires
+// and keeps its file (rewritten only when it is gone). The environment
+// of script checks and actions gets the fresh tokens; the task's own
+// keeps its. False too when the change_mode restarts the task.
 func (tr *taskRunner) reattachIdentities(ctx context.Context, h *drivers.TaskHandle) ([]SignedIdentity, bool) {
 	fresh, err := tr.fetchIdentities(ctx)
 	if err != nil {
@@ -206,15 +289,11 @@ func (tr *taskRunner) reattachIdentities(ctx context.Context, h *drivers.TaskHan
 	dir := tr.secretsDir
 	tr.mu.Unlock()
 	expose := make([]SignedIdentity, 0, len(fresh))
-	renewed := false
 	for _, id := range fresh {
 		if id.File && id.Expiration.IsZero() {
 			if _, err := os.Lstat(filepath.Join(dir, workloadid.FileName(id.Name))); err == nil {
 				id.File = false
 			}
-		}
-		if id.File && !id.Expiration.IsZero() {
-			renewed = true
 		}
 		expose = append(expose, id)
 	}
@@ -229,8 +308,8 @@ func (tr *taskRunner) reattachIdentities(ctx context.Context, h *drivers.TaskHan
 	tr.execEnv = all
 	tr.identities = fresh
 	tr.mu.Unlock()
-	if renewed {
-		tr.applyIdentityChange(ctx, h)
+	if renewed := renewedIdentities(tr.task.Identities, fresh); len(renewed) > 0 && !tr.applyIdentityChange(ctx, h, renewed) {
+		return nil, false
 	}
 	return fresh, true
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/droverhq/drover/agent/localstate"
 	"github.com/droverhq/drover/agent/taskenv"
 	"github.com/droverhq/drover/jobspec"
 )
@@ -56,7 +57,7 @@ func TestRestoredTemplateBaseline(t *testing.T) {
 			}
 			tc.setup(t, dir, host)
 			tmpls := []jobspec.Template{{Data: text, Destination: "local/app.conf", ChangeMode: "signal", ChangeSignal: "SIGHUP"}}
-			ts, _ := restoreTemplates(tmpls, taskenv.Dirs{Task: dir}, nil, taskenv.NewResolver(taskenv.Input{}, nil), nil)
+			ts, _ := restoreTemplates(tmpls, taskenv.Dirs{Task: dir}, nil, taskenv.NewResolver(taskenv.Input{}, nil), nil, nil)
 			done := make(chan struct{})
 			var changed []int
 			var err error
@@ -103,7 +104,7 @@ func TestRestoredTemplateEnv(t *testing.T) {
 		{Data: "DB=postgres://x\nexport MODE='prod'\n", Destination: "secrets/app.env", Env: true},
 		{Data: "ONLY_ENV=1\n", Env: true},
 	}
-	ts, tenv := restoreTemplates(tmpls, taskenv.Dirs{Task: dir}, nil, taskenv.NewResolver(taskenv.Input{}, nil), nil)
+	ts, tenv := restoreTemplates(tmpls, taskenv.Dirs{Task: dir}, nil, taskenv.NewResolver(taskenv.Input{}, nil), nil, nil)
 	if tenv["DB"] != "postgres://x" || tenv["MODE"] != "prod" || len(tenv) != 2 {
 		t.Errorf("env from the files: %v", tenv)
 	}
@@ -124,5 +125,62 @@ func write(t *testing.T, path, text string) {
 	}
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRestoredEnvOnlyTemplateDigest: an env = true template without a
+// destination is compared, after an agent restart, with the digest of
+// its last render the agent kept: a change made while the agent was
+// down counts as a change (its change_mode applies), the same text
+// does not. Without a usable digest (none kept, or kept for another
+// list of templates) the first render is adopted, as before digests.
+func TestRestoredEnvOnlyTemplateDigest(t *testing.T) {
+	r := taskenv.NewResolver(taskenv.Input{}, nil)
+	tmpls := []jobspec.Template{
+		{Data: "A=1\n", Destination: "local/a.conf"},
+		{Data: "SECRET=s3cret-one\n", Env: true},
+	}
+	before := &taskTemplates{tmpls: tmpls, r: r, texts: []string{"A=1\n", "SECRET=s3cret-one\n"}}
+	sums, err := envSums(before)
+	if err != nil || sums == nil || len(sums.Sums) != 2 || sums.Sums[0] != nil || len(sums.Sums[1]) != 32 || len(sums.Key) != 32 {
+		t.Fatalf("envSums = %+v, %v", sums, err)
+	}
+	if again, _ := envSums(before); string(again.Key) == string(sums.Key) || string(again.Sums[1]) == string(sums.Sums[1]) {
+		t.Error("two records share a key or a digest: equal secrets would look equal")
+	}
+	other := *sums
+	other.Sums = append([][]byte{nil}, sums.Sums...)
+	for _, tc := range []struct {
+		name    string
+		sums    *localstate.TemplateSums
+		data    string
+		changed bool
+	}{
+		{"same text", sums, "SECRET=s3cret-one\n", false},
+		{"changed while the agent was down", sums, "SECRET=s3cret-two\n", true},
+		{"no digest kept: adopted", nil, "SECRET=s3cret-two\n", false},
+		{"digests of another list of templates: adopted", &other, "SECRET=s3cret-two\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "local/a.conf"), "A=1\n")
+			now := slices.Clone(tmpls)
+			now[1].Data = tc.data
+			ts, _ := restoreTemplates(now, taskenv.Dirs{Task: dir}, nil, r, nil, tc.sums)
+			if ts.unsaved != (tc.sums != sums) {
+				t.Errorf("unsaved = %v", ts.unsaved)
+			}
+			changed, _, err := ts.rerender([]int{0, 1}, time.Now(), os.Geteuid())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool][]int{true: {1}, false: nil}[tc.changed]; !slices.Equal(changed, want) {
+				t.Errorf("changed = %v, want %v", changed, want)
+			}
+			// Later renders compare with the text, as before the restart.
+			if again, _, err := ts.rerender([]int{0, 1}, time.Now(), os.Geteuid()); err != nil || len(again) != 0 {
+				t.Errorf("second render: changed %v, err %v", again, err)
+			}
+		})
 	}
 }

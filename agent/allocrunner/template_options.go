@@ -167,6 +167,9 @@ type taskTemplates struct {
 	// held when the agent re-attached: the next render is compared
 	// with it instead of texts (reattach.go). Nil otherwise.
 	restored []*restoredText
+	// unsaved: the digests of the env-only templates' texts are not in
+	// the local state yet (saveEnvSums, reattach.go).
+	unsaved bool
 }
 
 // rerender renders templates idx again and writes those whose text
@@ -293,7 +296,11 @@ type templateState struct {
 	notify chan struct{}
 	// restart is set when a re-render stopped the run for
 	// change_mode = "restart": the run loop starts it again at once.
-	restart bool
+	// A workload identity's change_mode = "restart" sets it too
+	// (identity.go), with restartMsg, the Restarting event's message
+	// (empty: the template's).
+	restart    bool
+	restartMsg string
 	// live is the task's live template data (template_live.go); nil
 	// when the agent has no servers to read it from.
 	live *liveData
@@ -342,8 +349,10 @@ func (tr *taskRunner) renderTemplates(dirs taskenv.Dirs, env map[string]string, 
 	for _, w := range rs.warnings {
 		tr.emit(EventHookMessage, w)
 	}
+	ts := &taskTemplates{tmpls: tr.task.Templates, dirs: dirs, env: env, r: r, texts: rs.texts, live: live}
+	tr.saveEnvSums(ts) // reattach.go: the baseline of env-only templates after an agent restart
 	tr.mu.Lock()
-	tr.tmpl.cur = &taskTemplates{tmpls: tr.task.Templates, dirs: dirs, env: env, r: r, texts: rs.texts, live: live}
+	tr.tmpl.cur = ts
 	tr.mu.Unlock()
 	return rs.env, nil
 }
@@ -353,15 +362,18 @@ func (tr *taskRunner) renderTemplates(dirs taskenv.Dirs, env map[string]string, 
 // restart: it does not count against the restart policy, as in Nomad.
 func (tr *taskRunner) templateRestarted() bool {
 	tr.mu.Lock()
-	restart := tr.tmpl.restart
-	tr.tmpl.restart = false
+	restart, msg := tr.tmpl.restart, tr.tmpl.restartMsg
+	tr.tmpl.restart, tr.tmpl.restartMsg = false, ""
 	tr.mu.Unlock()
 	if !restart {
 		return false
 	}
+	if msg == "" {
+		msg = "Template with change_mode restart re-rendered; task restarting now"
+	}
 	now := tr.ar.now()
 	tr.update(func(st *cluster.TaskState) {
-		appendEvent(st, event(now, EventRestarting, "Template with change_mode restart re-rendered; task restarting now"))
+		appendEvent(st, event(now, EventRestarting, msg))
 		st.State = cluster.TaskStatePending
 		st.Restarts++
 	})
@@ -453,6 +465,9 @@ func (tr *taskRunner) applyTemplateChanges(ctx context.Context, h *drivers.TaskH
 	}
 	plan := planChanges(ts.tmpls, changed)
 	if plan.empty() {
+		if len(changed) > 0 || ts.unsaved {
+			tr.saveEnvSums(ts)
+		}
 		return true
 	}
 	if d := splayDelay(plan.splay, rand.Int64N); d > 0 {
@@ -467,7 +482,7 @@ func (tr *taskRunner) applyTemplateChanges(ctx context.Context, h *drivers.TaskH
 	d := tr.ar.driverFor(tr.task)
 	if plan.restart {
 		tr.mu.Lock()
-		tr.tmpl.restart = true
+		tr.tmpl.restart, tr.tmpl.restartMsg = true, ""
 		tr.mu.Unlock()
 		tr.emit(EventRestartSignal, "Template with change_mode restart re-rendered")
 		if err := d.Stop(ctx, h, "", 0); err != nil && ctx.Err() == nil {
@@ -491,6 +506,9 @@ func (tr *taskRunner) applyTemplateChanges(ctx context.Context, h *drivers.TaskH
 			return false
 		}
 	}
+	// Not for a restart (returned above): the next start saves what it
+	// renders.
+	tr.saveEnvSums(ts)
 	return ctx.Err() == nil
 }
 

@@ -24,7 +24,7 @@ import (
 
 // Layout: bucket "meta" holds "node_id" and "node_secret"; bucket
 // "allocs" holds one nested bucket per allocation ID with keys "alloc",
-// "job" and "task/<name>".
+// "job", "task/<name>" and "tmplsum/<name>".
 var (
 	bucketMeta    = []byte("meta")
 	bucketAllocs  = []byte("allocs")
@@ -33,6 +33,7 @@ var (
 	keyAlloc      = []byte("alloc")
 	keyJob        = []byte("job")
 	taskPrefix    = "task/"
+	tmplSumPrefix = "tmplsum/"
 )
 
 // DB is the agent's local state. Safe for concurrent use.
@@ -238,4 +239,69 @@ func (d *DB) Allocs() ([]*AllocRecord, error) {
 		return nil, err
 	}
 	return out, errors.Join(errs...)
+}
+
+// TemplateSums are keyed digests of the last rendered text of a task's
+// templates that live only in its environment (env = true without a
+// destination: no file holds their text). After an agent restart a
+// template's first render is compared with its digest, to apply its
+// change_mode when the data changed while no agent ran. Only digests
+// are stored, never the text, which may hold secrets: HMAC-SHA256 under
+// Key, random per record, so equal secrets do not look equal across
+// tasks or nodes and no precomputed table turns a digest back into a
+// guessable secret.
+type TemplateSums struct {
+	Key []byte `json:"key"`
+	// Sums are by template position, nil for the task's other
+	// templates; as many as the task has templates.
+	Sums [][]byte `json:"sums"`
+}
+
+// maxTemplateSums bounds a stored record: a task's templates are
+// counted in tens, not thousands; a bigger record is refused rather
+// than stored, and one read back is ignored.
+const maxTemplateSums = 4096
+
+// PutTemplateSums stores a task's template digests, replacing the
+// previous ones.
+func (d *DB) PutTemplateSums(allocID, task string, s *TemplateSums) error {
+	if len(s.Sums) > maxTemplateSums {
+		return fmt.Errorf("localstate: %d template digests for task %s; at most %d", len(s.Sums), task, maxTemplateSums)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return d.db.Batch(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bucketAllocs).Bucket([]byte(allocID))
+		if ab == nil {
+			return fmt.Errorf("localstate: allocation %s is not stored", allocID)
+		}
+		return ab.Put([]byte(tmplSumPrefix+task), b)
+	})
+}
+
+// TemplateSums returns a task's template digests; nil when none are
+// stored (the task has no such template, or an older agent ran it).
+func (d *DB) TemplateSums(allocID, task string) (*TemplateSums, error) {
+	var s *TemplateSums
+	err := d.db.View(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bucketAllocs).Bucket([]byte(allocID))
+		if ab == nil {
+			return nil
+		}
+		b := ab.Get([]byte(tmplSumPrefix + task))
+		if b == nil {
+			return nil
+		}
+		var v TemplateSums
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("localstate: allocation %s task %s template digests: %w", allocID, task, err)
+		}
+		if len(v.Sums) <= maxTemplateSums {
+			s = &v
+		}
+		return nil
+	})
+	return s, err
 }
