@@ -443,12 +443,16 @@ func (l *liveData) splitNS(key string) (ns, rest string) {
 
 // serviceSpecRe is consul-template's nomadService query:
 // "<tag>.<name>?ns=<namespace>@<region>", all but the name optional.
-var serviceSpecRe = regexp.MustCompile(`\A(?:([[:word:]=:\-./]+)\.)?([[:word:]\-]+)(?:\?ns=([[:word:]\-]+))?(?:@([[:word:]\-]+))?\z`)
+// Compiled on first use, not at init: every exec task's shim is this
+// binary, and runs every package's init before it starts its task.
+var serviceSpecRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\A(?:([[:word:]=:\-./]+)\.)?([[:word:]\-]+)(?:\?ns=([[:word:]\-]+))?(?:@([[:word:]\-]+))?\z`)
+})
 
 // parseServiceSpec splits a nomadService query; ns is empty when the
 // query names none (the task's namespace).
 func parseServiceSpec(s string) (tag, name, ns string, ok bool) {
-	m := serviceSpecRe.FindStringSubmatch(s)
+	m := serviceSpecRe().FindStringSubmatch(s)
 	if m == nil {
 		return "", "", "", false
 	}

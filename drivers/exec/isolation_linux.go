@@ -233,7 +233,10 @@ func prepareThread(spec *shimSpec) (func(), error) {
 		return cleanup, fmt.Errorf("set no_new_privs: %w", err)
 	}
 	asRoot := spec.Credential == nil || spec.Credential.UID == 0
-	for c := 0; c <= lastCap(); c++ {
+	// Read once: the condition runs every iteration, and /proc/sys reads
+	// are not free with a thousand shims starting.
+	last := lastCap()
+	for c := 0; c <= last; c++ {
 		if asRoot && defaultCaps[c] {
 			continue
 		}
@@ -284,7 +287,17 @@ func lastCap() int {
 // a PID namespace of its own but still sees the host's /proc (it mounted
 // the new one only inside the task's root), where its children appear
 // with their host pids and NSpid names the pid inside.
-func hostPID(nsPID int) (int, error) {
+//
+// forker is /proc/thread-self/children as the thread that forked the task
+// read it before it exited: nearly always the answer, without the search
+// below, whose last resort reads every process's status (two per task on
+// a busy node).
+func hostPID(nsPID int, forker []byte) (int, error) {
+	for _, f := range strings.Fields(string(forker)) {
+		if pid, err := strconv.Atoi(f); err == nil && innermostPID(pid) == nsPID {
+			return pid, nil
+		}
+	}
 	self, err := os.Readlink("/proc/self")
 	if err != nil {
 		return 0, err

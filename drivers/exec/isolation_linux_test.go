@@ -368,3 +368,35 @@ func TestPathMapRewrite(t *testing.T) {
 		t.Errorf("host(/opt/x) = %q, want not inside", got)
 	}
 }
+
+// TestHostPID: the forking thread's children list answers when it names
+// the task; a list that does not (stale, or of another thread) falls back
+// to searching the shim's children and still finds it. Outside a PID
+// namespace a process's innermost pid is its host pid, so the test
+// process plays the shim.
+func TestHostPID(t *testing.T) {
+	child := osexec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	pid := child.Process.Pid
+	for _, tc := range []struct {
+		name   string
+		forker string
+	}{
+		{"forker lists the task", strconv.Itoa(pid) + " "},
+		{"forker lists others", strconv.Itoa(os.Getpid()) + " 1 "},
+		{"forker read nothing", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := hostPID(pid, []byte(tc.forker))
+			if err != nil || got != pid {
+				t.Fatalf("hostPID(%d, %q) = %d, %v; want %d", pid, tc.forker, got, err, pid)
+			}
+		})
+	}
+	if got, err := hostPID(1<<22+1, []byte(strconv.Itoa(pid))); err == nil {
+		t.Fatalf("hostPID of a pid no child has = %d, want an error", got)
+	}
+}

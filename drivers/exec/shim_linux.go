@@ -90,13 +90,20 @@ func runTask(log *slog.Logger, spec *shimSpec, answer func(shimStarted)) (shimSt
 		}
 		sys.Chroot = c.Root
 	}
+	// The task's host pid (hostPID), read on the forking thread while it
+	// still lives: the thread exits after, handing its children on.
+	var forker []byte
 	proc, err := startOnThread(func() (func(), error) { return prepareThread(spec) }, func() (*os.Process, error) {
-		return os.StartProcess(spec.Path, spec.Argv, &os.ProcAttr{
+		p, err := os.StartProcess(spec.Path, spec.Argv, &os.ProcAttr{
 			Dir:   spec.Dir,
 			Env:   spec.Env,
 			Files: []*os.File{devNull, stdout, stderr},
 			Sys:   sys,
 		})
+		if err == nil && spec.Chroot != nil {
+			forker, _ = os.ReadFile("/proc/thread-self/children")
+		}
+		return p, err
 	})
 	// The task holds its own copies of the pipes' write ends now; ours
 	// must go or the drains never see EOF.
@@ -117,7 +124,7 @@ func runTask(log *slog.Logger, spec *shimSpec, answer func(shimStarted)) (shimSt
 	// namespace of its own that is not the pid we see.
 	host := pid
 	if spec.Chroot != nil {
-		if host, err = hostPID(pid); err != nil {
+		if host, err = hostPID(pid, forker); err != nil {
 			_ = proc.Kill()
 			reap(log, pid)
 			closeOut()
