@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -53,7 +54,35 @@ type dirSource struct {
 	// large tree the reads cost a quarter of a listing that hashes
 	// nothing.
 	folders map[string]folderList
+
+	// listedMu guards listed. It is not mu, which a listing holds
+	// throughout: ReadFile, called from several goroutines, must not
+	// wait for one.
+	listedMu sync.Mutex
+	// listed holds what the last listing read of files in order to hash
+	// them, by slash path, for ReadFile to hand out once: a cold load
+	// would otherwise read every file twice, and on a VM those system
+	// calls cost a tenth of the load. It is served only for a File
+	// whose Hash is the content's, so a caller gets the bytes it
+	// listed, never another version; a file changed since then is the
+	// same as a file changed just after ReadFile. Bounded by
+	// maxListedFile and maxListedTotal, and dropped by the next listing
+	// or by dropListed.
+	listed map[string]listedContent
 }
+
+// listedContent is a file's content as a listing read it.
+type listedContent struct {
+	hash string
+	data []byte
+}
+
+// The bounds of dirSource.listed: job files are a few kilobytes, and
+// anything larger is read again when asked for.
+const (
+	maxListedFile  = 64 << 10
+	maxListedTotal = 64 << 20
+)
 
 // folderList is a folder's visible entries, sorted by name, and the
 // folder's stat when they were read.
@@ -138,17 +167,33 @@ func (d *dirSource) Files(ctx context.Context) ([]File, error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, i := range stale {
+	content := make([][]byte, len(stale))
+	var budget atomic.Int64
+	for k, i := range stale {
 		g.Go(func() error {
 			name := filepath.Join(root, filepath.FromSlash(entries[i].rel))
-			h, err := hashOSFile(gctx, name, entries[i].stat.size)
+			h, b, err := hashOSFile(gctx, name, entries[i].stat.size)
 			files[i].Hash = h
+			if n := int64(len(b)); h != "" && n <= maxListedFile {
+				if budget.Add(n) <= maxListedTotal {
+					content[k] = b
+				}
+			}
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	listed := make(map[string]listedContent, len(stale))
+	for k, i := range stale {
+		if content[k] != nil {
+			listed[entries[i].rel] = listedContent{hash: files[i].Hash, data: content[k]}
+		}
+	}
+	d.listedMu.Lock()
+	d.listed = listed
+	d.listedMu.Unlock()
 
 	for _, i := range stale {
 		e := entries[i]
@@ -204,17 +249,47 @@ func (d *dirSource) ReadFile(ctx context.Context, f File) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if b, ok := d.takeListed(f); ok {
+		return b, nil
+	}
 	return readOSFile(filepath.Join(d.dir, filepath.FromSlash(f.Path)))
 }
 
-// hashOSFile returns a file's blob hash, or "" for a file that cannot
-// be read as a job file at all (ReadFile reports why).
-func hashOSFile(ctx context.Context, name string, size int64) (string, error) {
+// takeListed returns, once, the content the last listing read of f,
+// when f is that listing's File. It is given away rather than shared, so
+// no two callers hold the same bytes.
+func (d *dirSource) takeListed(f File) ([]byte, bool) {
+	if f.Hash == "" {
+		return nil, false
+	}
+	d.listedMu.Lock()
+	defer d.listedMu.Unlock()
+	c, ok := d.listed[f.Path]
+	if !ok || c.hash != f.Hash {
+		return nil, false
+	}
+	delete(d.listed, f.Path)
+	return c.data, true
+}
+
+// dropListed forgets what the last listing read: the loader calls it once
+// it has read what it needs, so that files it did not read (a README,
+// files of no job) are not held until the next listing.
+func (d *dirSource) dropListed() {
+	d.listedMu.Lock()
+	d.listed = nil
+	d.listedMu.Unlock()
+}
+
+// hashOSFile returns a file's blob hash and the content it hashed, or ""
+// and nil for a file that cannot be read as a job file at all (ReadFile
+// reports why).
+func hashOSFile(ctx context.Context, name string, size int64) (string, []byte, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if size > MaxFileSize {
-		return "", nil
+		return "", nil, nil
 	}
 	// Hash what we read, with the size we read: the file may be written
 	// meanwhile, and the header must match the content.
@@ -222,11 +297,11 @@ func hashOSFile(ctx context.Context, name string, size int64) (string, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrTooLarge), errors.Is(err, errNotRegular):
 		// Deleted or replaced since the walk, or grown too large.
-		return "", nil
+		return "", nil, nil
 	case err != nil:
-		return "", err
+		return "", nil, err
 	}
-	return BlobHash(b), nil
+	return BlobHash(b), b, nil
 }
 
 // walkDir lists the regular files under root, sorted by path, and

@@ -129,6 +129,9 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
 	}
+	if d, ok := src.(listedDropper); ok {
+		defer d.dropListed()
+	}
 	r := &Repo{
 		Config:  DefaultConfig(),
 		Jobs:    make(map[string]*jobspec.File),
@@ -220,6 +223,10 @@ func (l *Loader) Load(ctx context.Context, src Source) (*Repo, error) {
 	}
 	return r.finish(), nil
 }
+
+// listedDropper is a source that keeps what its listing read for
+// ReadFile (dirSource): a load tells it when it is done reading.
+type listedDropper interface{ dropListed() }
 
 // loadConfig reads drover.hcl into r.Config. stop is true when the
 // settings are unusable.
