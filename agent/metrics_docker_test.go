@@ -6,8 +6,6 @@ import (
 	"context"
 	"debug/elf"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -54,15 +52,7 @@ job "dockerstats" {
     }
   }
 }`)
-	scrape := func() string {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		ta.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
-		}
-		return rec.Body.String()
-	}
+	scrape := func() string { return scrapeAgent(t, ta) }
 	value := func(body, name string, labels map[string]string) float64 {
 		t.Helper()
 		v, _, err := metricstest.Value(body, name, labels)

@@ -58,15 +58,7 @@ job "sleeper" {
     }
   }
 }`)
-	scrape := func() string {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		ta.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
-		}
-		return rec.Body.String()
-	}
+	scrape := func() string { return scrapeAgent(t, ta) }
 	value := func(name string, labels map[string]string) float64 {
 		t.Helper()
 		v, _, err := metricstest.Value(scrape(), name, labels)
@@ -90,4 +82,15 @@ job "sleeper" {
 		t.Fatalf("running exec tasks: %v, want at least the sleeper", v)
 	}
 	metricstest.PromtoolCheck(t, scrape())
+}
+
+// scrapeAgent reads the agent's metrics as a Prometheus scrape would.
+func scrapeAgent(t *testing.T, ta *testAgent) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	ta.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
 }

@@ -22,22 +22,6 @@ import (
 // live templates that render again when their data changes, and
 // workload identities that are renewed.
 
-// pidHupTask records its pid in alloc/pids and appends a line to
-// alloc/hup.txt at each SIGHUP.
-const pidHupTask = `
-    task "t" {
-      driver = "exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "echo $$ >> $NOMAD_ALLOC_DIR/pids; trap 'echo HUP >> $NOMAD_ALLOC_DIR/hup.txt' HUP; while true; do sleep 0.05; done"]
-      }
-      resources {
-        cpu    = 20
-        memory = 32
-      }
-%s
-    }`
-
 // TestAgentRestartKeepsTemplatesLive: across two agent restarts the task
 // runs on (one pid, no restart); a restart with the variable unchanged
 // sends no signal, a change after it re-renders the file and signals
@@ -55,7 +39,7 @@ func TestAgentRestartKeepsTemplatesLive(t *testing.T) {
 	submit(t, srv.Client, `
 job "restartvar" {
   datacenters = ["dc1"]
-  group "g" {`+strings.Replace(pidHupTask, "%s", `
+  group "g" {`+strings.Replace(hupTask, "%s", `
       template {
         data          = "{{ with nomadVar \"nomad/jobs/restartvar\" }}pw={{ .pw }}{{ end }}\n"
         destination   = "local/app.conf"
@@ -159,7 +143,7 @@ func TestAgentRestartRenewsIdentity(t *testing.T) {
 	submit(t, srv.Client, `
 job "restartid" {
   datacenters = ["dc1"]
-  group "g" {`+strings.Replace(pidHupTask, "%s", `
+  group "g" {`+strings.Replace(hupTask, "%s", `
       identity {
         name = "vault"
         aud  = ["vault.io"]

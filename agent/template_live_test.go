@@ -44,13 +44,14 @@ func waitFileContent(t testing.TB, path, want string, within time.Duration) time
 	}
 }
 
-// hupTask traps SIGHUP, appending a line to alloc/hup.txt each time.
+// hupTask records its pid in alloc/pids and appends a line to
+// alloc/hup.txt at each SIGHUP.
 const hupTask = `
     task "t" {
       driver = "exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "trap 'echo HUP >> $NOMAD_ALLOC_DIR/hup.txt' HUP; while true; do sleep 0.05; done"]
+        args    = ["-c", "echo $$ >> $NOMAD_ALLOC_DIR/pids; trap 'echo HUP >> $NOMAD_ALLOC_DIR/hup.txt' HUP; while true; do sleep 0.05; done"]
       }
       resources {
         cpu    = 20
